@@ -1,0 +1,204 @@
+//! The decision engine: pure functions over an [`OrgSnapshot`] that say whether a subject may perform
+//! an action on a resource, and why.
+//!
+//! Rules, in order:
+//! 1. The subject is an account named by id, username or email; an unknown or inactive subject is
+//!    denied.
+//! 2. Effective roles are the account's own plus those of every group it is in, transitively;
+//!    inactive groups and roles grant nothing (an inactive group passes on nothing from its parents).
+//! 3. The organization's system `Admin` role may do anything.
+//! 4. Resource type `method` (id `provenance/name`, action `call`) and `view` (id the path, action
+//!    `view`) are granted by roles listing them; `route` (id the path, action the HTTP verb) resolves
+//!    through the method catalogue's routes, then as `method`.
+//! 5. Any other type: a policy attached to the resource, or to every resource of its type (`*`), that
+//!    binds the action to one of the effective roles.
+
+use std::collections::{HashSet, VecDeque};
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::ids::{GroupId, PolicyId, RoleId};
+use crate::model::{Account, ResourceRef};
+use crate::snapshot::OrgSnapshot;
+
+/// A question for the engine.
+#[derive(Clone, Copy, Debug)]
+pub struct Query<'a> {
+    /// An account id, username or email.
+    pub subject: &'a str,
+    pub action: &'a str,
+    pub resource_type: &'a str,
+    pub resource_id: &'a str,
+}
+
+/// A role the subject holds, and the chain of groups it came through (empty when held directly).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct EffectiveRole {
+    pub role: RoleId,
+    pub via: Vec<GroupId>,
+}
+
+/// Why a decision came out the way it did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reason {
+    /// No account matches the subject.
+    UnknownSubject,
+    /// The account is inactive.
+    InactiveSubject,
+    /// The subject holds the organization's system `Admin` role.
+    Admin { role: RoleId, via: Vec<GroupId> },
+    /// A role lists the method or view.
+    RoleGrant { role: RoleId, via: Vec<GroupId> },
+    /// A policy attached to the resource binds the action to a role.
+    PolicyGrant { policy: PolicyId, role: RoleId, via: Vec<GroupId> },
+    /// A `route` resource matched no catalogue method.
+    UnknownRoute,
+    /// No role or policy grants the action.
+    NoGrant,
+}
+
+/// The engine's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Decision {
+    pub allowed: bool,
+    pub reasons: Vec<Reason>,
+}
+
+impl Decision {
+    fn allow(reason: Reason) -> Self {
+        Self { allowed: true, reasons: vec![reason] }
+    }
+
+    fn deny(reason: Reason) -> Self {
+        Self { allowed: false, reasons: vec![reason] }
+    }
+}
+
+/// Finds the account a subject string names: its id, username or email.
+pub fn resolve_subject<'o>(org: &'o OrgSnapshot, subject: &str) -> Option<&'o Account> {
+    subject
+        .parse()
+        .ok()
+        .and_then(|id| org.account(id))
+        .or_else(|| org.account_by_username(subject))
+        .or_else(|| org.account_by_email(subject))
+}
+
+/// The roles an account holds, directly or through groups, each with the shortest group path that
+/// gives it. Inactive accounts hold nothing.
+pub fn effective_roles(org: &OrgSnapshot, account: &Account) -> Vec<EffectiveRole> {
+    let mut roles: Vec<EffectiveRole> = Vec::new();
+    if account.inactive {
+        return roles;
+    }
+    let mut seen_roles: HashSet<RoleId> = HashSet::new();
+    let mut grant = |role_id: RoleId, via: &[GroupId], roles: &mut Vec<EffectiveRole>| {
+        let active = org.role(role_id).is_some_and(|role| !role.inactive);
+        if active && seen_roles.insert(role_id) {
+            roles.push(EffectiveRole { role: role_id, via: via.to_vec() });
+        }
+    };
+    for role in &account.roles {
+        grant(*role, &[], &mut roles);
+    }
+    // Breadth first, so each role is reported through its shortest path.
+    let mut seen_groups: HashSet<GroupId> = HashSet::new();
+    let mut queue: VecDeque<Vec<GroupId>> = account.groups.iter().map(|group| vec![*group]).collect();
+    while let Some(path) = queue.pop_front() {
+        let Some(&group_id) = path.last() else { continue };
+        if !seen_groups.insert(group_id) {
+            continue;
+        }
+        let Some(group) = org.group(group_id).filter(|group| !group.inactive) else { continue };
+        for role in &group.roles {
+            grant(*role, &path, &mut roles);
+        }
+        for parent in &group.parents {
+            let mut next = path.clone();
+            next.push(*parent);
+            queue.push_back(next);
+        }
+    }
+    roles
+}
+
+/// Answers a query against one organization's snapshot.
+pub fn decide(org: &OrgSnapshot, query: &Query<'_>) -> Decision {
+    let Some(account) = resolve_subject(org, query.subject) else {
+        return Decision::deny(Reason::UnknownSubject);
+    };
+    if account.inactive {
+        return Decision::deny(Reason::InactiveSubject);
+    }
+    let roles = effective_roles(org, account);
+    if let Some(admin) = roles.iter().find(|held| org.role(held.role).is_some_and(|role| role.is_admin())) {
+        return Decision::allow(Reason::Admin { role: admin.role, via: admin.via.clone() });
+    }
+    match query.resource_type {
+        "method" => decide_method(org, &roles, query.action, query.resource_id),
+        "view" => decide_view(org, &roles, query.action, query.resource_id),
+        "route" => {
+            let route = org.methods().find(|method| {
+                method.route.as_ref().is_some_and(|route| {
+                    route.verb.eq_ignore_ascii_case(query.action) && route.path == query.resource_id
+                })
+            });
+            match route {
+                Some(method) => decide_method(org, &roles, "call", &method.key()),
+                None => Decision::deny(Reason::UnknownRoute),
+            }
+        }
+        _ => decide_policies(org, &roles, query),
+    }
+}
+
+fn decide_method(org: &OrgSnapshot, roles: &[EffectiveRole], action: &str, id: &str) -> Decision {
+    let Some((provenance, name)) = id.split_once('/') else {
+        return Decision::deny(Reason::NoGrant);
+    };
+    if action != "call" {
+        return Decision::deny(Reason::NoGrant);
+    }
+    grant_by_role(org, roles, |role| {
+        role.methods.iter().any(|method| method.provenance.as_str() == provenance && method.name == name)
+    })
+}
+
+fn decide_view(org: &OrgSnapshot, roles: &[EffectiveRole], action: &str, path: &str) -> Decision {
+    if action != "view" {
+        return Decision::deny(Reason::NoGrant);
+    }
+    grant_by_role(org, roles, |role| role.views.iter().any(|view| view.path == path))
+}
+
+fn grant_by_role(
+    org: &OrgSnapshot,
+    roles: &[EffectiveRole],
+    grants: impl Fn(&crate::model::Role) -> bool,
+) -> Decision {
+    roles
+        .iter()
+        .find(|held| org.role(held.role).is_some_and(&grants))
+        .map(|held| Decision::allow(Reason::RoleGrant { role: held.role, via: held.via.clone() }))
+        .unwrap_or_else(|| Decision::deny(Reason::NoGrant))
+}
+
+fn decide_policies(org: &OrgSnapshot, roles: &[EffectiveRole], query: &Query<'_>) -> Decision {
+    let exact = ResourceRef { resource_type: query.resource_type.to_owned(), id: query.resource_id.to_owned() };
+    let any = ResourceRef { resource_type: query.resource_type.to_owned(), id: ResourceRef::ANY_ID.to_owned() };
+    for policy in org.policies_attached_to(&exact).chain(org.policies_attached_to(&any)) {
+        for action in policy.actions.iter().filter(|action| action.action.as_str() == query.action) {
+            if let Some(held) = roles.iter().find(|held| action.role_ids.contains(&held.role)) {
+                return Decision::allow(Reason::PolicyGrant { policy: policy.id, role: held.role, via: held.via.clone() });
+            }
+        }
+    }
+    Decision::deny(Reason::NoGrant)
+}
+
+/// Whether an account holds its organization's system `Admin` role.
+pub fn is_admin(org: &OrgSnapshot, account: &Account) -> bool {
+    effective_roles(org, account).iter().any(|held| org.role(held.role).is_some_and(|role| role.is_admin()))
+}

@@ -1,0 +1,59 @@
+//! Domain errors. Every variant has a stable snake_case code that the API faces map to HTTP statuses
+//! through one table each; messages are lowercase and put user input in backticks.
+
+/// The result type used throughout Keycard.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("{what} `{id}` not found")]
+    NotFound { what: &'static str, id: String },
+    #[error("{what} `{key}` already exists")]
+    Conflict { what: &'static str, key: String },
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: String, reason: String },
+    #[error("adding group `{child}` to group `{parent}` would create a membership cycle")]
+    Cycle { child: String, parent: String },
+    #[error("{what} `{name}` is built in and cannot be changed or deleted")]
+    BuiltIn { what: &'static str, name: String },
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("too many failed attempts; retry in {retry_after_secs} seconds")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The stable, machine-readable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::NotFound { .. } => "not_found",
+            Error::Conflict { .. } => "conflict",
+            Error::Invalid { .. } => "invalid_input",
+            Error::Cycle { .. } => "membership_cycle",
+            Error::BuiltIn { .. } => "built_in",
+            Error::Unauthenticated(_) => "unauthenticated",
+            Error::Forbidden(_) => "forbidden",
+            Error::RateLimited { .. } => "rate_limited",
+            Error::Unavailable(_) => "unavailable",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    pub fn not_found(what: &'static str, id: impl std::fmt::Display) -> Self {
+        Error::NotFound { what, id: id.to_string() }
+    }
+
+    pub fn conflict(what: &'static str, key: impl std::fmt::Display) -> Self {
+        Error::Conflict { what, key: key.to_string() }
+    }
+
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Invalid { field: field.into(), reason: reason.into() }
+    }
+}

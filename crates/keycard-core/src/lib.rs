@@ -1,0 +1,18 @@
+//! Keycard's domain: typed ids and names built only through validation, the entities every API face
+//! shares, the store traits, the change log, the in-memory snapshot and the decision engine.
+//!
+//! Nothing in this crate performs I/O: storage lives behind the traits in [`store`], and the server
+//! crate decides when to load, persist and publish.
+
+pub mod change;
+pub mod decision;
+pub mod error;
+pub mod ids;
+pub mod model;
+pub mod names;
+pub mod page;
+pub mod secret;
+pub mod snapshot;
+pub mod store;
+
+pub use error::{Error, Result};

@@ -1,0 +1,386 @@
+//! The entities every face shares, and the inputs that create or change them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::ids::{AccountId, ApiKeyId, GroupId, OrganizationId, PolicyId, RoleId, SessionId};
+use crate::names::{
+    ActionName, Email, GroupName, OrganizationName, PolicyName, Provenance, RoleName, Username,
+};
+
+/// The organization every fresh store starts with.
+pub const DEFAULT_ORGANIZATION: &str = "default";
+/// The system role that may do anything in its organization.
+pub const ADMIN_ROLE: &str = "Admin";
+/// The system role every organization has for ordinary members.
+pub const MEMBER_ROLE: &str = "Member";
+/// Provenance of the roles Keycard itself creates.
+pub const SYSTEM_PROVENANCE: &str = "Keycard";
+/// Provenance of roles made by users.
+pub const CUSTOM_PROVENANCE: &str = "Custom";
+/// Provenance of accounts and groups made locally.
+pub const LOCAL_PROVENANCE: &str = "Local";
+
+/// A tenant: every other entity belongs to exactly one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Organization {
+    pub id: OrganizationId,
+    pub name: OrganizationName,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A person or service that authenticates and is the subject of decisions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Account {
+    pub id: AccountId,
+    pub organization_id: OrganizationId,
+    pub username: Username,
+    pub email: Option<Email>,
+    pub first_name: String,
+    pub provenance: Provenance,
+    pub inactive: bool,
+    pub service_account: bool,
+    /// Whether a password is set; the hash itself never leaves the store.
+    pub has_password: bool,
+    /// Directly assigned roles, sorted.
+    pub roles: Vec<RoleId>,
+    /// Groups the account is a direct member of, sorted.
+    pub groups: Vec<GroupId>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A set of accounts and groups that share roles. Groups nest: a group inherits the roles of every
+/// group it is a member of.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Group {
+    pub id: GroupId,
+    pub organization_id: OrganizationId,
+    pub name: GroupName,
+    pub description: String,
+    pub provenance: Provenance,
+    pub inactive: bool,
+    /// Directly assigned roles, sorted.
+    pub roles: Vec<RoleId>,
+    /// Groups this group is a direct member of, sorted.
+    pub parents: Vec<GroupId>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A method permission granted by a role: `{provenance, name}`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+pub struct MethodRef {
+    pub provenance: Provenance,
+    pub name: String,
+}
+
+/// A view permission granted by a role: `{provenance, path}`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+pub struct ViewRef {
+    pub provenance: Provenance,
+    pub path: String,
+}
+
+/// A named set of permissions. System roles are created by Keycard and cannot be changed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Role {
+    pub id: RoleId,
+    pub organization_id: OrganizationId,
+    pub name: RoleName,
+    pub description: String,
+    pub provenance: Provenance,
+    pub system: bool,
+    pub inactive: bool,
+    /// Methods granted directly, sorted and unique.
+    pub methods: Vec<MethodRef>,
+    /// Views granted directly, sorted and unique.
+    pub views: Vec<ViewRef>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Role {
+    /// Built-in roles (system roles) cannot be changed or deleted.
+    pub fn ensure_mutable(&self) -> crate::Result<()> {
+        if self.system {
+            return Err(crate::Error::BuiltIn { what: "role", name: self.name.to_string() });
+        }
+        Ok(())
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.system && self.name.as_str() == ADMIN_ROLE
+    }
+}
+
+/// The HTTP route a catalogue method serves.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+pub struct Route {
+    pub verb: String,
+    pub path: String,
+}
+
+/// A method known to the organization's permission catalogue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Method {
+    pub provenance: Provenance,
+    pub name: String,
+    #[serde(default)]
+    pub deprecated: bool,
+    #[serde(default)]
+    pub route: Option<Route>,
+}
+
+impl Method {
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.provenance, self.name)
+    }
+}
+
+/// A view known to the organization's permission catalogue.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+pub struct View {
+    pub provenance: Provenance,
+    pub path: String,
+}
+
+impl View {
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.provenance, self.path)
+    }
+}
+
+/// A permission catalogue manifest, as imported from JSON.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    #[serde(default)]
+    pub methods: Vec<Method>,
+    #[serde(default)]
+    pub views: Vec<View>,
+}
+
+/// One action of a policy and the roles it is granted to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PolicyAction {
+    pub action: ActionName,
+    #[serde(default)]
+    pub role_ids: Vec<RoleId>,
+}
+
+/// A resource a policy is attached to. An `id` of `*` means every resource of the type.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+pub struct ResourceRef {
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    pub id: String,
+}
+
+impl ResourceRef {
+    pub const ANY_ID: &'static str = "*";
+
+    pub fn validate(&self) -> crate::Result<()> {
+        for (field, value) in [("resource type", &self.resource_type), ("resource id", &self.id)] {
+            if value.is_empty() || value.len() > 512 || value.chars().any(char::is_control) {
+                return Err(crate::Error::invalid(
+                    field,
+                    "must be 1 to 512 characters without control characters",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Binds actions to roles on the resources it is attached to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Policy {
+    pub id: PolicyId,
+    pub organization_id: OrganizationId,
+    pub name: PolicyName,
+    pub system: bool,
+    /// Actions with the roles they are granted to; role ids of deleted roles may remain and grant nothing.
+    pub actions: Vec<PolicyAction>,
+    /// Resources the policy is attached to, sorted and unique.
+    pub resources: Vec<ResourceRef>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Merges duplicate actions, sorts and deduplicates their roles, keeping the first-seen action order.
+pub fn normalize_actions(actions: Vec<PolicyAction>) -> Vec<PolicyAction> {
+    let mut merged: Vec<PolicyAction> = Vec::with_capacity(actions.len());
+    for action in actions {
+        match merged.iter_mut().find(|existing| existing.action == action.action) {
+            Some(existing) => existing.role_ids.extend(action.role_ids),
+            None => merged.push(action),
+        }
+    }
+    for action in &mut merged {
+        action.role_ids.sort();
+        action.role_ids.dedup();
+    }
+    merged
+}
+
+/// Sorts and deduplicates a list in place, returning it.
+pub fn sorted_unique<T: Ord>(mut items: Vec<T>) -> Vec<T> {
+    items.sort();
+    items.dedup();
+    items
+}
+
+/// Metadata of an API key; the secret is shown once at creation and only its hash is stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    pub organization_id: OrganizationId,
+    pub account_id: AccountId,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A login session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Session {
+    pub id: SessionId,
+    pub organization_id: OrganizationId,
+    pub account_id: AccountId,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl Session {
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
+/// A principal that can hold roles and be a member of groups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Principal {
+    Account(AccountId),
+    Group(GroupId),
+}
+
+/// Input for a new organization.
+#[derive(Clone, Debug)]
+pub struct NewOrganization {
+    pub name: OrganizationName,
+}
+
+/// Input for a new account.
+#[derive(Clone, Debug)]
+pub struct NewAccount {
+    pub username: Username,
+    pub email: Option<Email>,
+    pub first_name: String,
+    pub provenance: Provenance,
+    pub inactive: bool,
+    pub service_account: bool,
+    /// An Argon2id PHC string, already hashed.
+    pub password_hash: Option<String>,
+    pub roles: Vec<RoleId>,
+    pub groups: Vec<GroupId>,
+}
+
+/// Changes to an account; `None` leaves a field as it is, lists replace wholesale.
+#[derive(Clone, Debug, Default)]
+pub struct AccountPatch {
+    pub email: Option<Option<Email>>,
+    pub first_name: Option<String>,
+    pub inactive: Option<bool>,
+    pub roles: Option<Vec<RoleId>>,
+    pub groups: Option<Vec<GroupId>>,
+}
+
+/// Input for a new group.
+#[derive(Clone, Debug)]
+pub struct NewGroup {
+    pub name: GroupName,
+    pub description: String,
+    pub provenance: Provenance,
+    pub inactive: bool,
+    pub roles: Vec<RoleId>,
+    pub parents: Vec<GroupId>,
+}
+
+/// Changes to a group; `None` leaves a field as it is, lists replace wholesale.
+#[derive(Clone, Debug, Default)]
+pub struct GroupPatch {
+    pub name: Option<GroupName>,
+    pub description: Option<String>,
+    pub inactive: Option<bool>,
+    pub roles: Option<Vec<RoleId>>,
+    pub parents: Option<Vec<GroupId>>,
+}
+
+/// Input for a new role.
+#[derive(Clone, Debug)]
+pub struct NewRole {
+    pub name: RoleName,
+    pub description: String,
+    pub provenance: Provenance,
+    pub system: bool,
+    pub inactive: bool,
+    pub methods: Vec<MethodRef>,
+    pub views: Vec<ViewRef>,
+}
+
+/// Changes to a role; `None` leaves a field as it is, lists replace wholesale.
+#[derive(Clone, Debug, Default)]
+pub struct RolePatch {
+    pub name: Option<RoleName>,
+    pub description: Option<String>,
+    pub inactive: Option<bool>,
+    pub methods: Option<Vec<MethodRef>>,
+    pub views: Option<Vec<ViewRef>>,
+}
+
+/// Input for a new policy.
+#[derive(Clone, Debug)]
+pub struct NewPolicy {
+    pub name: PolicyName,
+    pub system: bool,
+    pub actions: Vec<PolicyAction>,
+    pub resources: Vec<ResourceRef>,
+}
+
+/// Changes to a policy; `None` leaves a field as it is, lists replace wholesale.
+#[derive(Clone, Debug, Default)]
+pub struct PolicyPatch {
+    pub name: Option<PolicyName>,
+    pub actions: Option<Vec<PolicyAction>>,
+    pub resources: Option<Vec<ResourceRef>>,
+}
+
+/// A single membership or role assignment, added or removed on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Link {
+    AccountInGroup(AccountId, GroupId),
+    GroupInGroup { child: GroupId, parent: GroupId },
+    RoleOf(Principal, RoleId),
+}
+
+/// Who performed a write, as recorded in the change log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    pub account_id: Option<AccountId>,
+    pub label: String,
+}
+
+impl Actor {
+    pub fn system() -> Self {
+        Self { account_id: None, label: "system".to_owned() }
+    }
+
+    pub fn account(id: AccountId, username: &Username) -> Self {
+        Self { account_id: Some(id), label: username.to_string() }
+    }
+}

@@ -1,0 +1,173 @@
+//! Validated names. A value of one of these types has passed validation; the only way to build one is
+//! through [`TryFrom<String>`] (which serde uses too).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// Rejects empty values, surrounding whitespace, control characters and over-long values.
+fn validate_text(field: &str, value: &str, max_chars: usize, allow_inner_space: bool) -> Result<(), Error> {
+    if value.is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    if value.trim() != value {
+        return Err(Error::invalid(field, format!("`{value}` has leading or trailing whitespace")));
+    }
+    if value.chars().count() > max_chars {
+        return Err(Error::invalid(field, format!("must be at most {max_chars} characters")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid(field, "must not contain control characters"));
+    }
+    if !allow_inner_space && value.chars().any(char::is_whitespace) {
+        return Err(Error::invalid(field, format!("`{value}` must not contain whitespace")));
+    }
+    Ok(())
+}
+
+macro_rules! validated_name {
+    ($(#[$doc:meta])* $name:ident, $field:literal, $max:expr, $inner_space:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+        #[serde(try_from = "String", into = "String")]
+        #[schema(value_type = String)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = Error;
+            fn try_from(value: String) -> Result<Self, Error> {
+                validate_text($field, &value, $max, $inner_space)?;
+                Ok(Self(value))
+            }
+        }
+
+        impl TryFrom<&str> for $name {
+            type Error = Error;
+            fn try_from(value: &str) -> Result<Self, Error> {
+                Self::try_from(value.to_owned())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+validated_name!(
+    /// An organization's name, unique across the deployment.
+    OrganizationName, "organization name", 200, true
+);
+validated_name!(
+    /// An account's login name, unique within its organization.
+    Username, "username", 200, false
+);
+validated_name!(
+    /// A group's name, unique within its organization.
+    GroupName, "group name", 200, true
+);
+validated_name!(
+    /// A role's name, unique within its organization.
+    RoleName, "role name", 200, true
+);
+validated_name!(
+    /// A policy's name, unique within its organization.
+    PolicyName, "policy name", 200, true
+);
+validated_name!(
+    /// Where an entity comes from: `Local`, `SAML`, `Custom`, an application's name, ...
+    Provenance, "provenance", 200, true
+);
+validated_name!(
+    /// An action that policies bind to roles (`read`, `sync_to`, ...).
+    ActionName, "action", 200, false
+);
+
+/// An email address. Only its shape is checked: one `@` with text on both sides, no whitespace.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, format = Email)]
+pub struct Email(String);
+
+impl Email {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Email {
+    type Error = Error;
+    fn try_from(value: String) -> Result<Self, Error> {
+        validate_text("email", &value, 320, false)?;
+        match value.split_once('@') {
+            Some((local, domain)) if !local.is_empty() && !domain.is_empty() && !domain.contains('@') => {
+                Ok(Self(value))
+            }
+            _ => Err(Error::invalid("email", format!("`{value}` is not an email address"))),
+        }
+    }
+}
+
+impl From<Email> for String {
+    fn from(value: Email) -> String {
+        value.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Checks free text such as descriptions: no control characters but newlines and tabs, bounded size.
+pub fn validate_description(value: &str) -> Result<(), Error> {
+    if value.chars().count() > 4000 {
+        return Err(Error::invalid("description", "must be at most 4000 characters"));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(Error::invalid("description", "must not contain control characters"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_reject_bad_input() {
+        assert!(RoleName::try_from("").is_err());
+        assert!(RoleName::try_from(" admin").is_err());
+        assert!(RoleName::try_from("a\u{0}b").is_err());
+        assert!(RoleName::try_from("Data Engineer").is_ok());
+        assert!(Username::try_from("two words").is_err());
+        assert!(Username::try_from("admin@pronghorn").is_ok());
+        assert!(Email::try_from("nobody".to_owned()).is_err());
+        assert!(Email::try_from("a@b@c".to_owned()).is_err());
+        assert!(Email::try_from("ann@example.com".to_owned()).is_ok());
+        assert!(RoleName::try_from("x".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn serde_goes_through_validation() {
+        let err = serde_json::from_str::<RoleName>("\"\"").unwrap_err();
+        assert!(err.to_string().contains("must not be empty"), "{err}");
+    }
+}

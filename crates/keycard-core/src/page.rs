@@ -1,0 +1,81 @@
+//! Cursor pagination. A cursor is opaque to clients: the base64url form of the last key returned.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+pub const DEFAULT_LIMIT: u32 = 50;
+pub const MAX_LIMIT: u32 = 500;
+
+/// Which page of a list to read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Return items whose sort key comes strictly after this one.
+    pub after: Option<String>,
+    pub limit: u32,
+}
+
+impl PageRequest {
+    /// Builds a request from a client's optional cursor and limit, validating both.
+    pub fn parse(cursor: Option<&str>, limit: Option<u32>) -> Result<Self, Error> {
+        let limit = limit.unwrap_or(DEFAULT_LIMIT);
+        if limit == 0 || limit > MAX_LIMIT {
+            return Err(Error::invalid("limit", format!("must be between 1 and {MAX_LIMIT}")));
+        }
+        let after = match cursor {
+            None | Some("") => None,
+            Some(cursor) => {
+                let bytes = URL_SAFE_NO_PAD
+                    .decode(cursor)
+                    .map_err(|_| Error::invalid("cursor", format!("`{cursor}` is not a cursor")))?;
+                Some(String::from_utf8(bytes).map_err(|_| Error::invalid("cursor", format!("`{cursor}` is not a cursor")))?)
+            }
+        };
+        Ok(Self { after, limit })
+    }
+
+    pub fn first(limit: u32) -> Self {
+        Self { after: None, limit }
+    }
+}
+
+/// One page of a list. `next_cursor` is set exactly when more items follow.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from up to `limit + 1` items fetched in key order: the extra item only proves
+    /// that another page exists.
+    pub fn from_overfetch(mut items: Vec<T>, limit: u32, key: impl Fn(&T) -> String) -> Self {
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next_cursor = if more { items.last().map(|last| URL_SAFE_NO_PAD.encode(key(last))) } else { None };
+        Self { items, next_cursor }
+    }
+
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page { items: self.items.into_iter().map(f).collect(), next_cursor: self.next_cursor }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trip_and_limits() {
+        let page = Page::from_overfetch(vec!["a", "b", "c"], 2, |s| s.to_string());
+        assert_eq!(page.items, vec!["a", "b"]);
+        let cursor = page.next_cursor.clone().unwrap_or_default();
+        assert_eq!(PageRequest::parse(Some(&cursor), Some(2)).ok().and_then(|r| r.after), Some("b".into()));
+        assert!(Page::from_overfetch(vec!["a"], 2, |s| s.to_string()).next_cursor.is_none());
+        assert!(PageRequest::parse(None, Some(0)).is_err());
+        assert!(PageRequest::parse(None, Some(501)).is_err());
+        assert!(PageRequest::parse(Some("!!"), None).is_err());
+    }
+}

@@ -1,0 +1,173 @@
+//! The permission catalogue: methods and views known to an organization.
+
+use async_trait::async_trait;
+use keycard_core::change::{EntityKind, Operation, Revision};
+use keycard_core::ids::OrganizationId;
+use keycard_core::model::{Actor, Manifest, Method, View};
+use keycard_core::names::Provenance;
+use keycard_core::page::{Page, PageRequest};
+use keycard_core::store::CatalogueStore;
+use keycard_core::{Error, Result};
+use sqlx::SqliteConnection;
+
+use super::rows::{self, METHOD_SELECT, VIEW_SELECT};
+use super::{SqliteStore, internal};
+
+/// Catalogue pages are ordered by (provenance, name-or-path); the cursor is that pair as JSON.
+fn pair_cursor(page: &PageRequest) -> Result<(String, String)> {
+    match &page.after {
+        None => Ok((String::new(), String::new())),
+        Some(key) => serde_json::from_str(key).map_err(|_| Error::invalid("cursor", "is not a catalogue cursor")),
+    }
+}
+
+fn pair_key(provenance: &Provenance, second: &str) -> String {
+    serde_json::json!([provenance.as_str(), second]).to_string()
+}
+
+async fn find_method(conn: &mut SqliteConnection, org: OrganizationId, provenance: &str, name: &str) -> Result<Option<Method>> {
+    let row = sqlx::query(&format!("{METHOD_SELECT} WHERE m.organization_id = ? AND m.provenance = ? AND m.name = ?"))
+        .bind(org.to_string())
+        .bind(provenance)
+        .bind(name)
+        .fetch_optional(conn)
+        .await
+        .map_err(internal)?;
+    row.as_ref().map(|row| rows::method(row).map(|(_, method)| method)).transpose()
+}
+
+async fn find_view(conn: &mut SqliteConnection, org: OrganizationId, provenance: &str, path: &str) -> Result<Option<View>> {
+    let row = sqlx::query(&format!("{VIEW_SELECT} WHERE v.organization_id = ? AND v.provenance = ? AND v.path = ?"))
+        .bind(org.to_string())
+        .bind(provenance)
+        .bind(path)
+        .fetch_optional(conn)
+        .await
+        .map_err(internal)?;
+    row.as_ref().map(|row| rows::view(row).map(|(_, view)| view)).transpose()
+}
+
+fn validate_entry(field: &str, value: &str) -> Result<()> {
+    if value.is_empty() || value.len() > 1024 || value.chars().any(char::is_control) {
+        return Err(Error::invalid(field, "must be 1 to 1024 characters without control characters"));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl CatalogueStore for SqliteStore {
+    async fn import_manifest(&self, actor: &Actor, org: OrganizationId, manifest: Manifest) -> Result<Revision> {
+        for method in &manifest.methods {
+            validate_entry("method name", &method.name)?;
+            if let Some(route) = &method.route {
+                validate_entry("route verb", &route.verb)?;
+                validate_entry("route path", &route.path)?;
+            }
+        }
+        for view in &manifest.views {
+            validate_entry("view path", &view.path)?;
+        }
+        let mut w = self.begin_write(actor, org).await?;
+        rows::load_organization(w.conn(), org).await?;
+        for method in manifest.methods {
+            let before = find_method(w.conn(), org, method.provenance.as_str(), &method.name).await?;
+            if before.as_ref() == Some(&method) {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO methods (organization_id, provenance, name, deprecated, route_verb, route_path) VALUES (?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (organization_id, provenance, name) DO UPDATE SET deprecated = excluded.deprecated, \
+                 route_verb = excluded.route_verb, route_path = excluded.route_path",
+            )
+            .bind(org.to_string())
+            .bind(method.provenance.as_str())
+            .bind(&method.name)
+            .bind(method.deprecated)
+            .bind(method.route.as_ref().map(|route| route.verb.clone()))
+            .bind(method.route.as_ref().map(|route| route.path.clone()))
+            .execute(w.conn())
+            .await
+            .map_err(internal)?;
+            let operation = if before.is_some() { Operation::Update } else { Operation::Create };
+            w.record(EntityKind::Method, &method.key(), operation, before.as_ref(), Some(&method)).await?;
+        }
+        for view in manifest.views {
+            if find_view(w.conn(), org, view.provenance.as_str(), &view.path).await?.is_some() {
+                continue;
+            }
+            sqlx::query("INSERT INTO views (organization_id, provenance, path) VALUES (?, ?, ?)")
+                .bind(org.to_string())
+                .bind(view.provenance.as_str())
+                .bind(&view.path)
+                .execute(w.conn())
+                .await
+                .map_err(internal)?;
+            w.record(EntityKind::View, &view.key(), Operation::Create, None, Some(&view)).await?;
+        }
+        w.commit().await
+    }
+
+    async fn list_methods(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<Method>> {
+        let (provenance, name) = pair_cursor(page)?;
+        let rows = sqlx::query(&format!(
+            "{METHOD_SELECT} WHERE m.organization_id = ? AND (m.provenance, m.name) > (?, ?) ORDER BY m.provenance, m.name LIMIT ?"
+        ))
+        .bind(org.to_string())
+        .bind(provenance)
+        .bind(name)
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(internal)?;
+        let items = rows.iter().map(|row| rows::method(row).map(|(_, m)| m)).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, page.limit, |m| pair_key(&m.provenance, &m.name)))
+    }
+
+    async fn list_views(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<View>> {
+        let (provenance, path) = pair_cursor(page)?;
+        let rows = sqlx::query(&format!(
+            "{VIEW_SELECT} WHERE v.organization_id = ? AND (v.provenance, v.path) > (?, ?) ORDER BY v.provenance, v.path LIMIT ?"
+        ))
+        .bind(org.to_string())
+        .bind(provenance)
+        .bind(path)
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(internal)?;
+        let items = rows.iter().map(|row| rows::view(row).map(|(_, v)| v)).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, page.limit, |v| pair_key(&v.provenance, &v.path)))
+    }
+
+    async fn delete_method(&self, actor: &Actor, org: OrganizationId, provenance: &Provenance, name: &str) -> Result<Revision> {
+        let mut w = self.begin_write(actor, org).await?;
+        let before = find_method(w.conn(), org, provenance.as_str(), name)
+            .await?
+            .ok_or_else(|| Error::not_found("method", format!("{provenance}/{name}")))?;
+        sqlx::query("DELETE FROM methods WHERE organization_id = ? AND provenance = ? AND name = ?")
+            .bind(org.to_string())
+            .bind(provenance.as_str())
+            .bind(name)
+            .execute(w.conn())
+            .await
+            .map_err(internal)?;
+        w.record(EntityKind::Method, &before.key(), Operation::Delete, Some(&before), None).await?;
+        w.commit().await
+    }
+
+    async fn delete_view(&self, actor: &Actor, org: OrganizationId, provenance: &Provenance, path: &str) -> Result<Revision> {
+        let mut w = self.begin_write(actor, org).await?;
+        let before = find_view(w.conn(), org, provenance.as_str(), path)
+            .await?
+            .ok_or_else(|| Error::not_found("view", format!("{provenance}{path}")))?;
+        sqlx::query("DELETE FROM views WHERE organization_id = ? AND provenance = ? AND path = ?")
+            .bind(org.to_string())
+            .bind(provenance.as_str())
+            .bind(path)
+            .execute(w.conn())
+            .await
+            .map_err(internal)?;
+        w.record(EntityKind::View, &before.key(), Operation::Delete, Some(&before), None).await?;
+        w.commit().await
+    }
+}

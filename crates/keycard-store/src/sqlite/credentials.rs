@@ -1,0 +1,161 @@
+//! API keys and login sessions. Only digests of their secrets are stored.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use keycard_core::change::{EntityKind, Operation};
+use keycard_core::ids::{AccountId, ApiKeyId, OrganizationId, SessionId};
+use keycard_core::model::{Actor, ApiKey, Session};
+use keycard_core::store::{CredentialStore, StoredSecret, Written};
+use keycard_core::{Error, Result};
+use sqlx::SqliteConnection;
+
+use super::rows::{self, API_KEY_SELECT, SESSION_SELECT, ensure_in_org};
+use super::{SqliteStore, internal, millis};
+
+async fn load_key(conn: &mut SqliteConnection, id: ApiKeyId) -> Result<Option<StoredSecret<ApiKey>>> {
+    let row = sqlx::query(&format!("{API_KEY_SELECT} WHERE k.id = ?"))
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await
+        .map_err(internal)?;
+    Ok(row.as_ref().map(rows::api_key).transpose()?.map(|(record, secret_hash)| StoredSecret { record, secret_hash }))
+}
+
+#[async_trait]
+impl CredentialStore for SqliteStore {
+    async fn create_api_key(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        account: AccountId,
+        id: ApiKeyId,
+        name: String,
+        secret_hash: String,
+    ) -> Result<Written<ApiKey>> {
+        if name.chars().count() > 200 || name.chars().any(char::is_control) {
+            return Err(Error::invalid("key name", "must be at most 200 characters without control characters"));
+        }
+        let mut w = self.begin_write(actor, org).await?;
+        ensure_in_org(w.conn(), "accounts", "account", org, &[account]).await?;
+        sqlx::query("INSERT INTO api_keys (id, organization_id, account_id, name, secret_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(id.to_string())
+            .bind(org.to_string())
+            .bind(account.to_string())
+            .bind(&name)
+            .bind(&secret_hash)
+            .bind(millis(w.at))
+            .execute(w.conn())
+            .await
+            .map_err(internal)?;
+        let key = load_key(w.conn(), id).await?.ok_or_else(|| Error::Internal("api key vanished".into()))?.record;
+        w.record(EntityKind::ApiKey, &id.to_string(), Operation::Create, None, Some(&key)).await?;
+        let revision = w.commit().await?;
+        Ok(Written { value: key, revision })
+    }
+
+    async fn list_api_keys(&self, org: OrganizationId, account: AccountId) -> Result<Vec<ApiKey>> {
+        let mut conn = self.pool.acquire().await.map_err(super::unavailable)?;
+        ensure_in_org(&mut conn, "accounts", "account", org, &[account]).await?;
+        let rows = sqlx::query(&format!("{API_KEY_SELECT} WHERE k.organization_id = ? AND k.account_id = ? ORDER BY k.id"))
+            .bind(org.to_string())
+            .bind(account.to_string())
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(internal)?;
+        rows.iter().map(|row| rows::api_key(row).map(|(key, _)| key)).collect()
+    }
+
+    async fn revoke_api_key(&self, actor: &Actor, org: OrganizationId, account: AccountId, id: ApiKeyId) -> Result<Written<ApiKey>> {
+        let mut w = self.begin_write(actor, org).await?;
+        let before = load_key(w.conn(), id)
+            .await?
+            .map(|stored| stored.record)
+            .filter(|key| key.organization_id == org && key.account_id == account)
+            .ok_or_else(|| Error::not_found("api key", id))?;
+        if before.revoked_at.is_some() {
+            drop(w);
+            return Ok(Written { value: before, revision: self.latest().await? });
+        }
+        sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ?")
+            .bind(millis(w.at))
+            .bind(id.to_string())
+            .execute(w.conn())
+            .await
+            .map_err(internal)?;
+        let after = load_key(w.conn(), id).await?.ok_or_else(|| Error::Internal("api key vanished".into()))?.record;
+        w.record(EntityKind::ApiKey, &id.to_string(), Operation::Update, Some(&before), Some(&after)).await?;
+        let revision = w.commit().await?;
+        Ok(Written { value: after, revision })
+    }
+
+    async fn find_api_key(&self, id: ApiKeyId) -> Result<Option<StoredSecret<ApiKey>>> {
+        let mut conn = self.pool.acquire().await.map_err(super::unavailable)?;
+        load_key(&mut conn, id).await
+    }
+
+    async fn touch_api_key(&self, id: ApiKeyId, at: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE api_keys SET last_used_at = ? WHERE id = ?")
+            .bind(millis(at))
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(())
+    }
+
+    async fn create_session(
+        &self,
+        org: OrganizationId,
+        account: AccountId,
+        id: SessionId,
+        secret_hash: String,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Session> {
+        let now = Utc::now();
+        sqlx::query("INSERT INTO sessions (id, organization_id, account_id, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(id.to_string())
+            .bind(org.to_string())
+            .bind(account.to_string())
+            .bind(secret_hash)
+            .bind(millis(now))
+            .bind(millis(expires_at))
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        self.find_session(id).await?.map(|stored| stored.record).ok_or_else(|| Error::Internal("session vanished".into()))
+    }
+
+    async fn find_session(&self, id: SessionId) -> Result<Option<StoredSecret<Session>>> {
+        let row = sqlx::query(&format!("{SESSION_SELECT} WHERE s.id = ?"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(row.as_ref().map(rows::session).transpose()?.map(|(record, secret_hash)| StoredSecret { record, secret_hash }))
+    }
+
+    async fn revoke_session(&self, id: SessionId) -> Result<()> {
+        sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+            .bind(millis(Utc::now()))
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(())
+    }
+
+    async fn revoke_sessions(&self, org: OrganizationId, account: AccountId) -> Result<u64> {
+        let now = millis(Utc::now());
+        let result = sqlx::query(
+            "UPDATE sessions SET revoked_at = ? WHERE organization_id = ? AND account_id = ? AND revoked_at IS NULL AND expires_at > ?",
+        )
+        .bind(now)
+        .bind(org.to_string())
+        .bind(account.to_string())
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(internal)?;
+        Ok(result.rows_affected())
+    }
+}

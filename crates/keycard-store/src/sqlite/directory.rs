@@ -1,0 +1,763 @@
+//! Organizations, accounts, groups, roles, policies and the links between them.
+
+use async_trait::async_trait;
+use keycard_core::change::{EntityKind, Operation, Revision};
+use keycard_core::ids::{AccountId, GroupId, OrganizationId, PolicyId, RoleId};
+use keycard_core::model::{
+    self, Account, AccountPatch, Actor, Group, GroupPatch, Link, NewAccount, NewGroup, NewOrganization, NewPolicy,
+    NewRole, Organization, Policy, PolicyPatch, Principal, Role, RolePatch, normalize_actions, sorted_unique,
+};
+use keycard_core::names::{OrganizationName, Provenance, RoleName, Username, validate_description};
+use keycard_core::page::{Page, PageRequest};
+use keycard_core::store::{
+    AccountStore, GroupMembers, GroupStore, OrganizationStore, PolicyStore, RoleStore, Written,
+};
+use keycard_core::{Error, Result};
+use sqlx::SqliteConnection;
+
+use super::rows::{self, ensure_in_org, fetch_page, load_account, load_group, load_policy, load_role};
+use super::{SqliteStore, WriteTx, internal, millis, unavailable, unique_or};
+
+fn json_text<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|err| Error::Internal(err.to_string()))
+}
+
+/// Replaces every row of a link table owned by `owner` with links to `targets`.
+async fn replace_links<T: std::fmt::Display>(
+    conn: &mut SqliteConnection,
+    table: &str,
+    owner_column: &str,
+    target_column: &str,
+    owner: &str,
+    targets: &[T],
+) -> Result<()> {
+    sqlx::query(&format!("DELETE FROM {table} WHERE {owner_column} = ?"))
+        .bind(owner)
+        .execute(&mut *conn)
+        .await
+        .map_err(internal)?;
+    let insert = format!("INSERT OR IGNORE INTO {table} ({owner_column}, {target_column}) VALUES (?, ?)");
+    for target in targets {
+        sqlx::query(&insert).bind(owner).bind(target.to_string()).execute(&mut *conn).await.map_err(internal)?;
+    }
+    Ok(())
+}
+
+/// Whether making `child` a member of `parent` would close a cycle: it would when `child` is
+/// `parent` or one of its ancestors.
+async fn would_cycle(conn: &mut SqliteConnection, child: GroupId, parent: GroupId) -> Result<bool> {
+    if child == parent {
+        return Ok(true);
+    }
+    let found = sqlx::query(
+        "WITH RECURSIVE ancestors(id) AS (SELECT ? UNION SELECT gp.parent_id FROM group_parents gp \
+         JOIN ancestors a ON gp.group_id = a.id) SELECT 1 FROM ancestors WHERE id = ? LIMIT 1",
+    )
+    .bind(parent.to_string())
+    .bind(child.to_string())
+    .fetch_optional(conn)
+    .await
+    .map_err(internal)?;
+    Ok(found.is_some())
+}
+
+async fn ensure_no_cycles(conn: &mut SqliteConnection, child: GroupId, parents: &[GroupId]) -> Result<()> {
+    for parent in parents {
+        if would_cycle(conn, child, *parent).await? {
+            return Err(Error::Cycle { child: child.to_string(), parent: parent.to_string() });
+        }
+    }
+    Ok(())
+}
+
+/// Records the new state of a principal whose links changed.
+async fn record_principal(w: &mut WriteTx, org: OrganizationId, principal: Principal, before: PrincipalState) -> Result<()> {
+    match (principal, before) {
+        (Principal::Account(id), PrincipalState::Account(before)) => {
+            let after = load_account(w.conn(), org, id).await?;
+            w.record(EntityKind::Account, &id.to_string(), Operation::Update, Some(&before), Some(&after)).await
+        }
+        (Principal::Group(id), PrincipalState::Group(before)) => {
+            let after = load_group(w.conn(), org, id).await?;
+            w.record(EntityKind::Group, &id.to_string(), Operation::Update, Some(&before), Some(&after)).await
+        }
+        _ => Err(Error::Internal("principal kind changed during a write".into())),
+    }
+}
+
+enum PrincipalState {
+    Account(Account),
+    Group(Group),
+}
+
+async fn principal_state(conn: &mut SqliteConnection, org: OrganizationId, principal: Principal) -> Result<PrincipalState> {
+    Ok(match principal {
+        Principal::Account(id) => PrincipalState::Account(load_account(conn, org, id).await?),
+        Principal::Group(id) => PrincipalState::Group(load_group(conn, org, id).await?),
+    })
+}
+
+/// Where a link lives: its table, the owning principal and the target id.
+struct LinkRow {
+    table: &'static str,
+    owner_column: &'static str,
+    target_column: &'static str,
+    owner: Principal,
+    target: String,
+}
+
+fn link_row(link: Link) -> LinkRow {
+    match link {
+        Link::AccountInGroup(account, group) => LinkRow {
+            table: "account_groups",
+            owner_column: "account_id",
+            target_column: "group_id",
+            owner: Principal::Account(account),
+            target: group.to_string(),
+        },
+        Link::GroupInGroup { child, parent } => LinkRow {
+            table: "group_parents",
+            owner_column: "group_id",
+            target_column: "parent_id",
+            owner: Principal::Group(child),
+            target: parent.to_string(),
+        },
+        Link::RoleOf(Principal::Account(account), role) => LinkRow {
+            table: "account_roles",
+            owner_column: "account_id",
+            target_column: "role_id",
+            owner: Principal::Account(account),
+            target: role.to_string(),
+        },
+        Link::RoleOf(Principal::Group(group), role) => LinkRow {
+            table: "group_roles",
+            owner_column: "group_id",
+            target_column: "role_id",
+            owner: Principal::Group(group),
+            target: role.to_string(),
+        },
+    }
+}
+
+fn principal_id(principal: Principal) -> String {
+    match principal {
+        Principal::Account(id) => id.to_string(),
+        Principal::Group(id) => id.to_string(),
+    }
+}
+
+impl SqliteStore {
+    /// Inserts a role row and records its creation; shared by role creation and new organizations.
+    async fn insert_role(w: &mut WriteTx, org: OrganizationId, new: NewRole) -> Result<Role> {
+        validate_description(&new.description)?;
+        let id = RoleId::new();
+        let now = millis(w.at);
+        sqlx::query(
+            "INSERT INTO roles (id, organization_id, name, description, provenance, system, inactive, methods, views, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id.to_string())
+        .bind(org.to_string())
+        .bind(new.name.as_str())
+        .bind(&new.description)
+        .bind(new.provenance.as_str())
+        .bind(new.system)
+        .bind(new.inactive)
+        .bind(json_text(&sorted_unique(new.methods))?)
+        .bind(json_text(&sorted_unique(new.views))?)
+        .bind(now)
+        .bind(now)
+        .execute(w.conn())
+        .await
+        .map_err(unique_or("role", new.name.as_str()))?;
+        let role = load_role(w.conn(), org, id).await?;
+        w.record(EntityKind::Role, &id.to_string(), Operation::Create, None, Some(&role)).await?;
+        Ok(role)
+    }
+}
+
+#[async_trait]
+impl OrganizationStore for SqliteStore {
+    async fn create_organization(&self, actor: &Actor, new: NewOrganization) -> Result<Written<Organization>> {
+        let id = OrganizationId::new();
+        let mut w = self.begin_write(actor, id).await?;
+        let now = millis(w.at);
+        sqlx::query("INSERT INTO organizations (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)")
+            .bind(id.to_string())
+            .bind(new.name.as_str())
+            .bind(now)
+            .bind(now)
+            .execute(w.conn())
+            .await
+            .map_err(unique_or("organization", new.name.as_str()))?;
+        let org = rows::load_organization(w.conn(), id).await?;
+        w.record(EntityKind::Organization, &id.to_string(), Operation::Create, None, Some(&org)).await?;
+        for (name, description) in [
+            (model::ADMIN_ROLE, "May do anything in the organization."),
+            (model::MEMBER_ROLE, "Every member of the organization."),
+        ] {
+            let new_role = NewRole {
+                name: RoleName::try_from(name)?,
+                description: description.to_owned(),
+                provenance: Provenance::try_from(model::SYSTEM_PROVENANCE)?,
+                system: true,
+                inactive: false,
+                methods: Vec::new(),
+                views: Vec::new(),
+            };
+            Self::insert_role(&mut w, id, new_role).await?;
+        }
+        let revision = w.commit().await?;
+        Ok(Written { value: org, revision })
+    }
+
+    async fn get_organization(&self, id: OrganizationId) -> Result<Organization> {
+        let mut conn = self.pool.acquire().await.map_err(unavailable)?;
+        rows::load_organization(&mut conn, id).await
+    }
+
+    async fn find_organization(&self, name: &OrganizationName) -> Result<Option<Organization>> {
+        let row = sqlx::query(&format!("{} WHERE o.name = ?", rows::ORGANIZATION_SELECT))
+            .bind(name.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal)?;
+        row.as_ref().map(rows::organization).transpose()
+    }
+
+    async fn list_organizations(&self, page: &PageRequest) -> Result<Page<Organization>> {
+        let rows = sqlx::query(&format!("{} WHERE o.id > ? ORDER BY o.id LIMIT ?", rows::ORGANIZATION_SELECT))
+            .bind(page.after.clone().unwrap_or_default())
+            .bind(i64::from(page.limit) + 1)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?;
+        let items = rows.iter().map(rows::organization).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, page.limit, |org| org.id.to_string()))
+    }
+
+    async fn rename_organization(&self, actor: &Actor, id: OrganizationId, name: OrganizationName) -> Result<Written<Organization>> {
+        let mut w = self.begin_write(actor, id).await?;
+        let before = rows::load_organization(w.conn(), id).await?;
+        sqlx::query("UPDATE organizations SET name = ?, updated_at = ? WHERE id = ?")
+            .bind(name.as_str())
+            .bind(millis(w.at))
+            .bind(id.to_string())
+            .execute(w.conn())
+            .await
+            .map_err(unique_or("organization", name.as_str()))?;
+        let after = rows::load_organization(w.conn(), id).await?;
+        w.record(EntityKind::Organization, &id.to_string(), Operation::Update, Some(&before), Some(&after)).await?;
+        let revision = w.commit().await?;
+        Ok(Written { value: after, revision })
+    }
+
+    async fn delete_organization(&self, actor: &Actor, id: OrganizationId) -> Result<Revision> {
+        let mut w = self.begin_write(actor, id).await?;
+        let before = rows::load_organization(w.conn(), id).await?;
+        sqlx::query("DELETE FROM organizations WHERE id = ?").bind(id.to_string()).execute(w.conn()).await.map_err(internal)?;
+        w.record(EntityKind::Organization, &id.to_string(), Operation::Delete, Some(&before), None).await?;
+        w.commit().await
+    }
+}
+
+#[async_trait]
+impl AccountStore for SqliteStore {
+    async fn create_account(&self, actor: &Actor, org: OrganizationId, new: NewAccount) -> Result<Written<Account>> {
+        let mut w = self.begin_write(actor, org).await?;
+        rows::load_organization(w.conn(), org).await?;
+        let roles = sorted_unique(new.roles);
+        let groups = sorted_unique(new.groups);
+        ensure_in_org(w.conn(), "roles", "role", org, &roles).await?;
+        ensure_in_org(w.conn(), "groups", "group", org, &groups).await?;
+        let id = AccountId::new();
+        let now = millis(w.at);
+        sqlx::query(
+            "INSERT INTO accounts (id, organization_id, username, email, first_name, provenance, inactive, service_account, password_hash, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id.to_string())
+        .bind(org.to_string())
+        .bind(new.username.as_str())
+        .bind(new.email.as_ref().map(|email| email.as_str().to_owned()))
+        .bind(&new.first_name)
+        .bind(new.provenance.as_str())
+        .bind(new.inactive)
+        .bind(new.service_account)
+        .bind(new.password_hash)
+        .bind(now)
+        .bind(now)
+        .execute(w.conn())
+        .await
+        .map_err(unique_or("account", new.username.as_str()))?;
+        let owner = id.to_string();
+        replace_links(w.conn(), "account_roles", "account_id", "role_id", &owner, &roles).await?;
+        replace_links(w.conn(), "account_groups", "account_id", "group_id", &owner, &groups).await?;
+        let account = load_account(w.conn(), org, id).await?;
+        w.record(EntityKind::Account, &owner, Operation::Create, None, Some(&account)).await?;
+        let revision = w.commit().await?;
+        Ok(Written { value: account, revision })
+    }
+
+    async fn get_account(&self, org: OrganizationId, id: AccountId) -> Result<Account> {
+        let mut conn = self.pool.acquire().await.map_err(unavailable)?;
+        load_account(&mut conn, org, id).await
+    }
+
+    async fn find_account(&self, org: OrganizationId, username: &Username) -> Result<Option<Account>> {
+        let row = sqlx::query(&format!("{} WHERE a.organization_id = ? AND a.username = ?", rows::ACCOUNT_SELECT))
+            .bind(org.to_string())
+            .bind(username.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal)?;
+        row.as_ref().map(rows::account).transpose()
+    }
+
+    async fn list_accounts(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<Account>> {
+        let mut conn = self.pool.acquire().await.map_err(unavailable)?;
+        fetch_page(&mut conn, rows::ACCOUNT_SELECT, "a", org, page, rows::account, |a| a.id.to_string()).await
+    }
+
+    async fn update_account(&self, actor: &Actor, org: OrganizationId, id: AccountId, patch: AccountPatch) -> Result<Written<Account>> {
+        let mut w = self.begin_write(actor, org).await?;
+        let before = load_account(w.conn(), org, id).await?;
+        let email = patch.email.unwrap_or_else(|| before.email.clone());
+        sqlx::query("UPDATE accounts SET email = ?, first_name = ?, inactive = ?, updated_at = ? WHERE id = ?")
+            .bind(email.as_ref().map(|email| email.as_str().to_owned()))
+            .bind(patch.first_name.as_deref().unwrap_or(&before.first_name))
+            .bind(patch.inactive.unwrap_or(before.inactive))
+            .bind(millis(w.at))
+            .bind(id.to_string())
+            .execute(w.conn())
+            .await
+            .map_err(internal)?;
+        let owner = id.to_string();
+        if let Some(roles) = patch.roles {
+            let roles = sorted_unique(roles);
+            ensure_in_org(w.conn(), "roles", "role", org, &roles).await?;
+            replace_links(w.conn(), "account_roles", "account_id", "role_id", &owner, &roles).await?;
+        }
+        if let Some(groups) = patch.groups {
+            let groups = sorted_unique(groups);
+            ensure_in_org(w.conn(), "groups", "group", org, &groups).await?;
+            replace_links(w.conn(), "account_groups", "account_id", "group_id", &owner, &groups).await?;
+        }
+        let after = load_account(w.conn(), org, id).await?;
+        w.record(EntityKind::Account, &owner, Operation::Update, Some(&before), Some(&after)).await?;
+        let revision = w.commit().await?;
+        Ok(Written { value: after, revision })
+    }
+
+    async fn delete_account(&self, actor: &Actor, org: OrganizationId, id: AccountId) -> Result<Revision> {
+        let mut w = self.begin_write(actor, org).await?;
+        let before = load_account(w.conn(), org, id).await?;
+        sqlx::query("DELETE FROM accounts WHERE id = ?").bind(id.to_string()).execute(w.conn()).await.map_err(internal)?;
+        w.record(EntityKind::Account, &id.to_string(), Operation::Delete, Some(&before), None).await?;
+        w.commit().await
+    }
+
+    async fn set_password_hash(&self, actor: &Actor, org: OrganizationId, id: AccountId, hash: Option<String>) -> Result<Written<Account>> {
+        let mut w = self.begin_write(actor, org).await?;
+        let before = load_account(w.conn(), org, id).await?;
+        sqlx::query("UPDATE accounts SET password_hash = ?, updated_at = ? WHERE id = ?")
+            .bind(hash)
+            .bind(millis(w.at))
+            .bind(id.to_string())
+            .execute(w.conn())
+            .await
+            .map_err(internal)?;
+        let after = load_account(w.conn(), org, id).await?;
+        w.record(EntityKind::Account, &id.to_string(), Operation::Update, Some(&before), Some(&after)).await?;
+        let revision = w.commit().await?;
+        Ok(Written { value: after, revision })
+    }
+
+    async fn password_hash(&self, org: OrganizationId, id: AccountId) -> Result<Option<String>> {
+        let hash: Option<Option<String>> =
+            sqlx::query_scalar("SELECT password_hash FROM accounts WHERE organization_id = ? AND id = ?")
+                .bind(org.to_string())
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(internal)?;
+        hash.ok_or_else(|| Error::not_found("account", id))
+    }
+}
+
+#[async_trait]
+impl GroupStore for SqliteStore {
+    async fn create_group(&self, actor: &Actor, org: OrganizationId, new: NewGroup) -> Result<Written<Group>> {
+        validate_description(&new.description)?;
+        let mut w = self.begin_write(actor, org).await?;
+        rows::load_organization(w.conn(), org).await?;
+        let roles = sorted_unique(new.roles);
+        let parents = sorted_unique(new.parents);
+        ensure_in_org(w.conn(), "roles", "role", org, &roles).await?;
+        ensure_in_org(w.conn(), "groups", "group", org, &parents).await?;
+        let id = GroupId::new();
+        let now = millis(w.at);
+        sqlx::query(
+            "INSERT INTO groups (id, organization_id, name, description, provenance, inactive, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id.to_string())
+        .bind(org.to_string())
+        .bind(new.name.as_str())
+        .bind(&new.description)
+        .bind(new.provenance.as_str())
+        .bind(new.inactive)
+        .bind(now)
+        .bind(now)
+        .execute(w.conn())
+        .await
+        .map_err(unique_or("group", new.name.as_str()))?;
+        let owner = id.to_string();
+        replace_links(w.conn(), "group_roles", "group_id", "role_id", &owner, &roles).await?;
+        replace_links(w.conn(), "group_parents", "group_id", "parent_id", &owner, &parents).await?;
+        let group = load_group(w.conn(), org, id).await?;
+        w.record(EntityKind::Group, &owner, Operation::Create, None, Some(&group)).await?;
+        let revision = w.commit().await?;
+        Ok(Written { value: group, revision })
+    }
+
+    async fn get_group(&self, org: OrganizationId, id: GroupId) -> Result<Group> {
+        let mut conn = self.pool.acquire().await.map_err(unavailable)?;
+        load_group(&mut conn, org, id).await
+    }
+
+    async fn list_groups(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<Group>> {
+        let mut conn = self.pool.acquire().await.map_err(unavailable)?;
+        fetch_page(&mut conn, rows::GROUP_SELECT, "g", org, page, rows::group, |g| g.id.to_string()).await
+    }
+
+    async fn update_group(&self, actor: &Actor, org: OrganizationId, id: GroupId, patch: GroupPatch) -> Result<Written<Group>> {
+        if let Some(description) = &patch.description {
+            validate_description(description)?;
+        }
+        let mut w = self.begin_write(actor, org).await?;
+        let before = load_group(w.conn(), org, id).await?;
+        let name = patch.name.as_ref().unwrap_or(&before.name);
+        sqlx::query("UPDATE groups SET name = ?, description = ?, inactive = ?, updated_at = ? WHERE id = ?")
+            .bind(name.as_str())
+            .bind(patch.description.as_deref().unwrap_or(&before.description))
+            .bind(patch.inactive.unwrap_or(before.inactive))
+            .bind(millis(w.at))
+            .bind(id.to_string())
+            .execute(w.conn())
+            .await
+            .map_err(unique_or("group", name.as_str()))?;
+        let owner = id.to_string();
+        if let Some(roles) = patch.roles {
+            let roles = sorted_unique(roles);
+            ensure_in_org(w.conn(), "roles", "role", org, &roles).await?;
+            replace_links(w.conn(), "group_roles", "group_id", "role_id", &owner, &roles).await?;
+        }
+        if let Some(parents) = patch.parents {
+            let parents = sorted_unique(parents);
+            ensure_in_org(w.conn(), "groups", "group", org, &parents).await?;
+            ensure_no_cycles(w.conn(), id, &parents).await?;
+            replace_links(w.conn(), "group_parents", "group_id", "parent_id", &owner, &parents).await?;
+        }
+        let after = load_group(w.conn(), org, id).await?;
+        w.record(EntityKind::Group, &owner, Operation::Update, Some(&before), Some(&after)).await?;
+        let revision = w.commit().await?;
+        Ok(Written { value: after, revision })
+    }
+
+    async fn delete_group(&self, actor: &Actor, org: OrganizationId, id: GroupId) -> Result<Revision> {
+        let mut w = self.begin_write(actor, org).await?;
+        let before = load_group(w.conn(), org, id).await?;
+        let members = group_members(w.conn(), id).await?;
+        let mut affected = Vec::new();
+        for account in &members.accounts {
+            affected.push(principal_state(w.conn(), org, Principal::Account(*account)).await?);
+        }
+        for child in &members.groups {
+            affected.push(principal_state(w.conn(), org, Principal::Group(*child)).await?);
+        }
+        sqlx::query("DELETE FROM groups WHERE id = ?").bind(id.to_string()).execute(w.conn()).await.map_err(internal)?;
+        let principals = members.accounts.iter().map(|a| Principal::Account(*a)).chain(members.groups.iter().map(|g| Principal::Group(*g)));
+        for (principal, before_state) in principals.zip(affected) {
+            record_principal(&mut w, org, principal, before_state).await?;
+        }
+        w.record(EntityKind::Group, &id.to_string(), Operation::Delete, Some(&before), None).await?;
+        w.commit().await
+    }
+
+    async fn group_members(&self, org: OrganizationId, id: GroupId) -> Result<GroupMembers> {
+        let mut conn = self.pool.acquire().await.map_err(unavailable)?;
+        load_group(&mut conn, org, id).await?;
+        group_members(&mut conn, id).await
+    }
+
+    async fn add_link(&self, actor: &Actor, org: OrganizationId, link: Link) -> Result<Revision> {
+        let mut w = self.begin_write(actor, org).await?;
+        ensure_link_ends(w.conn(), org, link).await?;
+        if let Link::GroupInGroup { child, parent } = link {
+            ensure_no_cycles(w.conn(), child, &[parent]).await?;
+        }
+        let row = link_row(link);
+        let before = principal_state(w.conn(), org, row.owner).await?;
+        let inserted = sqlx::query(&format!(
+            "INSERT OR IGNORE INTO {} ({}, {}) VALUES (?, ?)",
+            row.table, row.owner_column, row.target_column
+        ))
+        .bind(principal_id(row.owner))
+        .bind(&row.target)
+        .execute(w.conn())
+        .await
+        .map_err(internal)?
+        .rows_affected();
+        if inserted > 0 {
+            sqlx::query(&format!("UPDATE {} SET updated_at = ? WHERE id = ?", owner_table(row.owner)))
+                .bind(millis(w.at))
+                .bind(principal_id(row.owner))
+                .execute(w.conn())
+                .await
+                .map_err(internal)?;
+            record_principal(&mut w, org, row.owner, before).await?;
+        }
+        w.commit().await
+    }
+
+    async fn remove_link(&self, actor: &Actor, org: OrganizationId, link: Link) -> Result<Revision> {
+        let mut w = self.begin_write(actor, org).await?;
+        ensure_link_ends(w.conn(), org, link).await?;
+        let row = link_row(link);
+        let before = principal_state(w.conn(), org, row.owner).await?;
+        let removed = sqlx::query(&format!("DELETE FROM {} WHERE {} = ? AND {} = ?", row.table, row.owner_column, row.target_column))
+            .bind(principal_id(row.owner))
+            .bind(&row.target)
+            .execute(w.conn())
+            .await
+            .map_err(internal)?
+            .rows_affected();
+        if removed == 0 {
+            return Err(Error::not_found("link", format!("{} -> {}", principal_id(row.owner), row.target)));
+        }
+        sqlx::query(&format!("UPDATE {} SET updated_at = ? WHERE id = ?", owner_table(row.owner)))
+            .bind(millis(w.at))
+            .bind(principal_id(row.owner))
+            .execute(w.conn())
+            .await
+            .map_err(internal)?;
+        record_principal(&mut w, org, row.owner, before).await?;
+        w.commit().await
+    }
+}
+
+fn owner_table(principal: Principal) -> &'static str {
+    match principal {
+        Principal::Account(_) => "accounts",
+        Principal::Group(_) => "groups",
+    }
+}
+
+async fn ensure_link_ends(conn: &mut SqliteConnection, org: OrganizationId, link: Link) -> Result<()> {
+    match link {
+        Link::AccountInGroup(account, group) => {
+            ensure_in_org(conn, "accounts", "account", org, &[account]).await?;
+            ensure_in_org(conn, "groups", "group", org, &[group]).await
+        }
+        Link::GroupInGroup { child, parent } => ensure_in_org(conn, "groups", "group", org, &[child, parent]).await,
+        Link::RoleOf(principal, role) => {
+            match principal {
+                Principal::Account(account) => ensure_in_org(conn, "accounts", "account", org, &[account]).await?,
+                Principal::Group(group) => ensure_in_org(conn, "groups", "group", org, &[group]).await?,
+            }
+            ensure_in_org(conn, "roles", "role", org, &[role]).await
+        }
+    }
+}
+
+async fn group_members(conn: &mut SqliteConnection, id: GroupId) -> Result<GroupMembers> {
+    let accounts: Vec<String> = sqlx::query_scalar("SELECT account_id FROM account_groups WHERE group_id = ? ORDER BY account_id")
+        .bind(id.to_string())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(internal)?;
+    let groups: Vec<String> = sqlx::query_scalar("SELECT group_id FROM group_parents WHERE parent_id = ? ORDER BY group_id")
+        .bind(id.to_string())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(internal)?;
+    Ok(GroupMembers {
+        accounts: accounts.iter().map(|id| id.parse()).collect::<Result<_>>()?,
+        groups: groups.iter().map(|id| id.parse()).collect::<Result<_>>()?,
+    })
+}
+
+#[async_trait]
+impl RoleStore for SqliteStore {
+    async fn create_role(&self, actor: &Actor, org: OrganizationId, new: NewRole) -> Result<Written<Role>> {
+        let mut w = self.begin_write(actor, org).await?;
+        rows::load_organization(w.conn(), org).await?;
+        let role = Self::insert_role(&mut w, org, new).await?;
+        let revision = w.commit().await?;
+        Ok(Written { value: role, revision })
+    }
+
+    async fn get_role(&self, org: OrganizationId, id: RoleId) -> Result<Role> {
+        let mut conn = self.pool.acquire().await.map_err(unavailable)?;
+        load_role(&mut conn, org, id).await
+    }
+
+    async fn list_roles(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<Role>> {
+        let mut conn = self.pool.acquire().await.map_err(unavailable)?;
+        fetch_page(&mut conn, rows::ROLE_SELECT, "r", org, page, rows::role, |r| r.id.to_string()).await
+    }
+
+    async fn update_role(&self, actor: &Actor, org: OrganizationId, id: RoleId, patch: RolePatch) -> Result<Written<Role>> {
+        if let Some(description) = &patch.description {
+            validate_description(description)?;
+        }
+        let mut w = self.begin_write(actor, org).await?;
+        let before = load_role(w.conn(), org, id).await?;
+        before.ensure_mutable()?;
+        let name = patch.name.as_ref().unwrap_or(&before.name);
+        sqlx::query("UPDATE roles SET name = ?, description = ?, inactive = ?, methods = ?, views = ?, updated_at = ? WHERE id = ?")
+            .bind(name.as_str())
+            .bind(patch.description.as_deref().unwrap_or(&before.description))
+            .bind(patch.inactive.unwrap_or(before.inactive))
+            .bind(json_text(&patch.methods.map(sorted_unique).unwrap_or_else(|| before.methods.clone()))?)
+            .bind(json_text(&patch.views.map(sorted_unique).unwrap_or_else(|| before.views.clone()))?)
+            .bind(millis(w.at))
+            .bind(id.to_string())
+            .execute(w.conn())
+            .await
+            .map_err(unique_or("role", name.as_str()))?;
+        let after = load_role(w.conn(), org, id).await?;
+        w.record(EntityKind::Role, &id.to_string(), Operation::Update, Some(&before), Some(&after)).await?;
+        let revision = w.commit().await?;
+        Ok(Written { value: after, revision })
+    }
+
+    async fn delete_role(&self, actor: &Actor, org: OrganizationId, id: RoleId) -> Result<Revision> {
+        let mut w = self.begin_write(actor, org).await?;
+        let before = load_role(w.conn(), org, id).await?;
+        before.ensure_mutable()?;
+        let holders = role_holders(w.conn(), id).await?;
+        let mut states = Vec::with_capacity(holders.len());
+        for holder in &holders {
+            states.push(principal_state(w.conn(), org, *holder).await?);
+        }
+        sqlx::query("DELETE FROM roles WHERE id = ?").bind(id.to_string()).execute(w.conn()).await.map_err(internal)?;
+        for (holder, state) in holders.into_iter().zip(states) {
+            record_principal(&mut w, org, holder, state).await?;
+        }
+        w.record(EntityKind::Role, &id.to_string(), Operation::Delete, Some(&before), None).await?;
+        w.commit().await
+    }
+}
+
+async fn role_holders(conn: &mut SqliteConnection, role: RoleId) -> Result<Vec<Principal>> {
+    let accounts: Vec<String> = sqlx::query_scalar("SELECT account_id FROM account_roles WHERE role_id = ? ORDER BY account_id")
+        .bind(role.to_string())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(internal)?;
+    let groups: Vec<String> = sqlx::query_scalar("SELECT group_id FROM group_roles WHERE role_id = ? ORDER BY group_id")
+        .bind(role.to_string())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(internal)?;
+    let mut holders = Vec::with_capacity(accounts.len() + groups.len());
+    for id in accounts {
+        holders.push(Principal::Account(id.parse()?));
+    }
+    for id in groups {
+        holders.push(Principal::Group(id.parse()?));
+    }
+    Ok(holders)
+}
+
+#[async_trait]
+impl PolicyStore for SqliteStore {
+    async fn create_policy(&self, actor: &Actor, org: OrganizationId, new: NewPolicy) -> Result<Written<Policy>> {
+        let actions = normalize_actions(new.actions);
+        let resources = validated_resources(new.resources)?;
+        let mut w = self.begin_write(actor, org).await?;
+        rows::load_organization(w.conn(), org).await?;
+        ensure_policy_roles(w.conn(), org, &actions).await?;
+        let id = PolicyId::new();
+        let now = millis(w.at);
+        sqlx::query(
+            "INSERT INTO policies (id, organization_id, name, system, actions, resources, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id.to_string())
+        .bind(org.to_string())
+        .bind(new.name.as_str())
+        .bind(new.system)
+        .bind(json_text(&actions)?)
+        .bind(json_text(&resources)?)
+        .bind(now)
+        .bind(now)
+        .execute(w.conn())
+        .await
+        .map_err(unique_or("policy", new.name.as_str()))?;
+        let policy = load_policy(w.conn(), org, id).await?;
+        w.record(EntityKind::Policy, &id.to_string(), Operation::Create, None, Some(&policy)).await?;
+        let revision = w.commit().await?;
+        Ok(Written { value: policy, revision })
+    }
+
+    async fn get_policy(&self, org: OrganizationId, id: PolicyId) -> Result<Policy> {
+        let mut conn = self.pool.acquire().await.map_err(unavailable)?;
+        load_policy(&mut conn, org, id).await
+    }
+
+    async fn list_policies(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<Policy>> {
+        let mut conn = self.pool.acquire().await.map_err(unavailable)?;
+        fetch_page(&mut conn, rows::POLICY_SELECT, "p", org, page, rows::policy, |p| p.id.to_string()).await
+    }
+
+    async fn update_policy(&self, actor: &Actor, org: OrganizationId, id: PolicyId, patch: PolicyPatch) -> Result<Written<Policy>> {
+        let actions = patch.actions.map(normalize_actions);
+        let resources = patch.resources.map(validated_resources).transpose()?;
+        let mut w = self.begin_write(actor, org).await?;
+        let before = load_policy(w.conn(), org, id).await?;
+        if let Some(actions) = &actions {
+            ensure_policy_roles(w.conn(), org, actions).await?;
+        }
+        let name = patch.name.as_ref().unwrap_or(&before.name);
+        sqlx::query("UPDATE policies SET name = ?, actions = ?, resources = ?, updated_at = ? WHERE id = ?")
+            .bind(name.as_str())
+            .bind(json_text(actions.as_ref().unwrap_or(&before.actions))?)
+            .bind(json_text(resources.as_ref().unwrap_or(&before.resources))?)
+            .bind(millis(w.at))
+            .bind(id.to_string())
+            .execute(w.conn())
+            .await
+            .map_err(unique_or("policy", name.as_str()))?;
+        let after = load_policy(w.conn(), org, id).await?;
+        w.record(EntityKind::Policy, &id.to_string(), Operation::Update, Some(&before), Some(&after)).await?;
+        let revision = w.commit().await?;
+        Ok(Written { value: after, revision })
+    }
+
+    async fn delete_policy(&self, actor: &Actor, org: OrganizationId, id: PolicyId) -> Result<Revision> {
+        let mut w = self.begin_write(actor, org).await?;
+        let before = load_policy(w.conn(), org, id).await?;
+        if before.system {
+            return Err(Error::BuiltIn { what: "policy", name: before.name.to_string() });
+        }
+        sqlx::query("DELETE FROM policies WHERE id = ?").bind(id.to_string()).execute(w.conn()).await.map_err(internal)?;
+        w.record(EntityKind::Policy, &id.to_string(), Operation::Delete, Some(&before), None).await?;
+        w.commit().await
+    }
+}
+
+fn validated_resources(resources: Vec<model::ResourceRef>) -> Result<Vec<model::ResourceRef>> {
+    for resource in &resources {
+        resource.validate()?;
+    }
+    Ok(sorted_unique(resources))
+}
+
+/// Roles named by a policy must exist when the policy is written.
+async fn ensure_policy_roles(conn: &mut SqliteConnection, org: OrganizationId, actions: &[model::PolicyAction]) -> Result<()> {
+    let roles: Vec<RoleId> = sorted_unique(actions.iter().flat_map(|action| action.role_ids.iter().copied()).collect());
+    ensure_in_org(conn, "roles", "role", org, &roles).await
+}

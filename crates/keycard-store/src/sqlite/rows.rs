@@ -1,0 +1,277 @@
+//! Reading entities: the SELECT each entity is read with, and the decoding of its rows. Reads and
+//! writes share these so that what a write records in the change log is exactly what a read returns.
+
+use keycard_core::ids::{AccountId, GroupId, OrganizationId, PolicyId, RoleId};
+use keycard_core::model::{Account, ApiKey, Group, Method, Organization, Policy, Role, Route, Session, View};
+use keycard_core::page::{Page, PageRequest};
+use keycard_core::{Error, Result};
+use serde::de::DeserializeOwned;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+
+use super::{from_millis, internal};
+
+pub(crate) const ORGANIZATION_SELECT: &str = "SELECT id, name, created_at, updated_at FROM organizations o";
+
+pub(crate) const ACCOUNT_SELECT: &str = "SELECT a.id, a.organization_id, a.username, a.email, a.first_name, \
+    a.provenance, a.inactive, a.service_account, a.password_hash IS NOT NULL AS has_password, a.created_at, a.updated_at, \
+    (SELECT json_group_array(role_id) FROM (SELECT role_id FROM account_roles WHERE account_id = a.id ORDER BY role_id)) AS roles, \
+    (SELECT json_group_array(group_id) FROM (SELECT group_id FROM account_groups WHERE account_id = a.id ORDER BY group_id)) AS groups \
+    FROM accounts a";
+
+pub(crate) const GROUP_SELECT: &str = "SELECT g.id, g.organization_id, g.name, g.description, g.provenance, g.inactive, \
+    g.created_at, g.updated_at, \
+    (SELECT json_group_array(role_id) FROM (SELECT role_id FROM group_roles WHERE group_id = g.id ORDER BY role_id)) AS roles, \
+    (SELECT json_group_array(parent_id) FROM (SELECT parent_id FROM group_parents WHERE group_id = g.id ORDER BY parent_id)) AS parents \
+    FROM groups g";
+
+pub(crate) const ROLE_SELECT: &str = "SELECT r.id, r.organization_id, r.name, r.description, r.provenance, r.system, \
+    r.inactive, r.methods, r.views, r.created_at, r.updated_at FROM roles r";
+
+pub(crate) const POLICY_SELECT: &str =
+    "SELECT p.id, p.organization_id, p.name, p.system, p.actions, p.resources, p.created_at, p.updated_at FROM policies p";
+
+pub(crate) const METHOD_SELECT: &str =
+    "SELECT m.organization_id, m.provenance, m.name, m.deprecated, m.route_verb, m.route_path FROM methods m";
+
+pub(crate) const VIEW_SELECT: &str = "SELECT v.organization_id, v.provenance, v.path FROM views v";
+
+pub(crate) const API_KEY_SELECT: &str =
+    "SELECT k.id, k.organization_id, k.account_id, k.name, k.secret_hash, k.created_at, k.last_used_at, k.revoked_at FROM api_keys k";
+
+pub(crate) const SESSION_SELECT: &str =
+    "SELECT s.id, s.organization_id, s.account_id, s.secret_hash, s.created_at, s.expires_at, s.revoked_at FROM sessions s";
+
+fn get<'r, T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>>(row: &'r SqliteRow, column: &str) -> Result<T> {
+    row.try_get(column).map_err(internal)
+}
+
+fn parsed<T: std::str::FromStr<Err = Error>>(row: &SqliteRow, column: &str) -> Result<T> {
+    get::<String>(row, column)?.parse()
+}
+
+fn validated<T: TryFrom<String, Error = Error>>(row: &SqliteRow, column: &str) -> Result<T> {
+    T::try_from(get::<String>(row, column)?)
+}
+
+fn json<T: DeserializeOwned>(row: &SqliteRow, column: &str) -> Result<T> {
+    let text: String = get(row, column)?;
+    serde_json::from_str(&text).map_err(|err| Error::Internal(format!("stored `{column}` is unreadable: {err}")))
+}
+
+fn time(row: &SqliteRow, column: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+    Ok(from_millis(get(row, column)?))
+}
+
+fn optional_time(row: &SqliteRow, column: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+    Ok(get::<Option<i64>>(row, column)?.map(from_millis))
+}
+
+pub(crate) fn organization(row: &SqliteRow) -> Result<Organization> {
+    Ok(Organization {
+        id: parsed(row, "id")?,
+        name: validated(row, "name")?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+    })
+}
+
+pub(crate) fn account(row: &SqliteRow) -> Result<Account> {
+    Ok(Account {
+        id: parsed(row, "id")?,
+        organization_id: parsed(row, "organization_id")?,
+        username: validated(row, "username")?,
+        email: get::<Option<String>>(row, "email")?.map(TryFrom::try_from).transpose()?,
+        first_name: get(row, "first_name")?,
+        provenance: validated(row, "provenance")?,
+        inactive: get(row, "inactive")?,
+        service_account: get(row, "service_account")?,
+        has_password: get(row, "has_password")?,
+        roles: json(row, "roles")?,
+        groups: json(row, "groups")?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+    })
+}
+
+pub(crate) fn group(row: &SqliteRow) -> Result<Group> {
+    Ok(Group {
+        id: parsed(row, "id")?,
+        organization_id: parsed(row, "organization_id")?,
+        name: validated(row, "name")?,
+        description: get(row, "description")?,
+        provenance: validated(row, "provenance")?,
+        inactive: get(row, "inactive")?,
+        roles: json(row, "roles")?,
+        parents: json(row, "parents")?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+    })
+}
+
+pub(crate) fn role(row: &SqliteRow) -> Result<Role> {
+    Ok(Role {
+        id: parsed(row, "id")?,
+        organization_id: parsed(row, "organization_id")?,
+        name: validated(row, "name")?,
+        description: get(row, "description")?,
+        provenance: validated(row, "provenance")?,
+        system: get(row, "system")?,
+        inactive: get(row, "inactive")?,
+        methods: json(row, "methods")?,
+        views: json(row, "views")?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+    })
+}
+
+pub(crate) fn policy(row: &SqliteRow) -> Result<Policy> {
+    Ok(Policy {
+        id: parsed(row, "id")?,
+        organization_id: parsed(row, "organization_id")?,
+        name: validated(row, "name")?,
+        system: get(row, "system")?,
+        actions: json(row, "actions")?,
+        resources: json(row, "resources")?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+    })
+}
+
+pub(crate) fn method(row: &SqliteRow) -> Result<(OrganizationId, Method)> {
+    let verb: Option<String> = get(row, "route_verb")?;
+    let path: Option<String> = get(row, "route_path")?;
+    Ok((
+        parsed(row, "organization_id")?,
+        Method {
+            provenance: validated(row, "provenance")?,
+            name: get(row, "name")?,
+            deprecated: get(row, "deprecated")?,
+            route: verb.zip(path).map(|(verb, path)| Route { verb, path }),
+        },
+    ))
+}
+
+pub(crate) fn view(row: &SqliteRow) -> Result<(OrganizationId, View)> {
+    Ok((parsed(row, "organization_id")?, View { provenance: validated(row, "provenance")?, path: get(row, "path")? }))
+}
+
+pub(crate) fn api_key(row: &SqliteRow) -> Result<(ApiKey, String)> {
+    Ok((
+        ApiKey {
+            id: parsed(row, "id")?,
+            organization_id: parsed(row, "organization_id")?,
+            account_id: parsed(row, "account_id")?,
+            name: get(row, "name")?,
+            created_at: time(row, "created_at")?,
+            last_used_at: optional_time(row, "last_used_at")?,
+            revoked_at: optional_time(row, "revoked_at")?,
+        },
+        get(row, "secret_hash")?,
+    ))
+}
+
+pub(crate) fn session(row: &SqliteRow) -> Result<(Session, String)> {
+    Ok((
+        Session {
+            id: parsed(row, "id")?,
+            organization_id: parsed(row, "organization_id")?,
+            account_id: parsed(row, "account_id")?,
+            created_at: time(row, "created_at")?,
+            expires_at: time(row, "expires_at")?,
+            revoked_at: optional_time(row, "revoked_at")?,
+        },
+        get(row, "secret_hash")?,
+    ))
+}
+
+/// Reads one organization-scoped entity by id, or `NotFound`.
+pub(crate) async fn fetch_one<T>(
+    conn: &mut SqliteConnection,
+    select: &str,
+    alias: &str,
+    what: &'static str,
+    org: OrganizationId,
+    id: &str,
+    decode: fn(&SqliteRow) -> Result<T>,
+) -> Result<T> {
+    let sql = format!("{select} WHERE {alias}.organization_id = ? AND {alias}.id = ?");
+    let row = sqlx::query(&sql).bind(org.to_string()).bind(id).fetch_optional(conn).await.map_err(internal)?;
+    match row {
+        Some(row) => decode(&row),
+        None => Err(Error::not_found(what, id)),
+    }
+}
+
+/// Reads one page of an organization-scoped entity in id order.
+pub(crate) async fn fetch_page<T>(
+    conn: &mut SqliteConnection,
+    select: &str,
+    alias: &str,
+    org: OrganizationId,
+    page: &PageRequest,
+    decode: fn(&SqliteRow) -> Result<T>,
+    key: fn(&T) -> String,
+) -> Result<Page<T>> {
+    let sql = format!("{select} WHERE {alias}.organization_id = ? AND {alias}.id > ? ORDER BY {alias}.id LIMIT ?");
+    let rows = sqlx::query(&sql)
+        .bind(org.to_string())
+        .bind(page.after.clone().unwrap_or_default())
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(conn)
+        .await
+        .map_err(internal)?;
+    let items = rows.iter().map(decode).collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_overfetch(items, page.limit, key))
+}
+
+pub(crate) async fn load_account(conn: &mut SqliteConnection, org: OrganizationId, id: AccountId) -> Result<Account> {
+    fetch_one(conn, ACCOUNT_SELECT, "a", "account", org, &id.to_string(), account).await
+}
+
+pub(crate) async fn load_group(conn: &mut SqliteConnection, org: OrganizationId, id: GroupId) -> Result<Group> {
+    fetch_one(conn, GROUP_SELECT, "g", "group", org, &id.to_string(), group).await
+}
+
+pub(crate) async fn load_role(conn: &mut SqliteConnection, org: OrganizationId, id: RoleId) -> Result<Role> {
+    fetch_one(conn, ROLE_SELECT, "r", "role", org, &id.to_string(), role).await
+}
+
+pub(crate) async fn load_policy(conn: &mut SqliteConnection, org: OrganizationId, id: PolicyId) -> Result<Policy> {
+    fetch_one(conn, POLICY_SELECT, "p", "policy", org, &id.to_string(), policy).await
+}
+
+pub(crate) async fn load_organization(conn: &mut SqliteConnection, id: OrganizationId) -> Result<Organization> {
+    let row = sqlx::query(&format!("{ORGANIZATION_SELECT} WHERE o.id = ?"))
+        .bind(id.to_string())
+        .fetch_optional(conn)
+        .await
+        .map_err(internal)?;
+    match row {
+        Some(row) => organization(&row),
+        None => Err(Error::not_found("organization", id)),
+    }
+}
+
+/// Fails with `NotFound` naming the first id that is not a row of `table` in the organization.
+pub(crate) async fn ensure_in_org<I: std::fmt::Display>(
+    conn: &mut SqliteConnection,
+    table: &str,
+    what: &'static str,
+    org: OrganizationId,
+    ids: &[I],
+) -> Result<()> {
+    let sql = format!("SELECT 1 FROM {table} WHERE organization_id = ? AND id = ?");
+    for id in ids {
+        let found = sqlx::query(&sql)
+            .bind(org.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(internal)?;
+        if found.is_none() {
+            return Err(Error::not_found(what, id));
+        }
+    }
+    Ok(())
+}
