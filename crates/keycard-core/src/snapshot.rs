@@ -44,6 +44,11 @@ impl Snapshot {
         self.organizations.get(&id).map(Arc::as_ref)
     }
 
+    /// Finds an organization by name (a scan: organizations are few).
+    pub fn organization_by_name(&self, name: &str) -> Option<&OrgSnapshot> {
+        self.organizations.values().map(Arc::as_ref).find(|org| org.organization.name.as_str() == name)
+    }
+
     pub fn organization_count(&self) -> usize {
         self.organizations.len()
     }

@@ -10,7 +10,7 @@ use crate::change::{Change, Revision};
 use crate::ids::{AccountId, ApiKeyId, GroupId, OrganizationId, PolicyId, RoleId, SessionId};
 use crate::model::{
     Account, AccountPatch, Actor, ApiKey, Group, GroupPatch, Link, Manifest, Method, NewAccount, NewGroup,
-    NewOrganization, NewPolicy, NewRole, Organization, Policy, PolicyPatch, Role, RolePatch, Session, View,
+    NewOrganization, NewPolicy, NewRole, Organization, Policy, PolicyPatch, ResourceRef, Role, RolePatch, Session, View,
 };
 use crate::names::{OrganizationName, Provenance, Username};
 use crate::page::{Page, PageRequest};
@@ -112,6 +112,8 @@ pub trait PolicyStore: Send + Sync {
     async fn list_policies(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<Policy>>;
     async fn update_policy(&self, actor: &Actor, org: OrganizationId, id: PolicyId, patch: PolicyPatch) -> Result<Written<Policy>>;
     async fn delete_policy(&self, actor: &Actor, org: OrganizationId, id: PolicyId) -> Result<Revision>;
+    /// Attaches the policy to a resource (`attached`) or detaches it, in one write.
+    async fn set_attachment(&self, actor: &Actor, org: OrganizationId, id: PolicyId, resource: ResourceRef, attached: bool) -> Result<Written<Policy>>;
 }
 
 /// A stored credential with the digest its secret is checked against.
@@ -144,7 +146,7 @@ pub trait ChangeLog: Send + Sync {
     /// Changes with a revision strictly greater than `after`, oldest first, at most `limit` revisions'
     /// worth (a revision's changes are never split).
     async fn changes_after(&self, after: Revision, limit: u32) -> Result<Vec<Change>>;
-    /// Changes of one organization after a revision, oldest first.
+    /// Changes of one organization after a revision, oldest first, at most `limit` revisions' worth.
     async fn organization_changes(&self, org: OrganizationId, after: Revision, limit: u32) -> Result<Vec<Change>>;
     /// Everything the decision snapshot needs, as of one revision.
     async fn load_state(&self) -> Result<FullState>;

@@ -69,7 +69,9 @@ impl ChangeLog for SqliteStore {
 
     async fn organization_changes(&self, org: OrganizationId, after: Revision, limit: u32) -> Result<Vec<Change>> {
         let rows = sqlx::query(&format!(
-            "SELECT {CHANGE_COLUMNS} FROM changes WHERE organization_id = ? AND revision > ? ORDER BY revision, seq LIMIT ?"
+            "SELECT {CHANGE_COLUMNS} FROM changes WHERE organization_id = ?1 AND revision > ?2 AND revision <= \
+             (SELECT COALESCE(MAX(revision), ?2) FROM (SELECT DISTINCT revision FROM changes WHERE organization_id = ?1 AND revision > ?2 ORDER BY revision LIMIT ?3)) \
+             ORDER BY revision, seq"
         ))
         .bind(org.to_string())
         .bind(after.0)

@@ -747,6 +747,37 @@ impl PolicyStore for SqliteStore {
         w.record(EntityKind::Policy, &id.to_string(), Operation::Delete, Some(&before), None).await?;
         w.commit().await
     }
+
+    async fn set_attachment(&self, actor: &Actor, org: OrganizationId, id: PolicyId, resource: model::ResourceRef, attached: bool) -> Result<Written<Policy>> {
+        resource.validate()?;
+        let mut w = self.begin_write(actor, org).await?;
+        let before = load_policy(w.conn(), org, id).await?;
+        let mut resources = before.resources.clone();
+        let present = resources.contains(&resource);
+        match (attached, present) {
+            (true, false) => resources.push(resource),
+            (false, true) => resources.retain(|existing| existing != &resource),
+            (false, false) => {
+                return Err(Error::not_found("attachment", format!("{}:{}", resource.resource_type, resource.id)));
+            }
+            (true, true) => {}
+        }
+        if resources != before.resources {
+            sqlx::query("UPDATE policies SET resources = ?, updated_at = ? WHERE id = ?")
+                .bind(json_text(&sorted_unique(resources))?)
+                .bind(millis(w.at))
+                .bind(id.to_string())
+                .execute(w.conn())
+                .await
+                .map_err(internal)?;
+        }
+        let after = load_policy(w.conn(), org, id).await?;
+        if after != before {
+            w.record(EntityKind::Policy, &id.to_string(), Operation::Update, Some(&before), Some(&after)).await?;
+        }
+        let revision = w.commit().await?;
+        Ok(Written { value: after, revision })
+    }
 }
 
 fn validated_resources(resources: Vec<model::ResourceRef>) -> Result<Vec<model::ResourceRef>> {

@@ -1,0 +1,313 @@
+//! Authentication shared by every face: HTTP Basic with a username and password, and bearer tokens
+//! (API keys and login sessions). Failed password logins are rate limited per username and client
+//! address.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chrono::Utc;
+use keycard_core::decision;
+use keycard_core::ids::{AccountId, ApiKeyId, OrganizationId, SessionId};
+use keycard_core::model::{Account, Actor, Session};
+use keycard_core::names::Username;
+use keycard_core::secret::{self, TokenKind};
+use keycard_core::{Error, Result};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The header that names the organization a request acts in (id or name).
+pub const ORGANIZATION_HEADER: &str = "keycard-organization";
+
+/// How the caller proved who they are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credential {
+    Password,
+    ApiKey(ApiKeyId),
+    Session(SessionId),
+}
+
+/// An authenticated caller and the organization the request acts in.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub account: Account,
+    /// The organization the request acts in: the account's own, or for a partner the one it named.
+    pub organization: OrganizationId,
+    /// Holds the acting organization's `Admin` role (partners are admins everywhere).
+    pub admin: bool,
+    /// An administrator of the default organization, who may act in every organization.
+    pub partner: bool,
+    pub credential: Credential,
+}
+
+impl Caller {
+    pub fn actor(&self) -> Actor {
+        Actor::account(self.account.id, &self.account.username)
+    }
+
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.admin {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(format!("`{}` is not an administrator of this organization", self.account.username)).into())
+        }
+    }
+
+    pub fn require_partner(&self) -> Result<(), ApiError> {
+        if self.partner {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(format!("`{}` is not an administrator of the default organization", self.account.username)).into())
+        }
+    }
+}
+
+/// The address a request came from, when the server knows it.
+pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip())
+}
+
+/// Credentials found in a request, before they are checked.
+pub enum Presented {
+    Basic { username: String, password: String },
+    Token(String),
+}
+
+/// Reads the `Authorization` header: `Basic` or `Bearer`.
+pub fn presented_credentials(headers: &HeaderMap) -> Result<Option<Presented>> {
+    let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else { return Ok(None) };
+    let value = value.to_str().map_err(|_| Error::Unauthenticated("the authorization header is not text".into()))?;
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = STANDARD.decode(rest).map_err(|_| Error::Unauthenticated("malformed basic credentials".into()))?;
+        let decoded = String::from_utf8(decoded).map_err(|_| Error::Unauthenticated("malformed basic credentials".into()))?;
+        let (username, password) =
+            decoded.split_once(':').ok_or_else(|| Error::Unauthenticated("malformed basic credentials".into()))?;
+        Ok(Some(Presented::Basic { username: username.to_owned(), password: password.to_owned() }))
+    } else if scheme.eq_ignore_ascii_case("bearer") && !rest.is_empty() {
+        Ok(Some(Presented::Token(rest.to_owned())))
+    } else {
+        Err(Error::Unauthenticated("unsupported authorization scheme; use Basic or Bearer".into()))
+    }
+}
+
+/// Checks presented credentials and builds the caller.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap, presented: Presented, ip: Option<IpAddr>) -> Result<Caller> {
+    let named_org = named_organization(state, headers)?;
+    let (account, credential) = match presented {
+        Presented::Basic { username, password } => {
+            let org = named_org.unwrap_or(state.default_organization);
+            let account = verify_password(state, org, &username, &password, ip).await?;
+            (account, Credential::Password)
+        }
+        Presented::Token(token) => verify_token(state, &token).await?,
+    };
+    caller_for(state, account, credential, named_org)
+}
+
+/// Verifies a username and password in an organization, under the failed-login rate limit.
+pub async fn verify_password(state: &AppState, org: OrganizationId, username: &str, password: &str, ip: Option<IpAddr>) -> Result<Account> {
+    let limit_key = (username.to_lowercase(), ip);
+    state.limiter.check(&limit_key)?;
+    let rejected = || Error::Unauthenticated("invalid username or password".into());
+    let found = match Username::try_from(username) {
+        Ok(name) => state.store.find_account(org, &name).await?,
+        Err(_) => None,
+    };
+    let hash = match &found {
+        Some(account) => state.store.password_hash(org, account.id).await?,
+        None => None,
+    };
+    let password = password.to_owned();
+    // Argon2 is deliberately slow: keep it off the async workers. An unknown user still pays for one
+    // verification so that timing does not reveal which usernames exist.
+    let hash_for_check = hash.clone().unwrap_or_else(|| DUMMY_HASH.clone());
+    let matches = tokio::task::spawn_blocking(move || secret::verify_password(&hash_for_check, &password))
+        .await
+        .map_err(|err| Error::Internal(format!("password check failed: {err}")))?;
+    match found {
+        Some(account) if matches && hash.is_some() => {
+            if account.inactive {
+                return Err(Error::Unauthenticated(format!("account `{}` is inactive", account.username)));
+            }
+            state.limiter.succeeded(&limit_key);
+            Ok(account)
+        }
+        _ => {
+            state.limiter.failed(limit_key);
+            Err(rejected())
+        }
+    }
+}
+
+/// An Argon2id hash of a random password, verified against when the username is unknown.
+static DUMMY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| secret::hash_password(&secret::generate_password()).unwrap_or_default());
+
+/// Verifies a bearer token (API key or session) and returns its live, active account.
+pub async fn verify_token(state: &AppState, token: &str) -> Result<(Account, Credential)> {
+    let invalid = || Error::Unauthenticated("invalid or expired token".into());
+    let presented = secret::parse_token(token).ok_or_else(invalid)?;
+    let now = Utc::now();
+    let (org, account_id, credential) = match presented.kind {
+        TokenKind::ApiKey => {
+            let id = ApiKeyId::from_uuid(presented.id);
+            let stored = state.store.find_api_key(id).await?.ok_or_else(invalid)?;
+            if !secret::verify_secret(presented.secret, &stored.secret_hash) || stored.record.revoked_at.is_some() {
+                return Err(invalid());
+            }
+            let stale = stored.record.last_used_at.is_none_or(|at| now - at > chrono::Duration::seconds(60));
+            if stale {
+                state.store.touch_api_key(id, now).await?;
+            }
+            (stored.record.organization_id, stored.record.account_id, Credential::ApiKey(id))
+        }
+        TokenKind::Session => {
+            let id = SessionId::from_uuid(presented.id);
+            let stored = state.store.find_session(id).await?.ok_or_else(invalid)?;
+            if !secret::verify_secret(presented.secret, &stored.secret_hash) || !stored.record.is_live(now) {
+                return Err(invalid());
+            }
+            (stored.record.organization_id, stored.record.account_id, Credential::Session(id))
+        }
+    };
+    let account = account_of(state, org, account_id).await.map_err(|_| invalid())?;
+    if account.inactive {
+        return Err(Error::Unauthenticated(format!("account `{}` is inactive", account.username)));
+    }
+    Ok((account, credential))
+}
+
+/// An account from the snapshot, or from the store when the snapshot has not caught up yet.
+pub async fn account_of(state: &AppState, org: OrganizationId, id: AccountId) -> Result<Account> {
+    let snapshot = state.snapshot.current();
+    match snapshot.organization(org).and_then(|o| o.account(id)) {
+        Some(account) => Ok(account.clone()),
+        None => state.store.get_account(org, id).await,
+    }
+}
+
+/// The organization named by the `Keycard-Organization` header, if any.
+fn named_organization(state: &AppState, headers: &HeaderMap) -> Result<Option<OrganizationId>> {
+    let Some(value) = headers.get(ORGANIZATION_HEADER) else { return Ok(None) };
+    let value = value.to_str().map_err(|_| Error::invalid("keycard-organization header", "is not text"))?;
+    let snapshot = state.snapshot.current();
+    if let Ok(id) = value.parse::<OrganizationId>() {
+        if snapshot.organization(id).is_some() {
+            return Ok(Some(id));
+        }
+    }
+    snapshot
+        .organization_by_name(value)
+        .map(|org| Some(org.organization.id))
+        .ok_or_else(|| Error::not_found("organization", value))
+}
+
+/// Decides the acting organization and the caller's standing in it.
+fn caller_for(state: &AppState, account: Account, credential: Credential, named_org: Option<OrganizationId>) -> Result<Caller> {
+    let snapshot = state.snapshot.current();
+    let home_admin = snapshot
+        .organization(account.organization_id)
+        .is_some_and(|org| org.account(account.id).is_some_and(|held| decision::is_admin(org, held)));
+    let partner = home_admin && account.organization_id == state.default_organization;
+    let organization = match named_org {
+        Some(org) if org != account.organization_id => {
+            if !partner {
+                return Err(Error::Forbidden(format!("`{}` may not act in organization `{org}`", account.username)));
+            }
+            org
+        }
+        _ => account.organization_id,
+    };
+    Ok(Caller { admin: home_admin || partner, partner, organization, credential, account })
+}
+
+impl axum::extract::OptionalFromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
+        let Some(presented) = presented_credentials(&parts.headers)? else { return Ok(None) };
+        let caller = authenticate(state, &parts.headers, presented, client_ip(parts)).await?;
+        Ok(Some(caller))
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let caller = <Caller as axum::extract::OptionalFromRequestParts<AppState>>::from_request_parts(parts, state).await?;
+        caller.ok_or_else(|| Error::Unauthenticated("authentication required: use Basic or Bearer".into()).into())
+    }
+}
+
+/// Opens a login session for an account and returns it with its token (shown once).
+pub async fn open_session(state: &AppState, account: &Account) -> Result<(Session, String)> {
+    let id = SessionId::new();
+    let minted = secret::mint_token(TokenKind::Session, id.as_uuid());
+    let ttl = chrono::Duration::from_std(state.settings.session_ttl).map_err(|err| Error::Internal(err.to_string()))?;
+    let session = state.store.create_session(account.organization_id, account.id, id, minted.hash, Utc::now() + ttl).await?;
+    Ok((session, minted.value))
+}
+
+/// Failed password logins per (username, client address): after [`LoginLimiter::MAX_FAILURES`] within
+/// [`LoginLimiter::WINDOW`], further attempts are refused until the window passes.
+#[derive(Default)]
+pub struct LoginLimiter {
+    failures: Mutex<HashMap<(String, Option<IpAddr>), (u32, Instant)>>,
+}
+
+impl LoginLimiter {
+    pub const MAX_FAILURES: u32 = 10;
+    pub const WINDOW: Duration = Duration::from_secs(300);
+
+    fn check(&self, key: &(String, Option<IpAddr>)) -> Result<()> {
+        let failures = self.failures.lock().map_err(|_| Error::Internal("login limiter poisoned".into()))?;
+        if let Some((count, since)) = failures.get(key) {
+            let elapsed = since.elapsed();
+            if *count >= Self::MAX_FAILURES && elapsed < Self::WINDOW {
+                return Err(Error::RateLimited { retry_after_secs: (Self::WINDOW - elapsed).as_secs().max(1) });
+            }
+        }
+        Ok(())
+    }
+
+    fn failed(&self, key: (String, Option<IpAddr>)) {
+        if let Ok(mut failures) = self.failures.lock() {
+            if failures.len() > 100_000 {
+                failures.retain(|_, (_, since)| since.elapsed() < Self::WINDOW);
+            }
+            let entry = failures.entry(key).or_insert((0, Instant::now()));
+            if entry.1.elapsed() >= Self::WINDOW {
+                *entry = (0, Instant::now());
+            }
+            entry.0 += 1;
+        }
+    }
+
+    fn succeeded(&self, key: &(String, Option<IpAddr>)) {
+        if let Ok(mut failures) = self.failures.lock() {
+            failures.remove(key);
+        }
+    }
+}
+
+/// The client's address, when the server was started with connection info.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts)))
+    }
+}

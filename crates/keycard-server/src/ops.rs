@@ -1,0 +1,39 @@
+//! Operational endpoints: liveness, readiness, metrics, the OpenAPI document and its docs page.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde_json::json;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::state::AppState;
+
+pub fn router(openapi: utoipa::openapi::OpenApi) -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(|| async { axum::Json(json!({"status": "ok"})) }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+}
+
+/// Ready when the store answers and the snapshot is loaded.
+async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    let snapshot_revision = state.snapshot.current().revision();
+    match state.store.latest_revision().await {
+        Ok(revision) => (
+            StatusCode::OK,
+            axum::Json(json!({"status": "ready", "store": state.store.backend(), "revision": revision, "snapshot_revision": snapshot_revision})),
+        ),
+        Err(err) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"status": "unavailable", "store": state.store.backend(), "error": err.to_string(), "snapshot_revision": snapshot_revision})),
+        ),
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    state.metrics.snapshot_revision.set(state.snapshot.current().revision().0);
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render())
+}

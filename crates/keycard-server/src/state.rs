@@ -1,0 +1,221 @@
+//! What every handler shares: the store, the published snapshot and the server's settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use keycard_core::change::Revision;
+use keycard_core::ids::OrganizationId;
+use keycard_core::model::{self, Actor, NewAccount, NewOrganization};
+use keycard_core::names::{OrganizationName, Provenance, Username};
+use keycard_core::secret;
+use keycard_core::snapshot::{OrgSnapshot, Snapshot};
+use keycard_core::store::Store;
+use keycard_core::{Error, Result};
+use tokio::sync::Mutex;
+
+use crate::auth::LoginLimiter;
+use crate::metrics::Metrics;
+
+/// Settings that change how the server behaves (not where it listens).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How long a login session lasts.
+    pub session_ttl: Duration,
+    /// Largest request body accepted.
+    pub body_limit: usize,
+    /// Longest a request may take.
+    pub request_timeout: Duration,
+    /// How often the snapshot looks for changes written by other processes.
+    pub follow_interval: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            session_ttl: Duration::from_secs(8 * 3600),
+            body_limit: 4 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            follow_interval: Duration::from_millis(500),
+        }
+    }
+}
+
+/// The shared state behind every request.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub snapshot: Arc<SnapshotHandle>,
+    pub settings: Arc<Settings>,
+    pub default_organization: OrganizationId,
+    pub limiter: Arc<LoginLimiter>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// Loads the snapshot from the store and builds the state. The store must be bootstrapped.
+    pub async fn load(store: Arc<dyn Store>, settings: Settings) -> Result<Self> {
+        let default_name = OrganizationName::try_from(model::DEFAULT_ORGANIZATION)?;
+        let default_organization = store
+            .find_organization(&default_name)
+            .await?
+            .ok_or_else(|| Error::Internal("the store has no `default` organization; run bootstrap first".into()))?
+            .id;
+        let snapshot = Arc::new(SnapshotHandle::load(store.clone()).await?);
+        Ok(Self {
+            store,
+            snapshot,
+            settings: Arc::new(settings),
+            default_organization,
+            limiter: Arc::new(LoginLimiter::default()),
+            metrics: Arc::new(Metrics::default()),
+        })
+    }
+
+    /// Waits until the snapshot includes `revision`, so a client that wrote and then checks sees its write.
+    pub async fn visible(&self, revision: Revision) -> Result<()> {
+        self.snapshot.catch_up(revision).await
+    }
+
+    /// The snapshot of one organization, as of now.
+    pub fn organization(&self, id: OrganizationId) -> Result<(Arc<Snapshot>, OrganizationId)> {
+        let snapshot = self.snapshot.current();
+        if snapshot.organization(id).is_none() {
+            return Err(Error::not_found("organization", id));
+        }
+        Ok((snapshot, id))
+    }
+}
+
+/// The published snapshot and the lock that serializes bringing it up to date.
+pub struct SnapshotHandle {
+    current: ArcSwap<Snapshot>,
+    store: Arc<dyn Store>,
+    sync: Mutex<()>,
+}
+
+/// How many revisions one catch-up step reads from the log.
+const CATCH_UP_BATCH: u32 = 1000;
+
+impl SnapshotHandle {
+    pub async fn load(store: Arc<dyn Store>) -> Result<Self> {
+        let state = store.load_state().await?;
+        let snapshot = Snapshot::from_state(state)?;
+        Ok(Self { current: ArcSwap::from_pointee(snapshot), store, sync: Mutex::new(()) })
+    }
+
+    /// The snapshot decisions read now; no lock is taken.
+    pub fn current(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Applies the change log up to at least `target`, publishing each step.
+    pub async fn catch_up(&self, target: Revision) -> Result<()> {
+        if self.current.load().revision() >= target {
+            return Ok(());
+        }
+        let _guard = self.sync.lock().await;
+        loop {
+            let published = self.current.load_full();
+            if published.revision() >= target {
+                return Ok(());
+            }
+            let changes = self.store.changes_after(published.revision(), CATCH_UP_BATCH).await?;
+            if changes.is_empty() {
+                return Ok(());
+            }
+            let mut next = (*published).clone();
+            next.apply(&changes)?;
+            self.current.store(Arc::new(next));
+        }
+    }
+
+    /// Applies whatever the log holds beyond the snapshot, e.g. writes from another process.
+    pub async fn follow(&self) -> Result<()> {
+        let latest = self.store.latest_revision().await?;
+        self.catch_up(latest).await
+    }
+}
+
+/// Runs [`SnapshotHandle::follow`] every `interval` until the handle is dropped elsewhere.
+pub fn spawn_follower(handle: Arc<SnapshotHandle>, interval: Duration) -> tokio::task::JoinHandle<()> {
+    let weak = Arc::downgrade(&handle);
+    drop(handle);
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let Some(handle) = weak.upgrade() else { break };
+            if let Err(err) = handle.follow().await {
+                tracing::warn!(error = %err, "following the change log failed");
+            }
+        }
+    })
+}
+
+/// What bootstrapping a store did.
+#[derive(Debug, Default)]
+pub struct Bootstrap {
+    /// Set when the administrator's password was generated: it is shown once.
+    pub generated_password: Option<String>,
+    pub created: bool,
+}
+
+/// On an empty store, creates the `default` organization and an `admin` account holding `Admin`.
+/// The password is `admin_password` if given, otherwise generated.
+pub async fn bootstrap(store: &dyn Store, admin_password: Option<&str>) -> Result<Bootstrap> {
+    let default_name = OrganizationName::try_from(model::DEFAULT_ORGANIZATION)?;
+    if store.find_organization(&default_name).await?.is_some() {
+        return Ok(Bootstrap::default());
+    }
+    let actor = Actor::system();
+    let org = match store.create_organization(&actor, NewOrganization { name: default_name.clone() }).await {
+        Ok(written) => written.value,
+        // Another node bootstrapped first.
+        Err(Error::Conflict { .. }) => return Ok(Bootstrap::default()),
+        Err(err) => return Err(err),
+    };
+    let generated = admin_password.is_none().then(secret::generate_password);
+    let password = admin_password.or(generated.as_deref()).unwrap_or_default();
+    let hash = secret::hash_password(password)?;
+    let admin_role = organization_role(store, org.id, model::ADMIN_ROLE).await?;
+    store
+        .create_account(
+            &actor,
+            org.id,
+            NewAccount {
+                username: Username::try_from("admin")?,
+                email: None,
+                first_name: "Administrator".to_owned(),
+                provenance: Provenance::try_from(model::LOCAL_PROVENANCE)?,
+                inactive: false,
+                service_account: false,
+                password_hash: Some(hash),
+                roles: vec![admin_role],
+                groups: Vec::new(),
+            },
+        )
+        .await?;
+    Ok(Bootstrap { generated_password: generated, created: true })
+}
+
+/// Finds a system role of an organization by name.
+pub async fn organization_role(store: &dyn Store, org: OrganizationId, name: &str) -> Result<keycard_core::ids::RoleId> {
+    let mut page = keycard_core::page::PageRequest::first(keycard_core::page::MAX_LIMIT);
+    loop {
+        let roles = store.list_roles(org, &page).await?;
+        if let Some(role) = roles.items.iter().find(|role| role.system && role.name.as_str() == name) {
+            return Ok(role.id);
+        }
+        match roles.next_cursor {
+            Some(cursor) => page = keycard_core::page::PageRequest::parse(Some(&cursor), Some(keycard_core::page::MAX_LIMIT))?,
+            None => return Err(Error::not_found("role", name)),
+        }
+    }
+}
+
+/// Looks an organization snapshot up, for handlers that already hold a snapshot.
+pub fn org_of(snapshot: &Snapshot, id: OrganizationId) -> Result<&OrgSnapshot> {
+    snapshot.organization(id).ok_or_else(|| Error::not_found("organization", id))
+}

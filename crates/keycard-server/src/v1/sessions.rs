@@ -1,0 +1,89 @@
+//! Logging in and out with a password, and describing the caller.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use keycard_core::decision::{self, EffectiveRole};
+use keycard_core::model::{Account, Organization, Session};
+use keycard_core::{Error, ids::OrganizationId};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::{self, Caller, ClientIp, Credential};
+use crate::error::{ApiError, ErrorBody, Json};
+use crate::state::{AppState, org_of};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(login)).routes(routes!(logout)).routes(routes!(me))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    pub username: String,
+    pub password: String,
+    /// The organization's id or name; the default organization when absent.
+    #[serde(default)]
+    pub organization: Option<String>,
+}
+
+/// A new session: `token` is a bearer token shown only in this response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoggedIn {
+    pub token: String,
+    pub session: Session,
+}
+
+/// Who the caller is, and what they hold.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    pub account: Account,
+    pub organization: Organization,
+    pub admin: bool,
+    pub partner: bool,
+    pub effective_roles: Vec<EffectiveRole>,
+}
+
+/// Logs in with a username and password and opens a session. Needs no other authentication;
+/// failed attempts are rate limited per username and client address.
+#[utoipa::path(post, path = "/v1/sessions", tag = "sessions", request_body = Login, security(()),
+    responses((status = 201, body = LoggedIn), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn login(State(state): State<AppState>, ClientIp(ip): ClientIp, Json(body): Json<Login>) -> Result<(StatusCode, axum::Json<LoggedIn>), ApiError> {
+    let org = match body.organization.as_deref() {
+        None => state.default_organization,
+        Some(named) => {
+            let snapshot = state.snapshot.current();
+            let by_id = named.parse::<OrganizationId>().ok().filter(|id| snapshot.organization(*id).is_some());
+            by_id
+                .or_else(|| snapshot.organization_by_name(named).map(|org| org.organization.id))
+                .ok_or_else(|| Error::Unauthenticated("invalid username or password".into()))?
+        }
+    };
+    let account = auth::verify_password(&state, org, &body.username, &body.password, ip).await?;
+    let (session, token) = auth::open_session(&state, &account).await?;
+    Ok((StatusCode::CREATED, axum::Json(LoggedIn { token, session })))
+}
+
+/// Ends the session the request authenticated with.
+#[utoipa::path(delete, path = "/v1/sessions/current", tag = "sessions",
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
+    match caller.credential {
+        Credential::Session(id) => {
+            state.store.revoke_session(id).await?;
+            Ok(StatusCode::NO_CONTENT)
+        }
+        _ => Err(Error::invalid("credential", "the request was not authenticated with a session token").into()),
+    }
+}
+
+/// Describes the caller: account, organization, standing and effective roles.
+#[utoipa::path(get, path = "/v1/me", tag = "sessions", responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
+async fn me(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<Me>, ApiError> {
+    let snapshot = state.snapshot.current();
+    let home = org_of(&snapshot, caller.account.organization_id)?;
+    let organization = org_of(&snapshot, caller.organization)?.organization.as_ref().clone();
+    let effective_roles = decision::effective_roles(home, &caller.account);
+    Ok(axum::Json(Me { admin: caller.admin, partner: caller.partner, organization, effective_roles, account: caller.account }))
+}

@@ -1,0 +1,75 @@
+//! Command-line arguments and dispatch.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
+use crate::{admin, serve};
+
+#[derive(Debug, Parser)]
+#[command(name = "keycard", version, about = "Keycard: roles, groups and policies that just work")]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Database URL (`sqlite://keycard.db`); created if missing.
+    #[arg(long, global = true, env = "KEYCARD_DATABASE_URL")]
+    pub database: Option<String>,
+    /// TOML configuration file; flags and environment variables override it.
+    #[arg(long, global = true, env = "KEYCARD_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs the server.
+    Serve(ServeArgs),
+    /// Creates or upgrades the database schema, then exits.
+    Migrate,
+    /// Prints the OpenAPI document of the native API.
+    Openapi,
+    /// Administrative tasks against the database.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (`127.0.0.1:8080`); port 0 picks a free port.
+    #[arg(long, env = "KEYCARD_LISTEN")]
+    pub listen: Option<String>,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut config = match &cli.common.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    if let Some(database) = cli.common.database {
+        config.database = database;
+    }
+    match cli.command {
+        Command::Serve(args) => {
+            if let Some(listen) = args.listen {
+                config.listen = listen;
+            }
+            serve::run(config).await
+        }
+        Command::Migrate => {
+            keycard_store::open(&config.database).await?;
+            println!("schema is current: {}", keycard_store::redact_url(&config.database));
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", keycard_server::openapi().to_pretty_json()?);
+            Ok(())
+        }
+        Command::Admin(command) => admin::run(&config, command).await,
+    }
+}
