@@ -8,7 +8,20 @@ use utoipa::ToSchema;
 use crate::ids::OrganizationId;
 
 /// A position in the change log. Revision 0 is the empty store; every write adds one.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    ToSchema,
+)]
 #[serde(transparent)]
 pub struct Revision(pub i64);
 

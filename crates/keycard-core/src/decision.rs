@@ -52,7 +52,11 @@ pub enum Reason {
     /// A role lists the method or view.
     RoleGrant { role: RoleId, via: Vec<GroupId> },
     /// A policy attached to the resource binds the action to a role.
-    PolicyGrant { policy: PolicyId, role: RoleId, via: Vec<GroupId> },
+    PolicyGrant {
+        policy: PolicyId,
+        role: RoleId,
+        via: Vec<GroupId>,
+    },
     /// A `route` resource matched no catalogue method.
     UnknownRoute,
     /// No role or policy grants the action.
@@ -68,11 +72,17 @@ pub struct Decision {
 
 impl Decision {
     fn allow(reason: Reason) -> Self {
-        Self { allowed: true, reasons: vec![reason] }
+        Self {
+            allowed: true,
+            reasons: vec![reason],
+        }
     }
 
     fn deny(reason: Reason) -> Self {
-        Self { allowed: false, reasons: vec![reason] }
+        Self {
+            allowed: false,
+            reasons: vec![reason],
+        }
     }
 }
 
@@ -97,7 +107,10 @@ pub fn effective_roles(org: &OrgSnapshot, account: &Account) -> Vec<EffectiveRol
     let mut grant = |role_id: RoleId, via: &[GroupId], roles: &mut Vec<EffectiveRole>| {
         let active = org.role(role_id).is_some_and(|role| !role.inactive);
         if active && seen_roles.insert(role_id) {
-            roles.push(EffectiveRole { role: role_id, via: via.to_vec() });
+            roles.push(EffectiveRole {
+                role: role_id,
+                via: via.to_vec(),
+            });
         }
     };
     for role in &account.roles {
@@ -105,13 +118,18 @@ pub fn effective_roles(org: &OrgSnapshot, account: &Account) -> Vec<EffectiveRol
     }
     // Breadth first, so each role is reported through its shortest path.
     let mut seen_groups: HashSet<GroupId> = HashSet::new();
-    let mut queue: VecDeque<Vec<GroupId>> = account.groups.iter().map(|group| vec![*group]).collect();
+    let mut queue: VecDeque<Vec<GroupId>> =
+        account.groups.iter().map(|group| vec![*group]).collect();
     while let Some(path) = queue.pop_front() {
-        let Some(&group_id) = path.last() else { continue };
+        let Some(&group_id) = path.last() else {
+            continue;
+        };
         if !seen_groups.insert(group_id) {
             continue;
         }
-        let Some(group) = org.group(group_id).filter(|group| !group.inactive) else { continue };
+        let Some(group) = org.group(group_id).filter(|group| !group.inactive) else {
+            continue;
+        };
         for role in &group.roles {
             grant(*role, &path, &mut roles);
         }
@@ -133,8 +151,14 @@ pub fn decide(org: &OrgSnapshot, query: &Query<'_>) -> Decision {
         return Decision::deny(Reason::InactiveSubject);
     }
     let roles = effective_roles(org, account);
-    if let Some(admin) = roles.iter().find(|held| org.role(held.role).is_some_and(|role| role.is_admin())) {
-        return Decision::allow(Reason::Admin { role: admin.role, via: admin.via.clone() });
+    if let Some(admin) = roles
+        .iter()
+        .find(|held| org.role(held.role).is_some_and(|role| role.is_admin()))
+    {
+        return Decision::allow(Reason::Admin {
+            role: admin.role,
+            via: admin.via.clone(),
+        });
     }
     match query.resource_type {
         "method" => decide_method(org, &roles, query.action, query.resource_id),
@@ -162,7 +186,9 @@ fn decide_method(org: &OrgSnapshot, roles: &[EffectiveRole], action: &str, id: &
         return Decision::deny(Reason::NoGrant);
     }
     grant_by_role(org, roles, |role| {
-        role.methods.iter().any(|method| method.provenance.as_str() == provenance && method.name == name)
+        role.methods
+            .iter()
+            .any(|method| method.provenance.as_str() == provenance && method.name == name)
     })
 }
 
@@ -170,7 +196,9 @@ fn decide_view(org: &OrgSnapshot, roles: &[EffectiveRole], action: &str, path: &
     if action != "view" {
         return Decision::deny(Reason::NoGrant);
     }
-    grant_by_role(org, roles, |role| role.views.iter().any(|view| view.path == path))
+    grant_by_role(org, roles, |role| {
+        role.views.iter().any(|view| view.path == path)
+    })
 }
 
 fn grant_by_role(
@@ -181,17 +209,42 @@ fn grant_by_role(
     roles
         .iter()
         .find(|held| org.role(held.role).is_some_and(&grants))
-        .map(|held| Decision::allow(Reason::RoleGrant { role: held.role, via: held.via.clone() }))
+        .map(|held| {
+            Decision::allow(Reason::RoleGrant {
+                role: held.role,
+                via: held.via.clone(),
+            })
+        })
         .unwrap_or_else(|| Decision::deny(Reason::NoGrant))
 }
 
 fn decide_policies(org: &OrgSnapshot, roles: &[EffectiveRole], query: &Query<'_>) -> Decision {
-    let exact = ResourceRef { resource_type: query.resource_type.to_owned(), id: query.resource_id.to_owned() };
-    let any = ResourceRef { resource_type: query.resource_type.to_owned(), id: ResourceRef::ANY_ID.to_owned() };
-    for policy in org.policies_attached_to(&exact).chain(org.policies_attached_to(&any)) {
-        for action in policy.actions.iter().filter(|action| action.action.as_str() == query.action) {
-            if let Some(held) = roles.iter().find(|held| action.role_ids.contains(&held.role)) {
-                return Decision::allow(Reason::PolicyGrant { policy: policy.id, role: held.role, via: held.via.clone() });
+    let exact = ResourceRef {
+        resource_type: query.resource_type.to_owned(),
+        id: query.resource_id.to_owned(),
+    };
+    let any = ResourceRef {
+        resource_type: query.resource_type.to_owned(),
+        id: ResourceRef::ANY_ID.to_owned(),
+    };
+    for policy in org
+        .policies_attached_to(&exact)
+        .chain(org.policies_attached_to(&any))
+    {
+        for action in policy
+            .actions
+            .iter()
+            .filter(|action| action.action.as_str() == query.action)
+        {
+            if let Some(held) = roles
+                .iter()
+                .find(|held| action.role_ids.contains(&held.role))
+            {
+                return Decision::allow(Reason::PolicyGrant {
+                    policy: policy.id,
+                    role: held.role,
+                    via: held.via.clone(),
+                });
             }
         }
     }
@@ -200,5 +253,7 @@ fn decide_policies(org: &OrgSnapshot, roles: &[EffectiveRole], query: &Query<'_>
 
 /// Whether an account holds its organization's system `Admin` role.
 pub fn is_admin(org: &OrgSnapshot, account: &Account) -> bool {
-    effective_roles(org, account).iter().any(|held| org.role(held.role).is_some_and(|role| role.is_admin()))
+    effective_roles(org, account)
+        .iter()
+        .any(|held| org.role(held.role).is_some_and(|role| role.is_admin()))
 }

@@ -46,14 +46,23 @@ impl Error {
     }
 
     pub fn not_found(what: &'static str, id: impl std::fmt::Display) -> Self {
-        Error::NotFound { what, id: id.to_string() }
+        Error::NotFound {
+            what,
+            id: id.to_string(),
+        }
     }
 
     pub fn conflict(what: &'static str, key: impl std::fmt::Display) -> Self {
-        Error::Conflict { what, key: key.to_string() }
+        Error::Conflict {
+            what,
+            key: key.to_string(),
+        }
     }
 
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::Invalid { field: field.into(), reason: reason.into() }
+        Error::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }

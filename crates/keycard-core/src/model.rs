@@ -106,7 +106,10 @@ impl Role {
     /// Built-in roles (system roles) cannot be changed or deleted.
     pub fn ensure_mutable(&self) -> crate::Result<()> {
         if self.system {
-            return Err(crate::Error::BuiltIn { what: "role", name: self.name.to_string() });
+            return Err(crate::Error::BuiltIn {
+                what: "role",
+                name: self.name.to_string(),
+            });
         }
         Ok(())
     }
@@ -183,7 +186,10 @@ impl ResourceRef {
     pub const ANY_ID: &'static str = "*";
 
     pub fn validate(&self) -> crate::Result<()> {
-        for (field, value) in [("resource type", &self.resource_type), ("resource id", &self.id)] {
+        for (field, value) in [
+            ("resource type", &self.resource_type),
+            ("resource id", &self.id),
+        ] {
             if value.is_empty() || value.len() > 512 || value.chars().any(char::is_control) {
                 return Err(crate::Error::invalid(
                     field,
@@ -214,7 +220,10 @@ pub struct Policy {
 pub fn normalize_actions(actions: Vec<PolicyAction>) -> Vec<PolicyAction> {
     let mut merged: Vec<PolicyAction> = Vec::with_capacity(actions.len());
     for action in actions {
-        match merged.iter_mut().find(|existing| existing.action == action.action) {
+        match merged
+            .iter_mut()
+            .find(|existing| existing.action == action.action)
+        {
             Some(existing) => existing.role_ids.extend(action.role_ids),
             None => merged.push(action),
         }
@@ -377,10 +386,16 @@ pub struct Actor {
 
 impl Actor {
     pub fn system() -> Self {
-        Self { account_id: None, label: "system".to_owned() }
+        Self {
+            account_id: None,
+            label: "system".to_owned(),
+        }
     }
 
     pub fn account(id: AccountId, username: &Username) -> Self {
-        Self { account_id: Some(id), label: username.to_string() }
+        Self {
+            account_id: Some(id),
+            label: username.to_string(),
+        }
     }
 }

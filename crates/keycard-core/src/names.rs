@@ -8,21 +8,35 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 
 /// Rejects empty values, surrounding whitespace, control characters and over-long values.
-fn validate_text(field: &str, value: &str, max_chars: usize, allow_inner_space: bool) -> Result<(), Error> {
+fn validate_text(
+    field: &str,
+    value: &str,
+    max_chars: usize,
+    allow_inner_space: bool,
+) -> Result<(), Error> {
     if value.is_empty() {
         return Err(Error::invalid(field, "must not be empty"));
     }
     if value.trim() != value {
-        return Err(Error::invalid(field, format!("`{value}` has leading or trailing whitespace")));
+        return Err(Error::invalid(
+            field,
+            format!("`{value}` has leading or trailing whitespace"),
+        ));
     }
     if value.chars().count() > max_chars {
-        return Err(Error::invalid(field, format!("must be at most {max_chars} characters")));
+        return Err(Error::invalid(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
     }
     if value.chars().any(char::is_control) {
         return Err(Error::invalid(field, "must not contain control characters"));
     }
     if !allow_inner_space && value.chars().any(char::is_whitespace) {
-        return Err(Error::invalid(field, format!("`{value}` must not contain whitespace")));
+        return Err(Error::invalid(
+            field,
+            format!("`{value}` must not contain whitespace"),
+        ));
     }
     Ok(())
 }
@@ -100,7 +114,9 @@ validated_name!(
 );
 
 /// An email address. Only its shape is checked: one `@` with text on both sides, no whitespace.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(try_from = "String", into = "String")]
 #[schema(value_type = String, format = Email)]
 pub struct Email(String);
@@ -116,10 +132,15 @@ impl TryFrom<String> for Email {
     fn try_from(value: String) -> Result<Self, Error> {
         validate_text("email", &value, 320, false)?;
         match value.split_once('@') {
-            Some((local, domain)) if !local.is_empty() && !domain.is_empty() && !domain.contains('@') => {
+            Some((local, domain))
+                if !local.is_empty() && !domain.is_empty() && !domain.contains('@') =>
+            {
                 Ok(Self(value))
             }
-            _ => Err(Error::invalid("email", format!("`{value}` is not an email address"))),
+            _ => Err(Error::invalid(
+                "email",
+                format!("`{value}` is not an email address"),
+            )),
         }
     }
 }
@@ -139,10 +160,19 @@ impl fmt::Display for Email {
 /// Checks free text such as descriptions: no control characters but newlines and tabs, bounded size.
 pub fn validate_description(value: &str) -> Result<(), Error> {
     if value.chars().count() > 4000 {
-        return Err(Error::invalid("description", "must be at most 4000 characters"));
+        return Err(Error::invalid(
+            "description",
+            "must be at most 4000 characters",
+        ));
     }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(Error::invalid("description", "must not contain control characters"));
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(Error::invalid(
+            "description",
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }

@@ -22,17 +22,23 @@ impl PageRequest {
     pub fn parse(cursor: Option<&str>, limit: Option<u32>) -> Result<Self, Error> {
         let limit = limit.unwrap_or(DEFAULT_LIMIT);
         if limit == 0 || limit > MAX_LIMIT {
-            return Err(Error::invalid("limit", format!("must be between 1 and {MAX_LIMIT}")));
+            return Err(Error::invalid(
+                "limit",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            ));
         }
-        let after = match cursor {
-            None | Some("") => None,
-            Some(cursor) => {
-                let bytes = URL_SAFE_NO_PAD
-                    .decode(cursor)
-                    .map_err(|_| Error::invalid("cursor", format!("`{cursor}` is not a cursor")))?;
-                Some(String::from_utf8(bytes).map_err(|_| Error::invalid("cursor", format!("`{cursor}` is not a cursor")))?)
-            }
-        };
+        let after =
+            match cursor {
+                None | Some("") => None,
+                Some(cursor) => {
+                    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| {
+                        Error::invalid("cursor", format!("`{cursor}` is not a cursor"))
+                    })?;
+                    Some(String::from_utf8(bytes).map_err(|_| {
+                        Error::invalid("cursor", format!("`{cursor}` is not a cursor"))
+                    })?)
+                }
+            };
         Ok(Self { after, limit })
     }
 
@@ -54,12 +60,19 @@ impl<T> Page<T> {
     pub fn from_overfetch(mut items: Vec<T>, limit: u32, key: impl Fn(&T) -> String) -> Self {
         let more = items.len() > limit as usize;
         items.truncate(limit as usize);
-        let next_cursor = if more { items.last().map(|last| URL_SAFE_NO_PAD.encode(key(last))) } else { None };
+        let next_cursor = if more {
+            items.last().map(|last| URL_SAFE_NO_PAD.encode(key(last)))
+        } else {
+            None
+        };
         Self { items, next_cursor }
     }
 
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page { items: self.items.into_iter().map(f).collect(), next_cursor: self.next_cursor }
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+        }
     }
 }
 
@@ -72,8 +85,17 @@ mod tests {
         let page = Page::from_overfetch(vec!["a", "b", "c"], 2, |s| s.to_string());
         assert_eq!(page.items, vec!["a", "b"]);
         let cursor = page.next_cursor.clone().unwrap_or_default();
-        assert_eq!(PageRequest::parse(Some(&cursor), Some(2)).ok().and_then(|r| r.after), Some("b".into()));
-        assert!(Page::from_overfetch(vec!["a"], 2, |s| s.to_string()).next_cursor.is_none());
+        assert_eq!(
+            PageRequest::parse(Some(&cursor), Some(2))
+                .ok()
+                .and_then(|r| r.after),
+            Some("b".into())
+        );
+        assert!(
+            Page::from_overfetch(vec!["a"], 2, |s| s.to_string())
+                .next_cursor
+                .is_none()
+        );
         assert!(PageRequest::parse(None, Some(0)).is_err());
         assert!(PageRequest::parse(None, Some(501)).is_err());
         assert!(PageRequest::parse(Some("!!"), None).is_err());

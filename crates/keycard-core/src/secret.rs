@@ -4,9 +4,9 @@
 //! A token reads `kc<kind>_<id>_<secret>`: the id finds the stored record, the secret proves
 //! possession.
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
@@ -22,10 +22,16 @@ pub const MAX_PASSWORD_BYTES: usize = 1024;
 /// Hashes a password with Argon2id (the crate's default, OWASP-recommended parameters).
 pub fn hash_password(password: &str) -> Result<String, Error> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(Error::invalid("password", format!("must be at least {MIN_PASSWORD_CHARS} characters")));
+        return Err(Error::invalid(
+            "password",
+            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
+        ));
     }
     if password.len() > MAX_PASSWORD_BYTES {
-        return Err(Error::invalid("password", format!("must be at most {MAX_PASSWORD_BYTES} bytes")));
+        return Err(Error::invalid(
+            "password",
+            format!("must be at most {MAX_PASSWORD_BYTES} bytes"),
+        ));
     }
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
@@ -40,7 +46,9 @@ pub fn verify_password(stored_hash: &str, password: &str) -> bool {
         return false;
     }
     match PasswordHash::new(stored_hash) {
-        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
         Err(_) => false,
     }
 }
@@ -70,7 +78,9 @@ pub struct MintedToken {
 
 impl std::fmt::Debug for MintedToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MintedToken").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("MintedToken")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -80,7 +90,11 @@ pub fn mint_token(kind: TokenKind, id: Uuid) -> MintedToken {
     rand::rngs::OsRng.fill_bytes(&mut secret);
     let secret = URL_SAFE_NO_PAD.encode(secret);
     let value = format!("{}_{}_{}", kind.prefix(), id.simple(), secret);
-    MintedToken { id, hash: digest(&secret), value }
+    MintedToken {
+        id,
+        hash: digest(&secret),
+        value,
+    }
 }
 
 /// A token as presented by a client, split into its parts.
@@ -94,7 +108,9 @@ pub struct PresentedToken<'a> {
 /// Splits a presented token; anything that is not a Keycard token yields `None`.
 pub fn parse_token(value: &str) -> Option<PresentedToken<'_>> {
     let (prefix, rest) = value.split_once('_')?;
-    let kind = [TokenKind::ApiKey, TokenKind::Session].into_iter().find(|kind| kind.prefix() == prefix)?;
+    let kind = [TokenKind::ApiKey, TokenKind::Session]
+        .into_iter()
+        .find(|kind| kind.prefix() == prefix)?;
     let (id, secret) = rest.split_once('_')?;
     let id = Uuid::try_parse(id).ok()?;
     (!secret.is_empty()).then_some(PresentedToken { kind, id, secret })
@@ -102,7 +118,10 @@ pub fn parse_token(value: &str) -> Option<PresentedToken<'_>> {
 
 /// Checks a presented secret against a stored digest in constant time.
 pub fn verify_secret(secret: &str, stored_hash: &str) -> bool {
-    digest(secret).as_bytes().ct_eq(stored_hash.as_bytes()).into()
+    digest(secret)
+        .as_bytes()
+        .ct_eq(stored_hash.as_bytes())
+        .into()
 }
 
 fn digest(secret: &str) -> String {

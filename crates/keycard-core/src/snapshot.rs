@@ -46,7 +46,10 @@ impl Snapshot {
 
     /// Finds an organization by name (a scan: organizations are few).
     pub fn organization_by_name(&self, name: &str) -> Option<&OrgSnapshot> {
-        self.organizations.values().map(Arc::as_ref).find(|org| org.organization.name.as_str() == name)
+        self.organizations
+            .values()
+            .map(Arc::as_ref)
+            .find(|org| org.organization.name.as_str() == name)
     }
 
     pub fn organization_count(&self) -> usize {
@@ -55,9 +58,14 @@ impl Snapshot {
 
     /// Builds a snapshot from a full read of the store.
     pub fn from_state(state: FullState) -> Result<Self, Error> {
-        let mut snapshot = Snapshot { revision: state.revision, organizations: HashMap::new() };
+        let mut snapshot = Snapshot {
+            revision: state.revision,
+            organizations: HashMap::new(),
+        };
         for org in state.organizations {
-            snapshot.organizations.insert(org.id, Arc::new(OrgSnapshot::new(org)));
+            snapshot
+                .organizations
+                .insert(org.id, Arc::new(OrgSnapshot::new(org)));
         }
         for account in state.accounts {
             snapshot.edit(account.organization_id, |org| org.put_account(account))?;
@@ -109,7 +117,10 @@ impl Snapshot {
                 } else {
                     let org: Organization = decode(change)?;
                     let next = match self.organizations.get(&org_id) {
-                        Some(existing) => OrgSnapshot { organization: Arc::new(org), ..existing.as_ref().clone() },
+                        Some(existing) => OrgSnapshot {
+                            organization: Arc::new(org),
+                            ..existing.as_ref().clone()
+                        },
                         None => OrgSnapshot::new(org),
                     };
                     self.organizations.insert(org_id, Arc::new(next));
@@ -159,7 +170,8 @@ impl Snapshot {
                 if deleted {
                     let method: Method = decode_before(change)?;
                     self.edit(org_id, |org| {
-                        org.methods.remove(&(method.provenance.to_string(), method.name));
+                        org.methods
+                            .remove(&(method.provenance.to_string(), method.name));
                     })?;
                 } else {
                     let method: Method = decode(change)?;
@@ -183,9 +195,15 @@ impl Snapshot {
         Ok(())
     }
 
-    fn edit(&mut self, org_id: OrganizationId, f: impl FnOnce(&mut OrgSnapshot)) -> Result<(), Error> {
+    fn edit(
+        &mut self,
+        org_id: OrganizationId,
+        f: impl FnOnce(&mut OrgSnapshot),
+    ) -> Result<(), Error> {
         let Some(org) = self.organizations.get_mut(&org_id) else {
-            return Err(Error::Internal(format!("change log names unknown organization `{org_id}`")));
+            return Err(Error::Internal(format!(
+                "change log names unknown organization `{org_id}`"
+            )));
         };
         f(Arc::make_mut(org));
         Ok(())
@@ -200,12 +218,25 @@ fn decode_before<T: serde::de::DeserializeOwned>(change: &Change) -> Result<T, E
     decode_value(change, change.before.as_ref())
 }
 
-fn decode_value<T: serde::de::DeserializeOwned>(change: &Change, value: Option<&serde_json::Value>) -> Result<T, Error> {
+fn decode_value<T: serde::de::DeserializeOwned>(
+    change: &Change,
+    value: Option<&serde_json::Value>,
+) -> Result<T, Error> {
     let value = value.ok_or_else(|| {
-        Error::Internal(format!("change {}.{} on {} has no state", change.revision, change.seq, change.entity.as_str()))
+        Error::Internal(format!(
+            "change {}.{} on {} has no state",
+            change.revision,
+            change.seq,
+            change.entity.as_str()
+        ))
     })?;
     T::deserialize(value).map_err(|err| {
-        Error::Internal(format!("change {}.{} on {} is unreadable: {err}", change.revision, change.seq, change.entity.as_str()))
+        Error::Internal(format!(
+            "change {}.{} on {} is unreadable: {err}",
+            change.revision,
+            change.seq,
+            change.entity.as_str()
+        ))
     })
 }
 
@@ -227,9 +258,11 @@ impl OrgSnapshot {
 
     fn put_account(&mut self, account: Account) {
         self.remove_account(account.id);
-        self.by_username.insert(account.username.to_string(), account.id);
+        self.by_username
+            .insert(account.username.to_string(), account.id);
         if let Some(email) = &account.email {
-            self.by_email.insert(email.as_str().to_ascii_lowercase(), account.id);
+            self.by_email
+                .insert(email.as_str().to_ascii_lowercase(), account.id);
         }
         self.accounts.insert(account.id, Arc::new(account));
     }
@@ -257,7 +290,10 @@ impl OrgSnapshot {
     fn put_policy(&mut self, policy: Policy) {
         self.remove_policy(policy.id);
         for resource in &policy.resources {
-            self.attachments.entry(resource.clone()).or_default().insert(policy.id);
+            self.attachments
+                .entry(resource.clone())
+                .or_default()
+                .insert(policy.id);
         }
         self.policies.insert(policy.id, Arc::new(policy));
     }
@@ -280,11 +316,17 @@ impl OrgSnapshot {
     }
 
     fn put_method(&mut self, method: Method) {
-        self.methods.insert((method.provenance.to_string(), method.name.clone()), Arc::new(method));
+        self.methods.insert(
+            (method.provenance.to_string(), method.name.clone()),
+            Arc::new(method),
+        );
     }
 
     fn put_view(&mut self, view: View) {
-        self.views.insert((view.provenance.to_string(), view.path.clone()), Arc::new(view));
+        self.views.insert(
+            (view.provenance.to_string(), view.path.clone()),
+            Arc::new(view),
+        );
     }
 
     pub fn account(&self, id: AccountId) -> Option<&Account> {
@@ -292,11 +334,15 @@ impl OrgSnapshot {
     }
 
     pub fn account_by_username(&self, username: &str) -> Option<&Account> {
-        self.by_username.get(username).and_then(|id| self.account(*id))
+        self.by_username
+            .get(username)
+            .and_then(|id| self.account(*id))
     }
 
     pub fn account_by_email(&self, email: &str) -> Option<&Account> {
-        self.by_email.get(&email.to_ascii_lowercase()).and_then(|id| self.account(*id))
+        self.by_email
+            .get(&email.to_ascii_lowercase())
+            .and_then(|id| self.account(*id))
     }
 
     pub fn group(&self, id: GroupId) -> Option<&Group> {
@@ -325,7 +371,9 @@ impl OrgSnapshot {
     }
 
     pub fn method(&self, provenance: &str, name: &str) -> Option<&Method> {
-        self.methods.get(&(provenance.to_owned(), name.to_owned())).map(Arc::as_ref)
+        self.methods
+            .get(&(provenance.to_owned(), name.to_owned()))
+            .map(Arc::as_ref)
     }
 
     pub fn methods(&self) -> impl Iterator<Item = &Method> {
@@ -333,7 +381,9 @@ impl OrgSnapshot {
     }
 
     pub fn view(&self, provenance: &str, path: &str) -> Option<&View> {
-        self.views.get(&(provenance.to_owned(), path.to_owned())).map(Arc::as_ref)
+        self.views
+            .get(&(provenance.to_owned(), path.to_owned()))
+            .map(Arc::as_ref)
     }
 
     pub fn account_count(&self) -> usize {

@@ -9,8 +9,9 @@ use crate::Result;
 use crate::change::{Change, Revision};
 use crate::ids::{AccountId, ApiKeyId, GroupId, OrganizationId, PolicyId, RoleId, SessionId};
 use crate::model::{
-    Account, AccountPatch, Actor, ApiKey, Group, GroupPatch, Link, Manifest, Method, NewAccount, NewGroup,
-    NewOrganization, NewPolicy, NewRole, Organization, Policy, PolicyPatch, ResourceRef, Role, RolePatch, Session, View,
+    Account, AccountPatch, Actor, ApiKey, Group, GroupPatch, Link, Manifest, Method, NewAccount,
+    NewGroup, NewOrganization, NewPolicy, NewRole, Organization, Policy, PolicyPatch, ResourceRef,
+    Role, RolePatch, Session, View,
 };
 use crate::names::{OrganizationName, Provenance, Username};
 use crate::page::{Page, PageRequest};
@@ -45,75 +46,180 @@ pub struct GroupMembers {
 #[async_trait]
 pub trait OrganizationStore: Send + Sync {
     /// Creates an organization with its system roles `Admin` and `Member`.
-    async fn create_organization(&self, actor: &Actor, new: NewOrganization) -> Result<Written<Organization>>;
+    async fn create_organization(
+        &self,
+        actor: &Actor,
+        new: NewOrganization,
+    ) -> Result<Written<Organization>>;
     async fn get_organization(&self, id: OrganizationId) -> Result<Organization>;
     async fn find_organization(&self, name: &OrganizationName) -> Result<Option<Organization>>;
     async fn list_organizations(&self, page: &PageRequest) -> Result<Page<Organization>>;
-    async fn rename_organization(&self, actor: &Actor, id: OrganizationId, name: OrganizationName) -> Result<Written<Organization>>;
+    async fn rename_organization(
+        &self,
+        actor: &Actor,
+        id: OrganizationId,
+        name: OrganizationName,
+    ) -> Result<Written<Organization>>;
     /// Deletes an organization and everything in it.
     async fn delete_organization(&self, actor: &Actor, id: OrganizationId) -> Result<Revision>;
 }
 
 #[async_trait]
 pub trait AccountStore: Send + Sync {
-    async fn create_account(&self, actor: &Actor, org: OrganizationId, new: NewAccount) -> Result<Written<Account>>;
+    async fn create_account(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        new: NewAccount,
+    ) -> Result<Written<Account>>;
     async fn get_account(&self, org: OrganizationId, id: AccountId) -> Result<Account>;
-    async fn find_account(&self, org: OrganizationId, username: &Username) -> Result<Option<Account>>;
-    async fn list_accounts(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<Account>>;
-    async fn update_account(&self, actor: &Actor, org: OrganizationId, id: AccountId, patch: AccountPatch) -> Result<Written<Account>>;
+    async fn find_account(
+        &self,
+        org: OrganizationId,
+        username: &Username,
+    ) -> Result<Option<Account>>;
+    async fn list_accounts(&self, org: OrganizationId, page: &PageRequest)
+    -> Result<Page<Account>>;
+    async fn update_account(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: AccountId,
+        patch: AccountPatch,
+    ) -> Result<Written<Account>>;
     /// Deletes an account with its API keys and sessions.
-    async fn delete_account(&self, actor: &Actor, org: OrganizationId, id: AccountId) -> Result<Revision>;
+    async fn delete_account(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: AccountId,
+    ) -> Result<Revision>;
     /// Sets (or clears) the Argon2id hash of an account's password.
-    async fn set_password_hash(&self, actor: &Actor, org: OrganizationId, id: AccountId, hash: Option<String>) -> Result<Written<Account>>;
+    async fn set_password_hash(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: AccountId,
+        hash: Option<String>,
+    ) -> Result<Written<Account>>;
     /// The stored password hash of an account, for login.
     async fn password_hash(&self, org: OrganizationId, id: AccountId) -> Result<Option<String>>;
 }
 
 #[async_trait]
 pub trait GroupStore: Send + Sync {
-    async fn create_group(&self, actor: &Actor, org: OrganizationId, new: NewGroup) -> Result<Written<Group>>;
+    async fn create_group(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        new: NewGroup,
+    ) -> Result<Written<Group>>;
     async fn get_group(&self, org: OrganizationId, id: GroupId) -> Result<Group>;
     async fn list_groups(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<Group>>;
-    async fn update_group(&self, actor: &Actor, org: OrganizationId, id: GroupId, patch: GroupPatch) -> Result<Written<Group>>;
+    async fn update_group(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: GroupId,
+        patch: GroupPatch,
+    ) -> Result<Written<Group>>;
     /// Deletes a group; its members and child groups lose the membership.
-    async fn delete_group(&self, actor: &Actor, org: OrganizationId, id: GroupId) -> Result<Revision>;
+    async fn delete_group(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: GroupId,
+    ) -> Result<Revision>;
     async fn group_members(&self, org: OrganizationId, id: GroupId) -> Result<GroupMembers>;
     /// Adds one membership or role assignment; adding one that exists is a no-op write.
     async fn add_link(&self, actor: &Actor, org: OrganizationId, link: Link) -> Result<Revision>;
     /// Removes one membership or role assignment; `NotFound` when it does not exist.
-    async fn remove_link(&self, actor: &Actor, org: OrganizationId, link: Link) -> Result<Revision>;
+    async fn remove_link(&self, actor: &Actor, org: OrganizationId, link: Link)
+    -> Result<Revision>;
 }
 
 #[async_trait]
 pub trait RoleStore: Send + Sync {
-    async fn create_role(&self, actor: &Actor, org: OrganizationId, new: NewRole) -> Result<Written<Role>>;
+    async fn create_role(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        new: NewRole,
+    ) -> Result<Written<Role>>;
     async fn get_role(&self, org: OrganizationId, id: RoleId) -> Result<Role>;
     async fn list_roles(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<Role>>;
     /// Changes a role; system roles are refused.
-    async fn update_role(&self, actor: &Actor, org: OrganizationId, id: RoleId, patch: RolePatch) -> Result<Written<Role>>;
+    async fn update_role(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: RoleId,
+        patch: RolePatch,
+    ) -> Result<Written<Role>>;
     /// Deletes a role; accounts and groups holding it lose it, policies keep its id (granting nothing).
-    async fn delete_role(&self, actor: &Actor, org: OrganizationId, id: RoleId) -> Result<Revision>;
+    async fn delete_role(&self, actor: &Actor, org: OrganizationId, id: RoleId)
+    -> Result<Revision>;
 }
 
 #[async_trait]
 pub trait CatalogueStore: Send + Sync {
     /// Adds or replaces every method and view of the manifest in one write.
-    async fn import_manifest(&self, actor: &Actor, org: OrganizationId, manifest: Manifest) -> Result<Revision>;
+    async fn import_manifest(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        manifest: Manifest,
+    ) -> Result<Revision>;
     async fn list_methods(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<Method>>;
     async fn list_views(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<View>>;
-    async fn delete_method(&self, actor: &Actor, org: OrganizationId, provenance: &Provenance, name: &str) -> Result<Revision>;
-    async fn delete_view(&self, actor: &Actor, org: OrganizationId, provenance: &Provenance, path: &str) -> Result<Revision>;
+    async fn delete_method(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        provenance: &Provenance,
+        name: &str,
+    ) -> Result<Revision>;
+    async fn delete_view(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        provenance: &Provenance,
+        path: &str,
+    ) -> Result<Revision>;
 }
 
 #[async_trait]
 pub trait PolicyStore: Send + Sync {
-    async fn create_policy(&self, actor: &Actor, org: OrganizationId, new: NewPolicy) -> Result<Written<Policy>>;
+    async fn create_policy(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        new: NewPolicy,
+    ) -> Result<Written<Policy>>;
     async fn get_policy(&self, org: OrganizationId, id: PolicyId) -> Result<Policy>;
     async fn list_policies(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<Policy>>;
-    async fn update_policy(&self, actor: &Actor, org: OrganizationId, id: PolicyId, patch: PolicyPatch) -> Result<Written<Policy>>;
-    async fn delete_policy(&self, actor: &Actor, org: OrganizationId, id: PolicyId) -> Result<Revision>;
+    async fn update_policy(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: PolicyId,
+        patch: PolicyPatch,
+    ) -> Result<Written<Policy>>;
+    async fn delete_policy(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: PolicyId,
+    ) -> Result<Revision>;
     /// Attaches the policy to a resource (`attached`) or detaches it, in one write.
-    async fn set_attachment(&self, actor: &Actor, org: OrganizationId, id: PolicyId, resource: ResourceRef, attached: bool) -> Result<Written<Policy>>;
+    async fn set_attachment(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: PolicyId,
+        resource: ResourceRef,
+        attached: bool,
+    ) -> Result<Written<Policy>>;
 }
 
 /// A stored credential with the digest its secret is checked against.
@@ -125,15 +231,36 @@ pub struct StoredSecret<T> {
 
 #[async_trait]
 pub trait CredentialStore: Send + Sync {
-    async fn create_api_key(&self, actor: &Actor, org: OrganizationId, account: AccountId, id: ApiKeyId, name: String, secret_hash: String) -> Result<Written<ApiKey>>;
+    async fn create_api_key(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        account: AccountId,
+        id: ApiKeyId,
+        name: String,
+        secret_hash: String,
+    ) -> Result<Written<ApiKey>>;
     async fn list_api_keys(&self, org: OrganizationId, account: AccountId) -> Result<Vec<ApiKey>>;
-    async fn revoke_api_key(&self, actor: &Actor, org: OrganizationId, account: AccountId, id: ApiKeyId) -> Result<Written<ApiKey>>;
+    async fn revoke_api_key(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        account: AccountId,
+        id: ApiKeyId,
+    ) -> Result<Written<ApiKey>>;
     /// Looks a key up by id in any organization, for authentication.
     async fn find_api_key(&self, id: ApiKeyId) -> Result<Option<StoredSecret<ApiKey>>>;
     /// Records when a key was last used. Bookkeeping, not a change: it bumps no revision.
     async fn touch_api_key(&self, id: ApiKeyId, at: DateTime<Utc>) -> Result<()>;
     /// Sessions are credentials, not authorization state: they are stored but not in the change log.
-    async fn create_session(&self, org: OrganizationId, account: AccountId, id: SessionId, secret_hash: String, expires_at: DateTime<Utc>) -> Result<Session>;
+    async fn create_session(
+        &self,
+        org: OrganizationId,
+        account: AccountId,
+        id: SessionId,
+        secret_hash: String,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Session>;
     async fn find_session(&self, id: SessionId) -> Result<Option<StoredSecret<Session>>>;
     async fn revoke_session(&self, id: SessionId) -> Result<()>;
     /// Revokes every live session of an account and returns how many there were.
@@ -147,14 +274,26 @@ pub trait ChangeLog: Send + Sync {
     /// worth (a revision's changes are never split).
     async fn changes_after(&self, after: Revision, limit: u32) -> Result<Vec<Change>>;
     /// Changes of one organization after a revision, oldest first, at most `limit` revisions' worth.
-    async fn organization_changes(&self, org: OrganizationId, after: Revision, limit: u32) -> Result<Vec<Change>>;
+    async fn organization_changes(
+        &self,
+        org: OrganizationId,
+        after: Revision,
+        limit: u32,
+    ) -> Result<Vec<Change>>;
     /// Everything the decision snapshot needs, as of one revision.
     async fn load_state(&self) -> Result<FullState>;
 }
 
 /// The whole store, as the server uses it.
 pub trait Store:
-    OrganizationStore + AccountStore + GroupStore + RoleStore + CatalogueStore + PolicyStore + CredentialStore + ChangeLog
+    OrganizationStore
+    + AccountStore
+    + GroupStore
+    + RoleStore
+    + CatalogueStore
+    + PolicyStore
+    + CredentialStore
+    + ChangeLog
 {
     /// Whether the backing database answers.
     fn backend(&self) -> &'static str;

@@ -56,7 +56,11 @@ impl Caller {
         if self.admin {
             Ok(())
         } else {
-            Err(Error::Forbidden(format!("`{}` is not an administrator of this organization", self.account.username)).into())
+            Err(Error::Forbidden(format!(
+                "`{}` is not an administrator of this organization",
+                self.account.username
+            ))
+            .into())
         }
     }
 
@@ -64,14 +68,21 @@ impl Caller {
         if self.partner {
             Ok(())
         } else {
-            Err(Error::Forbidden(format!("`{}` is not an administrator of the default organization", self.account.username)).into())
+            Err(Error::Forbidden(format!(
+                "`{}` is not an administrator of the default organization",
+                self.account.username
+            ))
+            .into())
         }
     }
 }
 
 /// The address a request came from, when the server knows it.
 pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip())
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
 }
 
 /// Credentials found in a request, before they are checked.
@@ -82,25 +93,43 @@ pub enum Presented {
 
 /// Reads the `Authorization` header: `Basic` or `Bearer`.
 pub fn presented_credentials(headers: &HeaderMap) -> Result<Option<Presented>> {
-    let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else { return Ok(None) };
-    let value = value.to_str().map_err(|_| Error::Unauthenticated("the authorization header is not text".into()))?;
+    let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| Error::Unauthenticated("the authorization header is not text".into()))?;
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
     let rest = rest.trim();
     if scheme.eq_ignore_ascii_case("basic") {
-        let decoded = STANDARD.decode(rest).map_err(|_| Error::Unauthenticated("malformed basic credentials".into()))?;
-        let decoded = String::from_utf8(decoded).map_err(|_| Error::Unauthenticated("malformed basic credentials".into()))?;
-        let (username, password) =
-            decoded.split_once(':').ok_or_else(|| Error::Unauthenticated("malformed basic credentials".into()))?;
-        Ok(Some(Presented::Basic { username: username.to_owned(), password: password.to_owned() }))
+        let decoded = STANDARD
+            .decode(rest)
+            .map_err(|_| Error::Unauthenticated("malformed basic credentials".into()))?;
+        let decoded = String::from_utf8(decoded)
+            .map_err(|_| Error::Unauthenticated("malformed basic credentials".into()))?;
+        let (username, password) = decoded
+            .split_once(':')
+            .ok_or_else(|| Error::Unauthenticated("malformed basic credentials".into()))?;
+        Ok(Some(Presented::Basic {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        }))
     } else if scheme.eq_ignore_ascii_case("bearer") && !rest.is_empty() {
         Ok(Some(Presented::Token(rest.to_owned())))
     } else {
-        Err(Error::Unauthenticated("unsupported authorization scheme; use Basic or Bearer".into()))
+        Err(Error::Unauthenticated(
+            "unsupported authorization scheme; use Basic or Bearer".into(),
+        ))
     }
 }
 
 /// Checks presented credentials and builds the caller.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap, presented: Presented, ip: Option<IpAddr>) -> Result<Caller> {
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    presented: Presented,
+    ip: Option<IpAddr>,
+) -> Result<Caller> {
     let named_org = named_organization(state, headers)?;
     let (account, credential) = match presented {
         Presented::Basic { username, password } => {
@@ -114,7 +143,13 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap, presented: Pres
 }
 
 /// Verifies a username and password in an organization, under the failed-login rate limit.
-pub async fn verify_password(state: &AppState, org: OrganizationId, username: &str, password: &str, ip: Option<IpAddr>) -> Result<Account> {
+pub async fn verify_password(
+    state: &AppState,
+    org: OrganizationId,
+    username: &str,
+    password: &str,
+    ip: Option<IpAddr>,
+) -> Result<Account> {
     let limit_key = (username.to_lowercase(), ip);
     state.limiter.check(&limit_key)?;
     let rejected = || Error::Unauthenticated("invalid username or password".into());
@@ -130,13 +165,17 @@ pub async fn verify_password(state: &AppState, org: OrganizationId, username: &s
     // Argon2 is deliberately slow: keep it off the async workers. An unknown user still pays for one
     // verification so that timing does not reveal which usernames exist.
     let hash_for_check = hash.clone().unwrap_or_else(|| DUMMY_HASH.clone());
-    let matches = tokio::task::spawn_blocking(move || secret::verify_password(&hash_for_check, &password))
-        .await
-        .map_err(|err| Error::Internal(format!("password check failed: {err}")))?;
+    let matches =
+        tokio::task::spawn_blocking(move || secret::verify_password(&hash_for_check, &password))
+            .await
+            .map_err(|err| Error::Internal(format!("password check failed: {err}")))?;
     match found {
         Some(account) if matches && hash.is_some() => {
             if account.inactive {
-                return Err(Error::Unauthenticated(format!("account `{}` is inactive", account.username)));
+                return Err(Error::Unauthenticated(format!(
+                    "account `{}` is inactive",
+                    account.username
+                )));
             }
             state.limiter.succeeded(&limit_key);
             Ok(account)
@@ -149,8 +188,9 @@ pub async fn verify_password(state: &AppState, org: OrganizationId, username: &s
 }
 
 /// An Argon2id hash of a random password, verified against when the username is unknown.
-static DUMMY_HASH: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| secret::hash_password(&secret::generate_password()).unwrap_or_default());
+static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    secret::hash_password(&secret::generate_password()).unwrap_or_default()
+});
 
 /// Verifies a bearer token (API key or session) and returns its live, active account.
 pub async fn verify_token(state: &AppState, token: &str) -> Result<(Account, Credential)> {
@@ -161,27 +201,47 @@ pub async fn verify_token(state: &AppState, token: &str) -> Result<(Account, Cre
         TokenKind::ApiKey => {
             let id = ApiKeyId::from_uuid(presented.id);
             let stored = state.store.find_api_key(id).await?.ok_or_else(invalid)?;
-            if !secret::verify_secret(presented.secret, &stored.secret_hash) || stored.record.revoked_at.is_some() {
+            if !secret::verify_secret(presented.secret, &stored.secret_hash)
+                || stored.record.revoked_at.is_some()
+            {
                 return Err(invalid());
             }
-            let stale = stored.record.last_used_at.is_none_or(|at| now - at > chrono::Duration::seconds(60));
+            let stale = stored
+                .record
+                .last_used_at
+                .is_none_or(|at| now - at > chrono::Duration::seconds(60));
             if stale {
                 state.store.touch_api_key(id, now).await?;
             }
-            (stored.record.organization_id, stored.record.account_id, Credential::ApiKey(id))
+            (
+                stored.record.organization_id,
+                stored.record.account_id,
+                Credential::ApiKey(id),
+            )
         }
         TokenKind::Session => {
             let id = SessionId::from_uuid(presented.id);
             let stored = state.store.find_session(id).await?.ok_or_else(invalid)?;
-            if !secret::verify_secret(presented.secret, &stored.secret_hash) || !stored.record.is_live(now) {
+            if !secret::verify_secret(presented.secret, &stored.secret_hash)
+                || !stored.record.is_live(now)
+            {
                 return Err(invalid());
             }
-            (stored.record.organization_id, stored.record.account_id, Credential::Session(id))
+            (
+                stored.record.organization_id,
+                stored.record.account_id,
+                Credential::Session(id),
+            )
         }
     };
-    let account = account_of(state, org, account_id).await.map_err(|_| invalid())?;
+    let account = account_of(state, org, account_id)
+        .await
+        .map_err(|_| invalid())?;
     if account.inactive {
-        return Err(Error::Unauthenticated(format!("account `{}` is inactive", account.username)));
+        return Err(Error::Unauthenticated(format!(
+            "account `{}` is inactive",
+            account.username
+        )));
     }
     Ok((account, credential))
 }
@@ -197,13 +257,17 @@ pub async fn account_of(state: &AppState, org: OrganizationId, id: AccountId) ->
 
 /// The organization named by the `Keycard-Organization` header, if any.
 fn named_organization(state: &AppState, headers: &HeaderMap) -> Result<Option<OrganizationId>> {
-    let Some(value) = headers.get(ORGANIZATION_HEADER) else { return Ok(None) };
-    let value = value.to_str().map_err(|_| Error::invalid("keycard-organization header", "is not text"))?;
+    let Some(value) = headers.get(ORGANIZATION_HEADER) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| Error::invalid("keycard-organization header", "is not text"))?;
     let snapshot = state.snapshot.current();
-    if let Ok(id) = value.parse::<OrganizationId>() {
-        if snapshot.organization(id).is_some() {
-            return Ok(Some(id));
-        }
+    if let Ok(id) = value.parse::<OrganizationId>()
+        && snapshot.organization(id).is_some()
+    {
+        return Ok(Some(id));
     }
     snapshot
         .organization_by_name(value)
@@ -212,29 +276,51 @@ fn named_organization(state: &AppState, headers: &HeaderMap) -> Result<Option<Or
 }
 
 /// Decides the acting organization and the caller's standing in it.
-fn caller_for(state: &AppState, account: Account, credential: Credential, named_org: Option<OrganizationId>) -> Result<Caller> {
+fn caller_for(
+    state: &AppState,
+    account: Account,
+    credential: Credential,
+    named_org: Option<OrganizationId>,
+) -> Result<Caller> {
     let snapshot = state.snapshot.current();
     let home_admin = snapshot
         .organization(account.organization_id)
-        .is_some_and(|org| org.account(account.id).is_some_and(|held| decision::is_admin(org, held)));
+        .is_some_and(|org| {
+            org.account(account.id)
+                .is_some_and(|held| decision::is_admin(org, held))
+        });
     let partner = home_admin && account.organization_id == state.default_organization;
     let organization = match named_org {
         Some(org) if org != account.organization_id => {
             if !partner {
-                return Err(Error::Forbidden(format!("`{}` may not act in organization `{org}`", account.username)));
+                return Err(Error::Forbidden(format!(
+                    "`{}` may not act in organization `{org}`",
+                    account.username
+                )));
             }
             org
         }
         _ => account.organization_id,
     };
-    Ok(Caller { admin: home_admin || partner, partner, organization, credential, account })
+    Ok(Caller {
+        admin: home_admin || partner,
+        partner,
+        organization,
+        credential,
+        account,
+    })
 }
 
 impl axum::extract::OptionalFromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
-        let Some(presented) = presented_credentials(&parts.headers)? else { return Ok(None) };
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        let Some(presented) = presented_credentials(&parts.headers)? else {
+            return Ok(None);
+        };
         let caller = authenticate(state, &parts.headers, presented, client_ip(parts)).await?;
         Ok(Some(caller))
     }
@@ -243,9 +329,18 @@ impl axum::extract::OptionalFromRequestParts<AppState> for Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let caller = <Caller as axum::extract::OptionalFromRequestParts<AppState>>::from_request_parts(parts, state).await?;
-        caller.ok_or_else(|| Error::Unauthenticated("authentication required: use Basic or Bearer".into()).into())
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller =
+            <Caller as axum::extract::OptionalFromRequestParts<AppState>>::from_request_parts(
+                parts, state,
+            )
+            .await?;
+        caller.ok_or_else(|| {
+            Error::Unauthenticated("authentication required: use Basic or Bearer".into()).into()
+        })
     }
 }
 
@@ -253,34 +348,52 @@ impl FromRequestParts<AppState> for Caller {
 pub async fn open_session(state: &AppState, account: &Account) -> Result<(Session, String)> {
     let id = SessionId::new();
     let minted = secret::mint_token(TokenKind::Session, id.as_uuid());
-    let ttl = chrono::Duration::from_std(state.settings.session_ttl).map_err(|err| Error::Internal(err.to_string()))?;
-    let session = state.store.create_session(account.organization_id, account.id, id, minted.hash, Utc::now() + ttl).await?;
+    let ttl = chrono::Duration::from_std(state.settings.session_ttl)
+        .map_err(|err| Error::Internal(err.to_string()))?;
+    let session = state
+        .store
+        .create_session(
+            account.organization_id,
+            account.id,
+            id,
+            minted.hash,
+            Utc::now() + ttl,
+        )
+        .await?;
     Ok((session, minted.value))
 }
+
+/// A lowercased username and the client address it was tried from.
+type LimitKey = (String, Option<IpAddr>);
 
 /// Failed password logins per (username, client address): after [`LoginLimiter::MAX_FAILURES`] within
 /// [`LoginLimiter::WINDOW`], further attempts are refused until the window passes.
 #[derive(Default)]
 pub struct LoginLimiter {
-    failures: Mutex<HashMap<(String, Option<IpAddr>), (u32, Instant)>>,
+    failures: Mutex<HashMap<LimitKey, (u32, Instant)>>,
 }
 
 impl LoginLimiter {
     pub const MAX_FAILURES: u32 = 10;
     pub const WINDOW: Duration = Duration::from_secs(300);
 
-    fn check(&self, key: &(String, Option<IpAddr>)) -> Result<()> {
-        let failures = self.failures.lock().map_err(|_| Error::Internal("login limiter poisoned".into()))?;
+    fn check(&self, key: &LimitKey) -> Result<()> {
+        let failures = self
+            .failures
+            .lock()
+            .map_err(|_| Error::Internal("login limiter poisoned".into()))?;
         if let Some((count, since)) = failures.get(key) {
             let elapsed = since.elapsed();
             if *count >= Self::MAX_FAILURES && elapsed < Self::WINDOW {
-                return Err(Error::RateLimited { retry_after_secs: (Self::WINDOW - elapsed).as_secs().max(1) });
+                return Err(Error::RateLimited {
+                    retry_after_secs: (Self::WINDOW - elapsed).as_secs().max(1),
+                });
             }
         }
         Ok(())
     }
 
-    fn failed(&self, key: (String, Option<IpAddr>)) {
+    fn failed(&self, key: LimitKey) {
         if let Ok(mut failures) = self.failures.lock() {
             if failures.len() > 100_000 {
                 failures.retain(|_, (_, since)| since.elapsed() < Self::WINDOW);
@@ -293,7 +406,7 @@ impl LoginLimiter {
         }
     }
 
-    fn succeeded(&self, key: &(String, Option<IpAddr>)) {
+    fn succeeded(&self, key: &LimitKey) {
         if let Ok(mut failures) = self.failures.lock() {
             failures.remove(key);
         }

@@ -71,7 +71,11 @@ pub struct ErrorBody {
 
 impl ApiError {
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), retry_after: None }
+        Self {
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -89,7 +93,11 @@ impl From<Error> for ApiError {
         if matches!(err, Error::Internal(_)) {
             tracing::error!(error = %err, "internal error");
         }
-        Self { code: err.code(), message: err.to_string(), retry_after }
+        Self {
+            code: err.code(),
+            message: err.to_string(),
+            retry_after,
+        }
     }
 }
 
@@ -100,15 +108,22 @@ pub fn current_request_id() -> String {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = ErrorBody { code: self.code.to_owned(), message: self.message, request_id: current_request_id() };
+        let body = ErrorBody {
+            code: self.code.to_owned(),
+            message: self.message,
+            request_id: current_request_id(),
+        };
         let mut response = (status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"keycard\", Bearer realm=\"keycard\""));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"keycard\", Bearer realm=\"keycard\""),
+            );
         }
         response
     }
@@ -120,7 +135,9 @@ pub fn json_rejection(rejection: &JsonRejection) -> ApiError {
         JsonRejection::JsonSyntaxError(_) => "malformed_json",
         JsonRejection::JsonDataError(_) => "invalid_body",
         JsonRejection::MissingJsonContentType(_) => "unsupported_media_type",
-        JsonRejection::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        JsonRejection::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            "payload_too_large"
+        }
         _ => "malformed_json",
     };
     ApiError::new(code, rejection.body_text())
@@ -158,7 +175,9 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(value)| Path(value))
-            .map_err(|rejection: PathRejection| ApiError::new("invalid_path", rejection.body_text()))
+            .map_err(|rejection: PathRejection| {
+                ApiError::new("invalid_path", rejection.body_text())
+            })
     }
 }
 
@@ -173,7 +192,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(value)| Query(value))
-            .map_err(|rejection: QueryRejection| ApiError::new("invalid_query", rejection.body_text()))
+            .map_err(|rejection: QueryRejection| {
+                ApiError::new("invalid_query", rejection.body_text())
+            })
     }
 }
 
@@ -187,16 +208,28 @@ mod tests {
             Error::not_found("role", "x"),
             Error::conflict("role", "x"),
             Error::invalid("name", "bad"),
-            Error::Cycle { child: "a".into(), parent: "b".into() },
-            Error::BuiltIn { what: "role", name: "Admin".into() },
+            Error::Cycle {
+                child: "a".into(),
+                parent: "b".into(),
+            },
+            Error::BuiltIn {
+                what: "role",
+                name: "Admin".into(),
+            },
             Error::Unauthenticated("no".into()),
             Error::Forbidden("no".into()),
-            Error::RateLimited { retry_after_secs: 1 },
+            Error::RateLimited {
+                retry_after_secs: 1,
+            },
             Error::Unavailable("down".into()),
             Error::Internal("bug".into()),
         ];
         for err in samples {
-            assert!(STATUS_BY_CODE.iter().any(|(code, _)| *code == err.code()), "{} has no status", err.code());
+            assert!(
+                STATUS_BY_CODE.iter().any(|(code, _)| *code == err.code()),
+                "{} has no status",
+                err.code()
+            );
         }
         assert_eq!(status_of("membership_cycle"), StatusCode::CONFLICT);
         assert_eq!(status_of("built_in"), StatusCode::FORBIDDEN);

@@ -29,13 +29,26 @@ pub fn app(state: AppState) -> Router {
     let (api, openapi) = v1::router().split_for_parts();
     let settings = state.settings.clone();
     api.merge(ops::router(openapi))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), record_metrics))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            record_metrics,
+        ))
         .fallback(|| async { ApiError::new("route_not_found", "no route matches this path") })
-        .method_not_allowed_fallback(|| async { ApiError::new("method_not_allowed", "this path does not accept that method") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                "method_not_allowed",
+                "this path does not accept that method",
+            )
+        })
         .with_state(state)
         .layer(axum::extract::DefaultBodyLimit::max(settings.body_limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, settings.request_timeout))
-        .layer(CatchPanicLayer::custom(|_| ApiError::new("internal", "the server failed to handle this request").into_response()))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            settings.request_timeout,
+        ))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::new("internal", "the server failed to handle this request").into_response()
+        }))
         .layer(TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn(request_context))
 }
@@ -47,7 +60,9 @@ async fn request_context(req: Request, next: Next) -> Response {
         .headers()
         .get("x-request-id")
         .and_then(|value| value.to_str().ok())
-        .filter(|value| !value.is_empty() && value.len() <= 200 && value.bytes().all(|b| b.is_ascii_graphic()))
+        .filter(|value| {
+            !value.is_empty() && value.len() <= 200 && value.bytes().all(|b| b.is_ascii_graphic())
+        })
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     let mut response = REQUEST_ID.scope(id.clone(), next.run(req)).await;
@@ -60,11 +75,23 @@ async fn request_context(req: Request, next: Next) -> Response {
 async fn record_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().to_string();
-    let route = req.extensions().get::<MatchedPath>().map(|path| path.as_str().to_owned()).unwrap_or_default();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_owned())
+        .unwrap_or_default();
     let response = next.run(req).await;
-    let labels = RequestLabels { method, route, status: response.status().as_u16() };
+    let labels = RequestLabels {
+        method,
+        route,
+        status: response.status().as_u16(),
+    };
     state.metrics.requests.get_or_create(&labels).inc();
-    state.metrics.latency.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+    state
+        .metrics
+        .latency
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
     response
 }
 

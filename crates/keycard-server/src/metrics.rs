@@ -39,14 +39,34 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("keycard");
         let requests = Family::<RequestLabels, Counter>::default();
-        let latency = Family::<RequestLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let latency = Family::<RequestLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
         let decisions = Family::<DecisionLabels, Counter>::default();
         let snapshot_revision = Gauge::<i64, AtomicI64>::default();
         registry.register("http_requests", "HTTP requests served", requests.clone());
-        registry.register("http_request_duration_seconds", "HTTP request latency", latency.clone());
-        registry.register("decisions", "Authorization decisions answered", decisions.clone());
-        registry.register("snapshot_revision", "Revision of the published decision snapshot", snapshot_revision.clone());
-        Self { registry: Mutex::new(registry), requests, latency, decisions, snapshot_revision }
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            latency.clone(),
+        );
+        registry.register(
+            "decisions",
+            "Authorization decisions answered",
+            decisions.clone(),
+        );
+        registry.register(
+            "snapshot_revision",
+            "Revision of the published decision snapshot",
+            snapshot_revision.clone(),
+        );
+        Self {
+            registry: Mutex::new(registry),
+            requests,
+            latency,
+            decisions,
+            snapshot_revision,
+        }
     }
 }
 
@@ -54,10 +74,10 @@ impl Metrics {
     /// The metrics in Prometheus text format.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        if let Ok(registry) = self.registry.lock() {
-            if prometheus_client::encoding::text::encode(&mut out, &registry).is_err() {
-                out.clear();
-            }
+        if let Ok(registry) = self.registry.lock()
+            && prometheus_client::encoding::text::encode(&mut out, &registry).is_err()
+        {
+            out.clear();
         }
         out
     }

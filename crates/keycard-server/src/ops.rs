@@ -12,7 +12,10 @@ use crate::state::AppState;
 
 pub fn router(openapi: utoipa::openapi::OpenApi) -> Router<AppState> {
     Router::new()
-        .route("/healthz", get(|| async { axum::Json(json!({"status": "ok"})) }))
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(json!({"status": "ok"})) }),
+        )
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
@@ -24,16 +27,29 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     match state.store.latest_revision().await {
         Ok(revision) => (
             StatusCode::OK,
-            axum::Json(json!({"status": "ready", "store": state.store.backend(), "revision": revision, "snapshot_revision": snapshot_revision})),
+            axum::Json(
+                json!({"status": "ready", "store": state.store.backend(), "revision": revision, "snapshot_revision": snapshot_revision}),
+            ),
         ),
         Err(err) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({"status": "unavailable", "store": state.store.backend(), "error": err.to_string(), "snapshot_revision": snapshot_revision})),
+            axum::Json(
+                json!({"status": "unavailable", "store": state.store.backend(), "error": err.to_string(), "snapshot_revision": snapshot_revision}),
+            ),
         ),
     }
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    state.metrics.snapshot_revision.set(state.snapshot.current().revision().0);
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render())
+    state
+        .metrics
+        .snapshot_revision
+        .set(state.snapshot.current().revision().0);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
 }

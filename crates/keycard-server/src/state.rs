@@ -59,7 +59,11 @@ impl AppState {
         let default_organization = store
             .find_organization(&default_name)
             .await?
-            .ok_or_else(|| Error::Internal("the store has no `default` organization; run bootstrap first".into()))?
+            .ok_or_else(|| {
+                Error::Internal(
+                    "the store has no `default` organization; run bootstrap first".into(),
+                )
+            })?
             .id;
         let snapshot = Arc::new(SnapshotHandle::load(store.clone()).await?);
         Ok(Self {
@@ -101,7 +105,11 @@ impl SnapshotHandle {
     pub async fn load(store: Arc<dyn Store>) -> Result<Self> {
         let state = store.load_state().await?;
         let snapshot = Snapshot::from_state(state)?;
-        Ok(Self { current: ArcSwap::from_pointee(snapshot), store, sync: Mutex::new(()) })
+        Ok(Self {
+            current: ArcSwap::from_pointee(snapshot),
+            store,
+            sync: Mutex::new(()),
+        })
     }
 
     /// The snapshot decisions read now; no lock is taken.
@@ -120,7 +128,10 @@ impl SnapshotHandle {
             if published.revision() >= target {
                 return Ok(());
             }
-            let changes = self.store.changes_after(published.revision(), CATCH_UP_BATCH).await?;
+            let changes = self
+                .store
+                .changes_after(published.revision(), CATCH_UP_BATCH)
+                .await?;
             if changes.is_empty() {
                 return Ok(());
             }
@@ -138,7 +149,10 @@ impl SnapshotHandle {
 }
 
 /// Runs [`SnapshotHandle::follow`] every `interval` until the handle is dropped elsewhere.
-pub fn spawn_follower(handle: Arc<SnapshotHandle>, interval: Duration) -> tokio::task::JoinHandle<()> {
+pub fn spawn_follower(
+    handle: Arc<SnapshotHandle>,
+    interval: Duration,
+) -> tokio::task::JoinHandle<()> {
     let weak = Arc::downgrade(&handle);
     drop(handle);
     tokio::spawn(async move {
@@ -170,7 +184,15 @@ pub async fn bootstrap(store: &dyn Store, admin_password: Option<&str>) -> Resul
         return Ok(Bootstrap::default());
     }
     let actor = Actor::system();
-    let org = match store.create_organization(&actor, NewOrganization { name: default_name.clone() }).await {
+    let org = match store
+        .create_organization(
+            &actor,
+            NewOrganization {
+                name: default_name.clone(),
+            },
+        )
+        .await
+    {
         Ok(written) => written.value,
         // Another node bootstrapped first.
         Err(Error::Conflict { .. }) => return Ok(Bootstrap::default()),
@@ -197,19 +219,35 @@ pub async fn bootstrap(store: &dyn Store, admin_password: Option<&str>) -> Resul
             },
         )
         .await?;
-    Ok(Bootstrap { generated_password: generated, created: true })
+    Ok(Bootstrap {
+        generated_password: generated,
+        created: true,
+    })
 }
 
 /// Finds a system role of an organization by name.
-pub async fn organization_role(store: &dyn Store, org: OrganizationId, name: &str) -> Result<keycard_core::ids::RoleId> {
+pub async fn organization_role(
+    store: &dyn Store,
+    org: OrganizationId,
+    name: &str,
+) -> Result<keycard_core::ids::RoleId> {
     let mut page = keycard_core::page::PageRequest::first(keycard_core::page::MAX_LIMIT);
     loop {
         let roles = store.list_roles(org, &page).await?;
-        if let Some(role) = roles.items.iter().find(|role| role.system && role.name.as_str() == name) {
+        if let Some(role) = roles
+            .items
+            .iter()
+            .find(|role| role.system && role.name.as_str() == name)
+        {
             return Ok(role.id);
         }
         match roles.next_cursor {
-            Some(cursor) => page = keycard_core::page::PageRequest::parse(Some(&cursor), Some(keycard_core::page::MAX_LIMIT))?,
+            Some(cursor) => {
+                page = keycard_core::page::PageRequest::parse(
+                    Some(&cursor),
+                    Some(keycard_core::page::MAX_LIMIT),
+                )?
+            }
             None => return Err(Error::not_found("role", name)),
         }
     }
@@ -217,5 +255,7 @@ pub async fn organization_role(store: &dyn Store, org: OrganizationId, name: &st
 
 /// Looks an organization snapshot up, for handlers that already hold a snapshot.
 pub fn org_of(snapshot: &Snapshot, id: OrganizationId) -> Result<&OrgSnapshot> {
-    snapshot.organization(id).ok_or_else(|| Error::not_found("organization", id))
+    snapshot
+        .organization(id)
+        .ok_or_else(|| Error::not_found("organization", id))
 }

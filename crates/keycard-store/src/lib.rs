@@ -13,7 +13,10 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
     } else {
-        Err(Error::invalid("database url", format!("`{}` names no supported backend (sqlite:)", redact_url(url))))
+        Err(Error::invalid(
+            "database url",
+            format!("`{}` names no supported backend (sqlite:)", redact_url(url)),
+        ))
     }
 }
 

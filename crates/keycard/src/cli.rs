@@ -8,7 +8,11 @@ use crate::config::Config;
 use crate::{admin, serve};
 
 #[derive(Debug, Parser)]
-#[command(name = "keycard", version, about = "Keycard: roles, groups and policies that just work")]
+#[command(
+    name = "keycard",
+    version,
+    about = "Keycard: roles, groups and policies that just work"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub common: Common,
@@ -63,7 +67,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             keycard_store::open(&config.database).await?;
-            println!("schema is current: {}", keycard_store::redact_url(&config.database));
+            println!(
+                "schema is current: {}",
+                keycard_store::redact_url(&config.database)
+            );
             Ok(())
         }
         Command::Openapi => {

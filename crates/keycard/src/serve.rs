@@ -10,7 +10,9 @@ use crate::config::Config;
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let filter = EnvFilter::try_from_env("KEYCARD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if config.log_format == "json" {
         builder.json().init();
     } else {
@@ -18,23 +20,32 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
 
     let store = keycard_store::open(&config.database).await?;
-    let admin_password = std::env::var("KEYCARD_ADMIN_PASSWORD").ok().filter(|value| !value.is_empty());
+    let admin_password = std::env::var("KEYCARD_ADMIN_PASSWORD")
+        .ok()
+        .filter(|value| !value.is_empty());
     let outcome = bootstrap(store.as_ref(), admin_password.as_deref()).await?;
     if let Some(password) = outcome.generated_password {
         // Printed once, to stderr only: it is never logged or stored in clear.
-        eprintln!("keycard: created account `admin` in organization `default` with password: {password}");
+        eprintln!(
+            "keycard: created account `admin` in organization `default` with password: {password}"
+        );
     }
     let state = AppState::load(store, config.settings()).await?;
     let follower = spawn_follower(state.snapshot.clone(), state.settings.follow_interval);
 
-    let listener = tokio::net::TcpListener::bind(&config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, database = %keycard_store::redact_url(&config.database), "keycard listening");
     eprintln!("keycard: listening on http://{address}");
 
-    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     follower.abort();
     tracing::info!("keycard stopped");
     Ok(())

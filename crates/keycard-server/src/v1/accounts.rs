@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Committed, change_link, List, ListQuery, Saved, double_option, hash_password};
+use super::{Committed, List, ListQuery, Saved, change_link, double_option, hash_password};
 use crate::auth::{self, Caller};
 use crate::error::{ApiError, ErrorBody, Json, Path, Query};
 use crate::state::AppState;
@@ -99,14 +99,20 @@ pub struct RevokedSessions {
 
 fn validate_first_name(value: &str) -> Result<(), ApiError> {
     if value.chars().count() > 200 || value.chars().any(char::is_control) {
-        return Err(Error::invalid("first name", "must be at most 200 characters without control characters").into());
+        return Err(Error::invalid(
+            "first name",
+            "must be at most 200 characters without control characters",
+        )
+        .into());
     }
     Ok(())
 }
 
 /// Administrators act on any account of the organization; others only on their own.
 fn require_self_or_admin(caller: &Caller, id: AccountId) -> Result<(), ApiError> {
-    if caller.admin || (caller.account.id == id && caller.organization == caller.account.organization_id) {
+    if caller.admin
+        || (caller.account.id == id && caller.organization == caller.account.organization_id)
+    {
         Ok(())
     } else {
         caller.require_admin()
@@ -115,15 +121,29 @@ fn require_self_or_admin(caller: &Caller, id: AccountId) -> Result<(), ApiError>
 
 /// Lists the organization's accounts.
 #[utoipa::path(get, path = "/v1/accounts", tag = "accounts", params(ListQuery), responses((status = 200, body = List<Account>)))]
-async fn list_accounts(State(state): State<AppState>, caller: Caller, Query(query): Query<ListQuery>) -> Result<axum::Json<List<Account>>, ApiError> {
+async fn list_accounts(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> Result<axum::Json<List<Account>>, ApiError> {
     caller.require_admin()?;
-    Ok(axum::Json(state.store.list_accounts(caller.organization, &query.page()?).await?.into()))
+    Ok(axum::Json(
+        state
+            .store
+            .list_accounts(caller.organization, &query.page()?)
+            .await?
+            .into(),
+    ))
 }
 
 /// Creates an account.
 #[utoipa::path(post, path = "/v1/accounts", tag = "accounts", request_body = CreateAccount,
     responses((status = 201, body = Saved<Account>), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn create_account(State(state): State<AppState>, caller: Caller, Json(body): Json<CreateAccount>) -> Result<Saved<Account>, ApiError> {
+async fn create_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<CreateAccount>,
+) -> Result<Saved<Account>, ApiError> {
     caller.require_admin()?;
     validate_first_name(&body.first_name)?;
     let password_hash = match body.password {
@@ -145,7 +165,10 @@ async fn create_account(State(state): State<AppState>, caller: Caller, Json(body
         roles: body.roles,
         groups: body.groups,
     };
-    let written = state.store.create_account(&caller.actor(), caller.organization, new).await?;
+    let written = state
+        .store
+        .create_account(&caller.actor(), caller.organization, new)
+        .await?;
     state.visible(written.revision).await?;
     Ok(Saved::created(written))
 }
@@ -153,9 +176,15 @@ async fn create_account(State(state): State<AppState>, caller: Caller, Json(body
 /// Reads an account.
 #[utoipa::path(get, path = "/v1/accounts/{id}", tag = "accounts", params(("id" = AccountId, Path)),
     responses((status = 200, body = Account), (status = 404, body = ErrorBody)))]
-async fn get_account(State(state): State<AppState>, caller: Caller, Path(id): Path<AccountId>) -> Result<axum::Json<Account>, ApiError> {
+async fn get_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<AccountId>,
+) -> Result<axum::Json<Account>, ApiError> {
     require_self_or_admin(&caller, id)?;
-    Ok(axum::Json(state.store.get_account(caller.organization, id).await?))
+    Ok(axum::Json(
+        state.store.get_account(caller.organization, id).await?,
+    ))
 }
 
 /// Changes an account; lists replace wholesale.
@@ -171,8 +200,17 @@ async fn update_account(
     if let Some(first_name) = &body.first_name {
         validate_first_name(first_name)?;
     }
-    let patch = AccountPatch { email: body.email, first_name: body.first_name, inactive: body.inactive, roles: body.roles, groups: body.groups };
-    let written = state.store.update_account(&caller.actor(), caller.organization, id, patch).await?;
+    let patch = AccountPatch {
+        email: body.email,
+        first_name: body.first_name,
+        inactive: body.inactive,
+        roles: body.roles,
+        groups: body.groups,
+    };
+    let written = state
+        .store
+        .update_account(&caller.actor(), caller.organization, id, patch)
+        .await?;
     state.visible(written.revision).await?;
     Ok(Saved::updated(written))
 }
@@ -180,12 +218,19 @@ async fn update_account(
 /// Deletes an account with its API keys and sessions.
 #[utoipa::path(delete, path = "/v1/accounts/{id}", tag = "accounts", params(("id" = AccountId, Path)),
     responses((status = 200, body = Committed), (status = 404, body = ErrorBody)))]
-async fn delete_account(State(state): State<AppState>, caller: Caller, Path(id): Path<AccountId>) -> Result<Committed, ApiError> {
+async fn delete_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<AccountId>,
+) -> Result<Committed, ApiError> {
     caller.require_admin()?;
     if id == caller.account.id {
         return Err(Error::Forbidden("an account cannot delete itself".into()).into());
     }
-    let revision = state.store.delete_account(&caller.actor(), caller.organization, id).await?;
+    let revision = state
+        .store
+        .delete_account(&caller.actor(), caller.organization, id)
+        .await?;
     state.visible(revision).await?;
     Ok(Committed { revision })
 }
@@ -203,15 +248,24 @@ async fn set_password(
     require_self_or_admin(&caller, id)?;
     if !caller.admin {
         let current = body.current_password.as_deref().unwrap_or_default();
-        auth::verify_password(&state, caller.organization, caller.account.username.as_str(), current, None)
-            .await
-            .map_err(|_| ApiError::from(Error::Forbidden("the current password is wrong".into())))?;
+        auth::verify_password(
+            &state,
+            caller.organization,
+            caller.account.username.as_str(),
+            current,
+            None,
+        )
+        .await
+        .map_err(|_| ApiError::from(Error::Forbidden("the current password is wrong".into())))?;
     }
     let hash = match body.password {
         Some(password) => Some(hash_password(password).await?),
         None => None,
     };
-    let written = state.store.set_password_hash(&caller.actor(), caller.organization, id, hash).await?;
+    let written = state
+        .store
+        .set_password_hash(&caller.actor(), caller.organization, id, hash)
+        .await?;
     state.visible(written.revision).await?;
     Ok(Saved::updated(written))
 }
@@ -219,38 +273,73 @@ async fn set_password(
 /// Makes the account a member of the group.
 #[utoipa::path(put, path = "/v1/accounts/{id}/groups/{group_id}", tag = "accounts", params(("id" = AccountId, Path), ("group_id" = GroupId, Path)),
     responses((status = 200, body = Committed), (status = 404, body = ErrorBody)))]
-async fn add_account_group(State(state): State<AppState>, caller: Caller, Path((id, group)): Path<(AccountId, GroupId)>) -> Result<Committed, ApiError> {
+async fn add_account_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, group)): Path<(AccountId, GroupId)>,
+) -> Result<Committed, ApiError> {
     change_link(&state, &caller, Link::AccountInGroup(id, group), true).await
 }
 
 /// Removes the account from the group.
 #[utoipa::path(delete, path = "/v1/accounts/{id}/groups/{group_id}", tag = "accounts", params(("id" = AccountId, Path), ("group_id" = GroupId, Path)),
     responses((status = 200, body = Committed), (status = 404, body = ErrorBody)))]
-async fn remove_account_group(State(state): State<AppState>, caller: Caller, Path((id, group)): Path<(AccountId, GroupId)>) -> Result<Committed, ApiError> {
+async fn remove_account_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, group)): Path<(AccountId, GroupId)>,
+) -> Result<Committed, ApiError> {
     change_link(&state, &caller, Link::AccountInGroup(id, group), false).await
 }
 
 /// Assigns the role to the account.
 #[utoipa::path(put, path = "/v1/accounts/{id}/roles/{role_id}", tag = "accounts", params(("id" = AccountId, Path), ("role_id" = RoleId, Path)),
     responses((status = 200, body = Committed), (status = 404, body = ErrorBody)))]
-async fn add_account_role(State(state): State<AppState>, caller: Caller, Path((id, role)): Path<(AccountId, RoleId)>) -> Result<Committed, ApiError> {
-    change_link(&state, &caller, Link::RoleOf(Principal::Account(id), role), true).await
+async fn add_account_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, role)): Path<(AccountId, RoleId)>,
+) -> Result<Committed, ApiError> {
+    change_link(
+        &state,
+        &caller,
+        Link::RoleOf(Principal::Account(id), role),
+        true,
+    )
+    .await
 }
 
 /// Takes the role from the account.
 #[utoipa::path(delete, path = "/v1/accounts/{id}/roles/{role_id}", tag = "accounts", params(("id" = AccountId, Path), ("role_id" = RoleId, Path)),
     responses((status = 200, body = Committed), (status = 404, body = ErrorBody)))]
-async fn remove_account_role(State(state): State<AppState>, caller: Caller, Path((id, role)): Path<(AccountId, RoleId)>) -> Result<Committed, ApiError> {
-    change_link(&state, &caller, Link::RoleOf(Principal::Account(id), role), false).await
+async fn remove_account_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, role)): Path<(AccountId, RoleId)>,
+) -> Result<Committed, ApiError> {
+    change_link(
+        &state,
+        &caller,
+        Link::RoleOf(Principal::Account(id), role),
+        false,
+    )
+    .await
 }
 
 /// Lists an account's API keys (metadata only; secrets are never shown again).
 #[utoipa::path(get, path = "/v1/accounts/{id}/keys", tag = "accounts", params(("id" = AccountId, Path)),
     responses((status = 200, body = List<ApiKey>), (status = 404, body = ErrorBody)))]
-async fn list_keys(State(state): State<AppState>, caller: Caller, Path(id): Path<AccountId>) -> Result<axum::Json<List<ApiKey>>, ApiError> {
+async fn list_keys(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<AccountId>,
+) -> Result<axum::Json<List<ApiKey>>, ApiError> {
     require_self_or_admin(&caller, id)?;
     let items = state.store.list_api_keys(caller.organization, id).await?;
-    Ok(axum::Json(List { items, next_cursor: None }))
+    Ok(axum::Json(List {
+        items,
+        next_cursor: None,
+    }))
 }
 
 /// Mints an API key for the account; the secret is in this response only.
@@ -267,24 +356,46 @@ async fn create_key(
     let name = if body.is_empty() {
         String::new()
     } else {
-        serde_json::from_slice::<CreateKey>(&body).map_err(|err| ApiError::new("invalid_body", err.to_string()))?.name
+        serde_json::from_slice::<CreateKey>(&body)
+            .map_err(|err| ApiError::new("invalid_body", err.to_string()))?
+            .name
     };
     let key_id = ApiKeyId::new();
     let minted = secret::mint_token(TokenKind::ApiKey, key_id.as_uuid());
-    let written = state.store.create_api_key(&caller.actor(), caller.organization, id, key_id, name, minted.hash).await?;
+    let written = state
+        .store
+        .create_api_key(
+            &caller.actor(),
+            caller.organization,
+            id,
+            key_id,
+            name,
+            minted.hash,
+        )
+        .await?;
     state.visible(written.revision).await?;
     Ok(Saved::created(keycard_core::store::Written {
         revision: written.revision,
-        value: NewKey { key: written.value, secret: minted.value },
+        value: NewKey {
+            key: written.value,
+            secret: minted.value,
+        },
     }))
 }
 
 /// Revokes an API key at once.
 #[utoipa::path(delete, path = "/v1/accounts/{id}/keys/{key_id}", tag = "accounts", params(("id" = AccountId, Path), ("key_id" = ApiKeyId, Path)),
     responses((status = 200, body = Saved<ApiKey>), (status = 404, body = ErrorBody)))]
-async fn revoke_key(State(state): State<AppState>, caller: Caller, Path((id, key)): Path<(AccountId, ApiKeyId)>) -> Result<Saved<ApiKey>, ApiError> {
+async fn revoke_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, key)): Path<(AccountId, ApiKeyId)>,
+) -> Result<Saved<ApiKey>, ApiError> {
     require_self_or_admin(&caller, id)?;
-    let written = state.store.revoke_api_key(&caller.actor(), caller.organization, id, key).await?;
+    let written = state
+        .store
+        .revoke_api_key(&caller.actor(), caller.organization, id, key)
+        .await?;
     state.visible(written.revision).await?;
     Ok(Saved::updated(written))
 }
@@ -292,7 +403,11 @@ async fn revoke_key(State(state): State<AppState>, caller: Caller, Path((id, key
 /// Ends every login session of the account at once.
 #[utoipa::path(delete, path = "/v1/accounts/{id}/sessions", tag = "accounts", params(("id" = AccountId, Path)),
     responses((status = 200, body = RevokedSessions), (status = 404, body = ErrorBody)))]
-async fn revoke_sessions(State(state): State<AppState>, caller: Caller, Path(id): Path<AccountId>) -> Result<(StatusCode, axum::Json<RevokedSessions>), ApiError> {
+async fn revoke_sessions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<AccountId>,
+) -> Result<(StatusCode, axum::Json<RevokedSessions>), ApiError> {
     require_self_or_admin(&caller, id)?;
     state.store.get_account(caller.organization, id).await?;
     let revoked = state.store.revoke_sessions(caller.organization, id).await?;

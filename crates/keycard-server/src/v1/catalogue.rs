@@ -24,36 +24,70 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Adds or replaces every method and view of a manifest, in one write.
 #[utoipa::path(post, path = "/v1/catalogue", tag = "catalogue", request_body = Manifest,
     responses((status = 200, body = Committed), (status = 422, body = ErrorBody)))]
-async fn import_manifest(State(state): State<AppState>, caller: Caller, Json(manifest): Json<Manifest>) -> Result<Committed, ApiError> {
+async fn import_manifest(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(manifest): Json<Manifest>,
+) -> Result<Committed, ApiError> {
     caller.require_admin()?;
-    let revision = state.store.import_manifest(&caller.actor(), caller.organization, manifest).await?;
+    let revision = state
+        .store
+        .import_manifest(&caller.actor(), caller.organization, manifest)
+        .await?;
     state.visible(revision).await?;
     Ok(Committed { revision })
 }
 
 /// Lists the catalogue's methods, by provenance then name.
 #[utoipa::path(get, path = "/v1/catalogue/methods", tag = "catalogue", params(ListQuery), responses((status = 200, body = List<Method>)))]
-async fn list_methods(State(state): State<AppState>, caller: Caller, Query(query): Query<ListQuery>) -> Result<axum::Json<List<Method>>, ApiError> {
+async fn list_methods(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> Result<axum::Json<List<Method>>, ApiError> {
     caller.require_admin()?;
-    Ok(axum::Json(state.store.list_methods(caller.organization, &query.page()?).await?.into()))
+    Ok(axum::Json(
+        state
+            .store
+            .list_methods(caller.organization, &query.page()?)
+            .await?
+            .into(),
+    ))
 }
 
 /// Removes a method from the catalogue (roles keep listing it).
 #[utoipa::path(delete, path = "/v1/catalogue/methods/{provenance}/{name}", tag = "catalogue",
     params(("provenance" = String, Path), ("name" = String, Path)),
     responses((status = 200, body = Committed), (status = 404, body = ErrorBody)))]
-async fn delete_method(State(state): State<AppState>, caller: Caller, Path((provenance, name)): Path<(Provenance, String)>) -> Result<Committed, ApiError> {
+async fn delete_method(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((provenance, name)): Path<(Provenance, String)>,
+) -> Result<Committed, ApiError> {
     caller.require_admin()?;
-    let revision = state.store.delete_method(&caller.actor(), caller.organization, &provenance, &name).await?;
+    let revision = state
+        .store
+        .delete_method(&caller.actor(), caller.organization, &provenance, &name)
+        .await?;
     state.visible(revision).await?;
     Ok(Committed { revision })
 }
 
 /// Lists the catalogue's views, by provenance then path.
 #[utoipa::path(get, path = "/v1/catalogue/views", tag = "catalogue", params(ListQuery), responses((status = 200, body = List<View>)))]
-async fn list_views(State(state): State<AppState>, caller: Caller, Query(query): Query<ListQuery>) -> Result<axum::Json<List<View>>, ApiError> {
+async fn list_views(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> Result<axum::Json<List<View>>, ApiError> {
     caller.require_admin()?;
-    Ok(axum::Json(state.store.list_views(caller.organization, &query.page()?).await?.into()))
+    Ok(axum::Json(
+        state
+            .store
+            .list_views(caller.organization, &query.page()?)
+            .await?
+            .into(),
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -66,10 +100,21 @@ pub struct ViewKey {
 /// Removes a view from the catalogue; views are named in the query since paths contain slashes.
 #[utoipa::path(delete, path = "/v1/catalogue/views", tag = "catalogue", params(ViewKey),
     responses((status = 200, body = Committed), (status = 404, body = ErrorBody)))]
-async fn delete_view(State(state): State<AppState>, caller: Caller, Query(key): Query<ViewKey>) -> Result<Committed, ApiError> {
+async fn delete_view(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(key): Query<ViewKey>,
+) -> Result<Committed, ApiError> {
     caller.require_admin()?;
-    let revision = state.store.delete_view(&caller.actor(), caller.organization, &key.provenance, &key.path).await?;
+    let revision = state
+        .store
+        .delete_view(
+            &caller.actor(),
+            caller.organization,
+            &key.provenance,
+            &key.path,
+        )
+        .await?;
     state.visible(revision).await?;
     Ok(Committed { revision })
 }
-

@@ -34,7 +34,11 @@ pub struct ChangesPage {
 /// Lists the organization's changes, oldest first.
 #[utoipa::path(get, path = "/v1/changes", tag = "changes", params(ChangesQuery),
     responses((status = 200, body = ChangesPage), (status = 403, body = ErrorBody)))]
-async fn list_changes(State(state): State<AppState>, caller: Caller, Query(query): Query<ChangesQuery>) -> Result<axum::Json<ChangesPage>, ApiError> {
+async fn list_changes(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ChangesQuery>,
+) -> Result<axum::Json<ChangesPage>, ApiError> {
     caller.require_admin()?;
     let limit = query.limit.unwrap_or(100);
     if limit == 0 || limit > 1000 {
@@ -42,7 +46,10 @@ async fn list_changes(State(state): State<AppState>, caller: Caller, Query(query
     }
     let after = Revision(query.after.unwrap_or(0));
     // One extra revision tells whether another page exists.
-    let mut items = state.store.organization_changes(caller.organization, after, limit + 1).await?;
+    let mut items = state
+        .store
+        .organization_changes(caller.organization, after, limit + 1)
+        .await?;
     let mut revisions: Vec<Revision> = items.iter().map(|change| change.revision).collect();
     revisions.dedup();
     let next_after = if revisions.len() > limit as usize {

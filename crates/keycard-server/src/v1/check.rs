@@ -79,18 +79,29 @@ pub struct CheckResponse {
 /// any subject of their organization; other accounts only about themselves.
 #[utoipa::path(post, path = "/v1/check", tag = "decisions", request_body = CheckRequest,
     responses((status = 200, body = CheckResponse), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn check(State(state): State<AppState>, caller: Caller, Json(request): Json<CheckRequest>) -> Result<axum::Json<CheckResponse>, ApiError> {
-    if let Some(kind) = request.subject.subject_type.as_deref() {
-        if !matches!(kind, "user" | "account" | "identity") {
-            return Err(Error::invalid("subject type", format!("`{kind}` is not one of `user`, `account`, `identity`")).into());
-        }
+async fn check(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(request): Json<CheckRequest>,
+) -> Result<axum::Json<CheckResponse>, ApiError> {
+    if let Some(kind) = request.subject.subject_type.as_deref()
+        && !matches!(kind, "user" | "account" | "identity")
+    {
+        return Err(Error::invalid(
+            "subject type",
+            format!("`{kind}` is not one of `user`, `account`, `identity`"),
+        )
+        .into());
     }
     let snapshot = state.snapshot.current();
     let org = org_of(&snapshot, caller.organization)?;
     if !caller.admin {
-        let asks_about_self = decision::resolve_subject(org, &request.subject.id).is_some_and(|account| account.id == caller.account.id);
+        let asks_about_self = decision::resolve_subject(org, &request.subject.id)
+            .is_some_and(|account| account.id == caller.account.id);
         if !asks_about_self {
-            return Err(Error::Forbidden("only administrators may check other subjects".into()).into());
+            return Err(
+                Error::Forbidden("only administrators may check other subjects".into()).into(),
+            );
         }
     }
     let query = Query {
@@ -100,7 +111,13 @@ async fn check(State(state): State<AppState>, caller: Caller, Json(request): Jso
         resource_id: &request.resource.id,
     };
     let decision = decision::decide(org, &query);
-    state.metrics.decisions.get_or_create(&DecisionLabels { allowed: decision.allowed }).inc();
+    state
+        .metrics
+        .decisions
+        .get_or_create(&DecisionLabels {
+            allowed: decision.allowed,
+        })
+        .inc();
     Ok(axum::Json(CheckResponse {
         allowed: decision.allowed,
         revision: snapshot.revision(),

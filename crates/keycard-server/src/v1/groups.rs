@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Committed, change_link, List, ListQuery, Saved};
+use super::{Committed, List, ListQuery, Saved, change_link};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, Json, Path, Query};
 use crate::state::AppState;
@@ -62,15 +62,29 @@ pub struct Members {
 
 /// Lists the organization's groups.
 #[utoipa::path(get, path = "/v1/groups", tag = "groups", params(ListQuery), responses((status = 200, body = List<Group>)))]
-async fn list_groups(State(state): State<AppState>, caller: Caller, Query(query): Query<ListQuery>) -> Result<axum::Json<List<Group>>, ApiError> {
+async fn list_groups(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> Result<axum::Json<List<Group>>, ApiError> {
     caller.require_admin()?;
-    Ok(axum::Json(state.store.list_groups(caller.organization, &query.page()?).await?.into()))
+    Ok(axum::Json(
+        state
+            .store
+            .list_groups(caller.organization, &query.page()?)
+            .await?
+            .into(),
+    ))
 }
 
 /// Creates a group.
 #[utoipa::path(post, path = "/v1/groups", tag = "groups", request_body = CreateGroup,
     responses((status = 201, body = Saved<Group>), (status = 409, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn create_group(State(state): State<AppState>, caller: Caller, Json(body): Json<CreateGroup>) -> Result<Saved<Group>, ApiError> {
+async fn create_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<CreateGroup>,
+) -> Result<Saved<Group>, ApiError> {
     caller.require_admin()?;
     validate_description(&body.description)?;
     let provenance = match body.provenance {
@@ -85,7 +99,10 @@ async fn create_group(State(state): State<AppState>, caller: Caller, Json(body):
         roles: body.roles,
         parents: body.parents,
     };
-    let written = state.store.create_group(&caller.actor(), caller.organization, new).await?;
+    let written = state
+        .store
+        .create_group(&caller.actor(), caller.organization, new)
+        .await?;
     state.visible(written.revision).await?;
     Ok(Saved::created(written))
 }
@@ -93,18 +110,38 @@ async fn create_group(State(state): State<AppState>, caller: Caller, Json(body):
 /// Reads a group.
 #[utoipa::path(get, path = "/v1/groups/{id}", tag = "groups", params(("id" = GroupId, Path)),
     responses((status = 200, body = Group), (status = 404, body = ErrorBody)))]
-async fn get_group(State(state): State<AppState>, caller: Caller, Path(id): Path<GroupId>) -> Result<axum::Json<Group>, ApiError> {
+async fn get_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<GroupId>,
+) -> Result<axum::Json<Group>, ApiError> {
     caller.require_admin()?;
-    Ok(axum::Json(state.store.get_group(caller.organization, id).await?))
+    Ok(axum::Json(
+        state.store.get_group(caller.organization, id).await?,
+    ))
 }
 
 /// Changes a group; lists replace wholesale.
 #[utoipa::path(patch, path = "/v1/groups/{id}", tag = "groups", params(("id" = GroupId, Path)), request_body = UpdateGroup,
     responses((status = 200, body = Saved<Group>), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn update_group(State(state): State<AppState>, caller: Caller, Path(id): Path<GroupId>, Json(body): Json<UpdateGroup>) -> Result<Saved<Group>, ApiError> {
+async fn update_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<GroupId>,
+    Json(body): Json<UpdateGroup>,
+) -> Result<Saved<Group>, ApiError> {
     caller.require_admin()?;
-    let patch = GroupPatch { name: body.name, description: body.description, inactive: body.inactive, roles: body.roles, parents: body.parents };
-    let written = state.store.update_group(&caller.actor(), caller.organization, id, patch).await?;
+    let patch = GroupPatch {
+        name: body.name,
+        description: body.description,
+        inactive: body.inactive,
+        roles: body.roles,
+        parents: body.parents,
+    };
+    let written = state
+        .store
+        .update_group(&caller.actor(), caller.organization, id, patch)
+        .await?;
     state.visible(written.revision).await?;
     Ok(Saved::updated(written))
 }
@@ -112,9 +149,16 @@ async fn update_group(State(state): State<AppState>, caller: Caller, Path(id): P
 /// Deletes a group; its members and child groups lose the membership.
 #[utoipa::path(delete, path = "/v1/groups/{id}", tag = "groups", params(("id" = GroupId, Path)),
     responses((status = 200, body = Committed), (status = 404, body = ErrorBody)))]
-async fn delete_group(State(state): State<AppState>, caller: Caller, Path(id): Path<GroupId>) -> Result<Committed, ApiError> {
+async fn delete_group(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<GroupId>,
+) -> Result<Committed, ApiError> {
     caller.require_admin()?;
-    let revision = state.store.delete_group(&caller.actor(), caller.organization, id).await?;
+    let revision = state
+        .store
+        .delete_group(&caller.actor(), caller.organization, id)
+        .await?;
     state.visible(revision).await?;
     Ok(Committed { revision })
 }
@@ -122,36 +166,71 @@ async fn delete_group(State(state): State<AppState>, caller: Caller, Path(id): P
 /// Lists a group's direct members: accounts and child groups.
 #[utoipa::path(get, path = "/v1/groups/{id}/members", tag = "groups", params(("id" = GroupId, Path)),
     responses((status = 200, body = Members), (status = 404, body = ErrorBody)))]
-async fn group_members(State(state): State<AppState>, caller: Caller, Path(id): Path<GroupId>) -> Result<axum::Json<Members>, ApiError> {
+async fn group_members(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<GroupId>,
+) -> Result<axum::Json<Members>, ApiError> {
     caller.require_admin()?;
     let members = state.store.group_members(caller.organization, id).await?;
-    Ok(axum::Json(Members { accounts: members.accounts, groups: members.groups }))
+    Ok(axum::Json(Members {
+        accounts: members.accounts,
+        groups: members.groups,
+    }))
 }
 
 /// Makes the group a member of `parent_id`; a cycle is refused with 409.
 #[utoipa::path(put, path = "/v1/groups/{id}/parents/{parent_id}", tag = "groups", params(("id" = GroupId, Path), ("parent_id" = GroupId, Path)),
     responses((status = 200, body = Committed), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn add_parent(State(state): State<AppState>, caller: Caller, Path((child, parent)): Path<(GroupId, GroupId)>) -> Result<Committed, ApiError> {
+async fn add_parent(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((child, parent)): Path<(GroupId, GroupId)>,
+) -> Result<Committed, ApiError> {
     change_link(&state, &caller, Link::GroupInGroup { child, parent }, true).await
 }
 
 /// Removes the group from `parent_id`.
 #[utoipa::path(delete, path = "/v1/groups/{id}/parents/{parent_id}", tag = "groups", params(("id" = GroupId, Path), ("parent_id" = GroupId, Path)),
     responses((status = 200, body = Committed), (status = 404, body = ErrorBody)))]
-async fn remove_parent(State(state): State<AppState>, caller: Caller, Path((child, parent)): Path<(GroupId, GroupId)>) -> Result<Committed, ApiError> {
+async fn remove_parent(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((child, parent)): Path<(GroupId, GroupId)>,
+) -> Result<Committed, ApiError> {
     change_link(&state, &caller, Link::GroupInGroup { child, parent }, false).await
 }
 
 /// Assigns the role to the group.
 #[utoipa::path(put, path = "/v1/groups/{id}/roles/{role_id}", tag = "groups", params(("id" = GroupId, Path), ("role_id" = RoleId, Path)),
     responses((status = 200, body = Committed), (status = 404, body = ErrorBody)))]
-async fn add_group_role(State(state): State<AppState>, caller: Caller, Path((id, role)): Path<(GroupId, RoleId)>) -> Result<Committed, ApiError> {
-    change_link(&state, &caller, Link::RoleOf(Principal::Group(id), role), true).await
+async fn add_group_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, role)): Path<(GroupId, RoleId)>,
+) -> Result<Committed, ApiError> {
+    change_link(
+        &state,
+        &caller,
+        Link::RoleOf(Principal::Group(id), role),
+        true,
+    )
+    .await
 }
 
 /// Takes the role from the group.
 #[utoipa::path(delete, path = "/v1/groups/{id}/roles/{role_id}", tag = "groups", params(("id" = GroupId, Path), ("role_id" = RoleId, Path)),
     responses((status = 200, body = Committed), (status = 404, body = ErrorBody)))]
-async fn remove_group_role(State(state): State<AppState>, caller: Caller, Path((id, role)): Path<(GroupId, RoleId)>) -> Result<Committed, ApiError> {
-    change_link(&state, &caller, Link::RoleOf(Principal::Group(id), role), false).await
+async fn remove_group_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, role)): Path<(GroupId, RoleId)>,
+) -> Result<Committed, ApiError> {
+    change_link(
+        &state,
+        &caller,
+        Link::RoleOf(Principal::Group(id), role),
+        false,
+    )
+    .await
 }

@@ -43,8 +43,14 @@ struct SecuritySchemes;
 impl Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("basic", SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)));
-        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
     }
 }
 
@@ -72,11 +78,19 @@ pub struct Saved<T> {
 
 impl<T> Saved<T> {
     pub fn created(written: Written<T>) -> Self {
-        Self { revision: written.revision, data: written.value, status: StatusCode::CREATED }
+        Self {
+            revision: written.revision,
+            data: written.value,
+            status: StatusCode::CREATED,
+        }
     }
 
     pub fn updated(written: Written<T>) -> Self {
-        Self { revision: written.revision, data: written.value, status: StatusCode::OK }
+        Self {
+            revision: written.revision,
+            data: written.value,
+            status: StatusCode::OK,
+        }
     }
 }
 
@@ -100,7 +114,9 @@ impl IntoResponse for Committed {
 }
 
 fn with_revision(revision: Revision, mut response: Response) -> Response {
-    response.headers_mut().insert(REVISION_HEADER, HeaderValue::from(revision.0));
+    response
+        .headers_mut()
+        .insert(REVISION_HEADER, HeaderValue::from(revision.0));
     response
 }
 
@@ -114,7 +130,10 @@ pub struct List<T> {
 
 impl<T> From<Page<T>> for List<T> {
     fn from(page: Page<T>) -> Self {
-        Self { items: page.items, next_cursor: page.next_cursor }
+        Self {
+            items: page.items,
+            next_cursor: page.next_cursor,
+        }
     }
 }
 
@@ -135,7 +154,9 @@ impl ListQuery {
 }
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
-pub fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<Option<T>>, D::Error> {
+pub fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
@@ -148,12 +169,23 @@ pub async fn hash_password(password: String) -> Result<String, ApiError> {
 }
 
 /// Adds or removes one membership or role assignment, as an administrator.
-pub async fn change_link(state: &AppState, caller: &crate::auth::Caller, link: keycard_core::model::Link, add: bool) -> Result<Committed, ApiError> {
+pub async fn change_link(
+    state: &AppState,
+    caller: &crate::auth::Caller,
+    link: keycard_core::model::Link,
+    add: bool,
+) -> Result<Committed, ApiError> {
     caller.require_admin()?;
     let revision = if add {
-        state.store.add_link(&caller.actor(), caller.organization, link).await?
+        state
+            .store
+            .add_link(&caller.actor(), caller.organization, link)
+            .await?
     } else {
-        state.store.remove_link(&caller.actor(), caller.organization, link).await?
+        state
+            .store
+            .remove_link(&caller.actor(), caller.organization, link)
+            .await?
     };
     state.visible(revision).await?;
     Ok(Committed { revision })

@@ -18,7 +18,11 @@ use crate::state::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_organizations, create_organization))
-        .routes(routes!(get_organization, update_organization, delete_organization))
+        .routes(routes!(
+            get_organization,
+            update_organization,
+            delete_organization
+        ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -30,17 +34,30 @@ pub struct OrganizationBody {
 /// Lists organizations.
 #[utoipa::path(get, path = "/v1/organizations", tag = "organizations", params(ListQuery),
     responses((status = 200, body = List<Organization>), (status = 403, body = crate::error::ErrorBody)))]
-async fn list_organizations(State(state): State<AppState>, caller: Caller, Query(query): Query<ListQuery>) -> Result<axum::Json<List<Organization>>, ApiError> {
+async fn list_organizations(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> Result<axum::Json<List<Organization>>, ApiError> {
     caller.require_partner()?;
-    Ok(axum::Json(state.store.list_organizations(&query.page()?).await?.into()))
+    Ok(axum::Json(
+        state.store.list_organizations(&query.page()?).await?.into(),
+    ))
 }
 
 /// Creates an organization with its system roles `Admin` and `Member`.
 #[utoipa::path(post, path = "/v1/organizations", tag = "organizations", request_body = OrganizationBody,
     responses((status = 201, body = Saved<Organization>), (status = 409, body = crate::error::ErrorBody)))]
-async fn create_organization(State(state): State<AppState>, caller: Caller, Json(body): Json<OrganizationBody>) -> Result<Saved<Organization>, ApiError> {
+async fn create_organization(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<OrganizationBody>,
+) -> Result<Saved<Organization>, ApiError> {
     caller.require_partner()?;
-    let written = state.store.create_organization(&caller.actor(), NewOrganization { name: body.name }).await?;
+    let written = state
+        .store
+        .create_organization(&caller.actor(), NewOrganization { name: body.name })
+        .await?;
     state.visible(written.revision).await?;
     Ok(Saved::created(written))
 }
@@ -56,7 +73,11 @@ fn ensure_visible(caller: &Caller, id: OrganizationId) -> Result<(), ApiError> {
 /// Reads an organization: partners read any, others only their own.
 #[utoipa::path(get, path = "/v1/organizations/{id}", tag = "organizations", params(("id" = OrganizationId, Path)),
     responses((status = 200, body = Organization), (status = 404, body = crate::error::ErrorBody)))]
-async fn get_organization(State(state): State<AppState>, caller: Caller, Path(id): Path<OrganizationId>) -> Result<axum::Json<Organization>, ApiError> {
+async fn get_organization(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<OrganizationId>,
+) -> Result<axum::Json<Organization>, ApiError> {
     ensure_visible(&caller, id)?;
     Ok(axum::Json(state.store.get_organization(id).await?))
 }
@@ -72,9 +93,16 @@ async fn update_organization(
 ) -> Result<Saved<Organization>, ApiError> {
     caller.require_partner()?;
     if id == state.default_organization {
-        return Err(Error::BuiltIn { what: "organization", name: keycard_core::model::DEFAULT_ORGANIZATION.into() }.into());
+        return Err(Error::BuiltIn {
+            what: "organization",
+            name: keycard_core::model::DEFAULT_ORGANIZATION.into(),
+        }
+        .into());
     }
-    let written = state.store.rename_organization(&caller.actor(), id, body.name).await?;
+    let written = state
+        .store
+        .rename_organization(&caller.actor(), id, body.name)
+        .await?;
     state.visible(written.revision).await?;
     Ok(Saved::updated(written))
 }
@@ -82,10 +110,18 @@ async fn update_organization(
 /// Deletes an organization and everything in it. The default organization cannot be deleted.
 #[utoipa::path(delete, path = "/v1/organizations/{id}", tag = "organizations", params(("id" = OrganizationId, Path)),
     responses((status = 200, body = Committed), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
-async fn delete_organization(State(state): State<AppState>, caller: Caller, Path(id): Path<OrganizationId>) -> Result<Committed, ApiError> {
+async fn delete_organization(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<OrganizationId>,
+) -> Result<Committed, ApiError> {
     caller.require_partner()?;
     if id == state.default_organization {
-        return Err(Error::BuiltIn { what: "organization", name: keycard_core::model::DEFAULT_ORGANIZATION.into() }.into());
+        return Err(Error::BuiltIn {
+            what: "organization",
+            name: keycard_core::model::DEFAULT_ORGANIZATION.into(),
+        }
+        .into());
     }
     let revision = state.store.delete_organization(&caller.actor(), id).await?;
     state.visible(revision).await?;

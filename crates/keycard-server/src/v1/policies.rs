@@ -53,18 +53,40 @@ pub struct ResourceQuery {
 
 /// Lists the organization's policies.
 #[utoipa::path(get, path = "/v1/policies", tag = "policies", params(ListQuery), responses((status = 200, body = List<Policy>)))]
-async fn list_policies(State(state): State<AppState>, caller: Caller, Query(query): Query<ListQuery>) -> Result<axum::Json<List<Policy>>, ApiError> {
+async fn list_policies(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> Result<axum::Json<List<Policy>>, ApiError> {
     caller.require_admin()?;
-    Ok(axum::Json(state.store.list_policies(caller.organization, &query.page()?).await?.into()))
+    Ok(axum::Json(
+        state
+            .store
+            .list_policies(caller.organization, &query.page()?)
+            .await?
+            .into(),
+    ))
 }
 
 /// Creates a policy; every role it names must exist.
 #[utoipa::path(post, path = "/v1/policies", tag = "policies", request_body = CreatePolicy,
     responses((status = 201, body = Saved<Policy>), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn create_policy(State(state): State<AppState>, caller: Caller, Json(body): Json<CreatePolicy>) -> Result<Saved<Policy>, ApiError> {
+async fn create_policy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<CreatePolicy>,
+) -> Result<Saved<Policy>, ApiError> {
     caller.require_admin()?;
-    let new = NewPolicy { name: body.name, system: false, actions: body.actions, resources: body.resources };
-    let written = state.store.create_policy(&caller.actor(), caller.organization, new).await?;
+    let new = NewPolicy {
+        name: body.name,
+        system: false,
+        actions: body.actions,
+        resources: body.resources,
+    };
+    let written = state
+        .store
+        .create_policy(&caller.actor(), caller.organization, new)
+        .await?;
     state.visible(written.revision).await?;
     Ok(Saved::created(written))
 }
@@ -72,18 +94,36 @@ async fn create_policy(State(state): State<AppState>, caller: Caller, Json(body)
 /// Reads a policy.
 #[utoipa::path(get, path = "/v1/policies/{id}", tag = "policies", params(("id" = PolicyId, Path)),
     responses((status = 200, body = Policy), (status = 404, body = ErrorBody)))]
-async fn get_policy(State(state): State<AppState>, caller: Caller, Path(id): Path<PolicyId>) -> Result<axum::Json<Policy>, ApiError> {
+async fn get_policy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<PolicyId>,
+) -> Result<axum::Json<Policy>, ApiError> {
     caller.require_admin()?;
-    Ok(axum::Json(state.store.get_policy(caller.organization, id).await?))
+    Ok(axum::Json(
+        state.store.get_policy(caller.organization, id).await?,
+    ))
 }
 
 /// Changes a policy; lists replace wholesale.
 #[utoipa::path(patch, path = "/v1/policies/{id}", tag = "policies", params(("id" = PolicyId, Path)), request_body = UpdatePolicy,
     responses((status = 200, body = Saved<Policy>), (status = 404, body = ErrorBody)))]
-async fn update_policy(State(state): State<AppState>, caller: Caller, Path(id): Path<PolicyId>, Json(body): Json<UpdatePolicy>) -> Result<Saved<Policy>, ApiError> {
+async fn update_policy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<PolicyId>,
+    Json(body): Json<UpdatePolicy>,
+) -> Result<Saved<Policy>, ApiError> {
     caller.require_admin()?;
-    let patch = PolicyPatch { name: body.name, actions: body.actions, resources: body.resources };
-    let written = state.store.update_policy(&caller.actor(), caller.organization, id, patch).await?;
+    let patch = PolicyPatch {
+        name: body.name,
+        actions: body.actions,
+        resources: body.resources,
+    };
+    let written = state
+        .store
+        .update_policy(&caller.actor(), caller.organization, id, patch)
+        .await?;
     state.visible(written.revision).await?;
     Ok(Saved::updated(written))
 }
@@ -91,9 +131,16 @@ async fn update_policy(State(state): State<AppState>, caller: Caller, Path(id): 
 /// Deletes a policy; what it granted is revoked at once.
 #[utoipa::path(delete, path = "/v1/policies/{id}", tag = "policies", params(("id" = PolicyId, Path)),
     responses((status = 200, body = Committed), (status = 404, body = ErrorBody)))]
-async fn delete_policy(State(state): State<AppState>, caller: Caller, Path(id): Path<PolicyId>) -> Result<Committed, ApiError> {
+async fn delete_policy(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<PolicyId>,
+) -> Result<Committed, ApiError> {
     caller.require_admin()?;
-    let revision = state.store.delete_policy(&caller.actor(), caller.organization, id).await?;
+    let revision = state
+        .store
+        .delete_policy(&caller.actor(), caller.organization, id)
+        .await?;
     state.visible(revision).await?;
     Ok(Committed { revision })
 }
@@ -101,9 +148,17 @@ async fn delete_policy(State(state): State<AppState>, caller: Caller, Path(id): 
 /// Attaches the policy to a resource (`id` `*`: every resource of the type).
 #[utoipa::path(post, path = "/v1/policies/{id}/resources", tag = "policies", params(("id" = PolicyId, Path)), request_body = ResourceRef,
     responses((status = 200, body = Saved<Policy>), (status = 404, body = ErrorBody)))]
-async fn attach(State(state): State<AppState>, caller: Caller, Path(id): Path<PolicyId>, Json(resource): Json<ResourceRef>) -> Result<Saved<Policy>, ApiError> {
+async fn attach(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<PolicyId>,
+    Json(resource): Json<ResourceRef>,
+) -> Result<Saved<Policy>, ApiError> {
     caller.require_admin()?;
-    let written = state.store.set_attachment(&caller.actor(), caller.organization, id, resource, true).await?;
+    let written = state
+        .store
+        .set_attachment(&caller.actor(), caller.organization, id, resource, true)
+        .await?;
     state.visible(written.revision).await?;
     Ok(Saved::updated(written))
 }
@@ -111,10 +166,21 @@ async fn attach(State(state): State<AppState>, caller: Caller, Path(id): Path<Po
 /// Detaches the policy from a resource.
 #[utoipa::path(delete, path = "/v1/policies/{id}/resources", tag = "policies", params(("id" = PolicyId, Path), ResourceQuery),
     responses((status = 200, body = Saved<Policy>), (status = 404, body = ErrorBody)))]
-async fn detach(State(state): State<AppState>, caller: Caller, Path(id): Path<PolicyId>, Query(query): Query<ResourceQuery>) -> Result<Saved<Policy>, ApiError> {
+async fn detach(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<PolicyId>,
+    Query(query): Query<ResourceQuery>,
+) -> Result<Saved<Policy>, ApiError> {
     caller.require_admin()?;
-    let resource = ResourceRef { resource_type: query.resource_type, id: query.id };
-    let written = state.store.set_attachment(&caller.actor(), caller.organization, id, resource, false).await?;
+    let resource = ResourceRef {
+        resource_type: query.resource_type,
+        id: query.id,
+    };
+    let written = state
+        .store
+        .set_attachment(&caller.actor(), caller.organization, id, resource, false)
+        .await?;
     state.visible(written.revision).await?;
     Ok(Saved::updated(written))
 }

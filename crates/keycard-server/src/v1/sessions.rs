@@ -15,7 +15,10 @@ use crate::error::{ApiError, ErrorBody, Json};
 use crate::state::{AppState, org_of};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(login)).routes(routes!(logout)).routes(routes!(me))
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -49,14 +52,25 @@ pub struct Me {
 /// failed attempts are rate limited per username and client address.
 #[utoipa::path(post, path = "/v1/sessions", tag = "sessions", request_body = Login, security(()),
     responses((status = 201, body = LoggedIn), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn login(State(state): State<AppState>, ClientIp(ip): ClientIp, Json(body): Json<Login>) -> Result<(StatusCode, axum::Json<LoggedIn>), ApiError> {
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Json(body): Json<Login>,
+) -> Result<(StatusCode, axum::Json<LoggedIn>), ApiError> {
     let org = match body.organization.as_deref() {
         None => state.default_organization,
         Some(named) => {
             let snapshot = state.snapshot.current();
-            let by_id = named.parse::<OrganizationId>().ok().filter(|id| snapshot.organization(*id).is_some());
+            let by_id = named
+                .parse::<OrganizationId>()
+                .ok()
+                .filter(|id| snapshot.organization(*id).is_some());
             by_id
-                .or_else(|| snapshot.organization_by_name(named).map(|org| org.organization.id))
+                .or_else(|| {
+                    snapshot
+                        .organization_by_name(named)
+                        .map(|org| org.organization.id)
+                })
                 .ok_or_else(|| Error::Unauthenticated("invalid username or password".into()))?
         }
     };
@@ -74,7 +88,11 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusC
             state.store.revoke_session(id).await?;
             Ok(StatusCode::NO_CONTENT)
         }
-        _ => Err(Error::invalid("credential", "the request was not authenticated with a session token").into()),
+        _ => Err(Error::invalid(
+            "credential",
+            "the request was not authenticated with a session token",
+        )
+        .into()),
     }
 }
 
@@ -83,7 +101,16 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusC
 async fn me(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<Me>, ApiError> {
     let snapshot = state.snapshot.current();
     let home = org_of(&snapshot, caller.account.organization_id)?;
-    let organization = org_of(&snapshot, caller.organization)?.organization.as_ref().clone();
+    let organization = org_of(&snapshot, caller.organization)?
+        .organization
+        .as_ref()
+        .clone();
     let effective_roles = decision::effective_roles(home, &caller.account);
-    Ok(axum::Json(Me { admin: caller.admin, partner: caller.partner, organization, effective_roles, account: caller.account }))
+    Ok(axum::Json(Me {
+        admin: caller.admin,
+        partner: caller.partner,
+        organization,
+        effective_roles,
+        account: caller.account,
+    }))
 }

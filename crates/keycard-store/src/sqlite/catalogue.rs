@@ -17,7 +17,8 @@ use super::{SqliteStore, internal};
 fn pair_cursor(page: &PageRequest) -> Result<(String, String)> {
     match &page.after {
         None => Ok((String::new(), String::new())),
-        Some(key) => serde_json::from_str(key).map_err(|_| Error::invalid("cursor", "is not a catalogue cursor")),
+        Some(key) => serde_json::from_str(key)
+            .map_err(|_| Error::invalid("cursor", "is not a catalogue cursor")),
     }
 }
 
@@ -25,38 +26,64 @@ fn pair_key(provenance: &Provenance, second: &str) -> String {
     serde_json::json!([provenance.as_str(), second]).to_string()
 }
 
-async fn find_method(conn: &mut SqliteConnection, org: OrganizationId, provenance: &str, name: &str) -> Result<Option<Method>> {
-    let row = sqlx::query(&format!("{METHOD_SELECT} WHERE m.organization_id = ? AND m.provenance = ? AND m.name = ?"))
-        .bind(org.to_string())
-        .bind(provenance)
-        .bind(name)
-        .fetch_optional(conn)
-        .await
-        .map_err(internal)?;
-    row.as_ref().map(|row| rows::method(row).map(|(_, method)| method)).transpose()
+async fn find_method(
+    conn: &mut SqliteConnection,
+    org: OrganizationId,
+    provenance: &str,
+    name: &str,
+) -> Result<Option<Method>> {
+    let row = sqlx::query(&format!(
+        "{METHOD_SELECT} WHERE m.organization_id = ? AND m.provenance = ? AND m.name = ?"
+    ))
+    .bind(org.to_string())
+    .bind(provenance)
+    .bind(name)
+    .fetch_optional(conn)
+    .await
+    .map_err(internal)?;
+    row.as_ref()
+        .map(|row| rows::method(row).map(|(_, method)| method))
+        .transpose()
 }
 
-async fn find_view(conn: &mut SqliteConnection, org: OrganizationId, provenance: &str, path: &str) -> Result<Option<View>> {
-    let row = sqlx::query(&format!("{VIEW_SELECT} WHERE v.organization_id = ? AND v.provenance = ? AND v.path = ?"))
-        .bind(org.to_string())
-        .bind(provenance)
-        .bind(path)
-        .fetch_optional(conn)
-        .await
-        .map_err(internal)?;
-    row.as_ref().map(|row| rows::view(row).map(|(_, view)| view)).transpose()
+async fn find_view(
+    conn: &mut SqliteConnection,
+    org: OrganizationId,
+    provenance: &str,
+    path: &str,
+) -> Result<Option<View>> {
+    let row = sqlx::query(&format!(
+        "{VIEW_SELECT} WHERE v.organization_id = ? AND v.provenance = ? AND v.path = ?"
+    ))
+    .bind(org.to_string())
+    .bind(provenance)
+    .bind(path)
+    .fetch_optional(conn)
+    .await
+    .map_err(internal)?;
+    row.as_ref()
+        .map(|row| rows::view(row).map(|(_, view)| view))
+        .transpose()
 }
 
 fn validate_entry(field: &str, value: &str) -> Result<()> {
     if value.is_empty() || value.len() > 1024 || value.chars().any(char::is_control) {
-        return Err(Error::invalid(field, "must be 1 to 1024 characters without control characters"));
+        return Err(Error::invalid(
+            field,
+            "must be 1 to 1024 characters without control characters",
+        ));
     }
     Ok(())
 }
 
 #[async_trait]
 impl CatalogueStore for SqliteStore {
-    async fn import_manifest(&self, actor: &Actor, org: OrganizationId, manifest: Manifest) -> Result<Revision> {
+    async fn import_manifest(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        manifest: Manifest,
+    ) -> Result<Revision> {
         for method in &manifest.methods {
             validate_entry("method name", &method.name)?;
             if let Some(route) = &method.route {
@@ -70,7 +97,8 @@ impl CatalogueStore for SqliteStore {
         let mut w = self.begin_write(actor, org).await?;
         rows::load_organization(w.conn(), org).await?;
         for method in manifest.methods {
-            let before = find_method(w.conn(), org, method.provenance.as_str(), &method.name).await?;
+            let before =
+                find_method(w.conn(), org, method.provenance.as_str(), &method.name).await?;
             if before.as_ref() == Some(&method) {
                 continue;
             }
@@ -88,11 +116,25 @@ impl CatalogueStore for SqliteStore {
             .execute(w.conn())
             .await
             .map_err(internal)?;
-            let operation = if before.is_some() { Operation::Update } else { Operation::Create };
-            w.record(EntityKind::Method, &method.key(), operation, before.as_ref(), Some(&method)).await?;
+            let operation = if before.is_some() {
+                Operation::Update
+            } else {
+                Operation::Create
+            };
+            w.record(
+                EntityKind::Method,
+                &method.key(),
+                operation,
+                before.as_ref(),
+                Some(&method),
+            )
+            .await?;
         }
         for view in manifest.views {
-            if find_view(w.conn(), org, view.provenance.as_str(), &view.path).await?.is_some() {
+            if find_view(w.conn(), org, view.provenance.as_str(), &view.path)
+                .await?
+                .is_some()
+            {
                 continue;
             }
             sqlx::query("INSERT INTO views (organization_id, provenance, path) VALUES (?, ?, ?)")
@@ -102,7 +144,14 @@ impl CatalogueStore for SqliteStore {
                 .execute(w.conn())
                 .await
                 .map_err(internal)?;
-            w.record(EntityKind::View, &view.key(), Operation::Create, None, Some(&view)).await?;
+            w.record(
+                EntityKind::View,
+                &view.key(),
+                Operation::Create,
+                None,
+                Some(&view),
+            )
+            .await?;
         }
         w.commit().await
     }
@@ -119,8 +168,13 @@ impl CatalogueStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(internal)?;
-        let items = rows.iter().map(|row| rows::method(row).map(|(_, m)| m)).collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_overfetch(items, page.limit, |m| pair_key(&m.provenance, &m.name)))
+        let items = rows
+            .iter()
+            .map(|row| rows::method(row).map(|(_, m)| m))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, page.limit, |m| {
+            pair_key(&m.provenance, &m.name)
+        }))
     }
 
     async fn list_views(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<View>> {
@@ -135,27 +189,53 @@ impl CatalogueStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(internal)?;
-        let items = rows.iter().map(|row| rows::view(row).map(|(_, v)| v)).collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_overfetch(items, page.limit, |v| pair_key(&v.provenance, &v.path)))
+        let items = rows
+            .iter()
+            .map(|row| rows::view(row).map(|(_, v)| v))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, page.limit, |v| {
+            pair_key(&v.provenance, &v.path)
+        }))
     }
 
-    async fn delete_method(&self, actor: &Actor, org: OrganizationId, provenance: &Provenance, name: &str) -> Result<Revision> {
+    async fn delete_method(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        provenance: &Provenance,
+        name: &str,
+    ) -> Result<Revision> {
         let mut w = self.begin_write(actor, org).await?;
         let before = find_method(w.conn(), org, provenance.as_str(), name)
             .await?
             .ok_or_else(|| Error::not_found("method", format!("{provenance}/{name}")))?;
-        sqlx::query("DELETE FROM methods WHERE organization_id = ? AND provenance = ? AND name = ?")
-            .bind(org.to_string())
-            .bind(provenance.as_str())
-            .bind(name)
-            .execute(w.conn())
-            .await
-            .map_err(internal)?;
-        w.record(EntityKind::Method, &before.key(), Operation::Delete, Some(&before), None).await?;
+        sqlx::query(
+            "DELETE FROM methods WHERE organization_id = ? AND provenance = ? AND name = ?",
+        )
+        .bind(org.to_string())
+        .bind(provenance.as_str())
+        .bind(name)
+        .execute(w.conn())
+        .await
+        .map_err(internal)?;
+        w.record(
+            EntityKind::Method,
+            &before.key(),
+            Operation::Delete,
+            Some(&before),
+            None,
+        )
+        .await?;
         w.commit().await
     }
 
-    async fn delete_view(&self, actor: &Actor, org: OrganizationId, provenance: &Provenance, path: &str) -> Result<Revision> {
+    async fn delete_view(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        provenance: &Provenance,
+        path: &str,
+    ) -> Result<Revision> {
         let mut w = self.begin_write(actor, org).await?;
         let before = find_view(w.conn(), org, provenance.as_str(), path)
             .await?
@@ -167,7 +247,14 @@ impl CatalogueStore for SqliteStore {
             .execute(w.conn())
             .await
             .map_err(internal)?;
-        w.record(EntityKind::View, &before.key(), Operation::Delete, Some(&before), None).await?;
+        w.record(
+            EntityKind::View,
+            &before.key(),
+            Operation::Delete,
+            Some(&before),
+            None,
+        )
+        .await?;
         w.commit().await
     }
 }

@@ -8,16 +8,23 @@ use keycard_core::{Error, Result};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use super::rows::{self, ACCOUNT_SELECT, GROUP_SELECT, METHOD_SELECT, ORGANIZATION_SELECT, POLICY_SELECT, ROLE_SELECT, VIEW_SELECT};
+use super::rows::{
+    self, ACCOUNT_SELECT, GROUP_SELECT, METHOD_SELECT, ORGANIZATION_SELECT, POLICY_SELECT,
+    ROLE_SELECT, VIEW_SELECT,
+};
 use super::{SqliteStore, from_millis, internal, unavailable};
 
-const CHANGE_COLUMNS: &str = "revision, seq, organization_id, entity, entity_id, operation, actor, at, before, after";
+const CHANGE_COLUMNS: &str =
+    "revision, seq, organization_id, entity, entity_id, operation, actor, at, before, after";
 
 fn change(row: &SqliteRow) -> Result<Change> {
     let json = |column: &str| -> Result<Option<serde_json::Value>> {
         let text: Option<String> = row.try_get(column).map_err(internal)?;
-        text.map(|text| serde_json::from_str(&text).map_err(|err| Error::Internal(format!("stored change is unreadable: {err}"))))
-            .transpose()
+        text.map(|text| {
+            serde_json::from_str(&text)
+                .map_err(|err| Error::Internal(format!("stored change is unreadable: {err}")))
+        })
+        .transpose()
     };
     let entity: String = row.try_get("entity").map_err(internal)?;
     let operation: String = row.try_get("operation").map_err(internal)?;
@@ -26,10 +33,13 @@ fn change(row: &SqliteRow) -> Result<Change> {
         revision: Revision(row.try_get("revision").map_err(internal)?),
         seq: row.try_get("seq").map_err(internal)?,
         organization_id: organization_id.parse()?,
-        entity: EntityKind::parse(&entity).ok_or_else(|| Error::Internal(format!("unknown entity `{entity}` in the change log")))?,
+        entity: EntityKind::parse(&entity).ok_or_else(|| {
+            Error::Internal(format!("unknown entity `{entity}` in the change log"))
+        })?,
         entity_id: row.try_get("entity_id").map_err(internal)?,
-        operation: Operation::parse(&operation)
-            .ok_or_else(|| Error::Internal(format!("unknown operation `{operation}` in the change log")))?,
+        operation: Operation::parse(&operation).ok_or_else(|| {
+            Error::Internal(format!("unknown operation `{operation}` in the change log"))
+        })?,
         actor: row.try_get("actor").map_err(internal)?,
         at: from_millis(row.try_get("at").map_err(internal)?),
         before: json("before")?,
@@ -67,7 +77,12 @@ impl ChangeLog for SqliteStore {
         rows.iter().map(change).collect()
     }
 
-    async fn organization_changes(&self, org: OrganizationId, after: Revision, limit: u32) -> Result<Vec<Change>> {
+    async fn organization_changes(
+        &self,
+        org: OrganizationId,
+        after: Revision,
+        limit: u32,
+    ) -> Result<Vec<Change>> {
         let rows = sqlx::query(&format!(
             "SELECT {CHANGE_COLUMNS} FROM changes WHERE organization_id = ?1 AND revision > ?2 AND revision <= \
              (SELECT COALESCE(MAX(revision), ?2) FROM (SELECT DISTINCT revision FROM changes WHERE organization_id = ?1 AND revision > ?2 ORDER BY revision LIMIT ?3)) \
@@ -85,11 +100,19 @@ impl ChangeLog for SqliteStore {
     async fn load_state(&self) -> Result<FullState> {
         // One read transaction: WAL gives it a consistent view from its first read on.
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        let revision: i64 =
-            sqlx::query_scalar("SELECT value FROM kc_revision WHERE singleton = 1").fetch_one(&mut *tx).await.map_err(unavailable)?;
+        let revision: i64 = sqlx::query_scalar("SELECT value FROM kc_revision WHERE singleton = 1")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(unavailable)?;
         macro_rules! all {
             ($select:expr, $decode:expr) => {
-                sqlx::query($select).fetch_all(&mut *tx).await.map_err(internal)?.iter().map($decode).collect::<Result<Vec<_>>>()?
+                sqlx::query($select)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(internal)?
+                    .iter()
+                    .map($decode)
+                    .collect::<Result<Vec<_>>>()?
             };
         }
         let state = FullState {
@@ -98,7 +121,8 @@ impl ChangeLog for SqliteStore {
             accounts: all!(ACCOUNT_SELECT, rows::account),
             groups: all!(GROUP_SELECT, rows::group),
             roles: all!(ROLE_SELECT, rows::role),
-            policies: all!(POLICY_SELECT, |row| rows::policy(row).map(|p| (p.organization_id, p))),
+            policies: all!(POLICY_SELECT, |row| rows::policy(row)
+                .map(|p| (p.organization_id, p))),
             methods: all!(METHOD_SELECT, rows::method),
             views: all!(VIEW_SELECT, rows::view),
         };

@@ -12,13 +12,23 @@ use sqlx::SqliteConnection;
 use super::rows::{self, API_KEY_SELECT, SESSION_SELECT, ensure_in_org};
 use super::{SqliteStore, internal, millis};
 
-async fn load_key(conn: &mut SqliteConnection, id: ApiKeyId) -> Result<Option<StoredSecret<ApiKey>>> {
+async fn load_key(
+    conn: &mut SqliteConnection,
+    id: ApiKeyId,
+) -> Result<Option<StoredSecret<ApiKey>>> {
     let row = sqlx::query(&format!("{API_KEY_SELECT} WHERE k.id = ?"))
         .bind(id.to_string())
         .fetch_optional(conn)
         .await
         .map_err(internal)?;
-    Ok(row.as_ref().map(rows::api_key).transpose()?.map(|(record, secret_hash)| StoredSecret { record, secret_hash }))
+    Ok(row
+        .as_ref()
+        .map(rows::api_key)
+        .transpose()?
+        .map(|(record, secret_hash)| StoredSecret {
+            record,
+            secret_hash,
+        }))
 }
 
 #[async_trait]
@@ -33,7 +43,10 @@ impl CredentialStore for SqliteStore {
         secret_hash: String,
     ) -> Result<Written<ApiKey>> {
         if name.chars().count() > 200 || name.chars().any(char::is_control) {
-            return Err(Error::invalid("key name", "must be at most 200 characters without control characters"));
+            return Err(Error::invalid(
+                "key name",
+                "must be at most 200 characters without control characters",
+            ));
         }
         let mut w = self.begin_write(actor, org).await?;
         ensure_in_org(w.conn(), "accounts", "account", org, &[account]).await?;
@@ -47,25 +60,48 @@ impl CredentialStore for SqliteStore {
             .execute(w.conn())
             .await
             .map_err(internal)?;
-        let key = load_key(w.conn(), id).await?.ok_or_else(|| Error::Internal("api key vanished".into()))?.record;
-        w.record(EntityKind::ApiKey, &id.to_string(), Operation::Create, None, Some(&key)).await?;
+        let key = load_key(w.conn(), id)
+            .await?
+            .ok_or_else(|| Error::Internal("api key vanished".into()))?
+            .record;
+        w.record(
+            EntityKind::ApiKey,
+            &id.to_string(),
+            Operation::Create,
+            None,
+            Some(&key),
+        )
+        .await?;
         let revision = w.commit().await?;
-        Ok(Written { value: key, revision })
+        Ok(Written {
+            value: key,
+            revision,
+        })
     }
 
     async fn list_api_keys(&self, org: OrganizationId, account: AccountId) -> Result<Vec<ApiKey>> {
         let mut conn = self.pool.acquire().await.map_err(super::unavailable)?;
         ensure_in_org(&mut conn, "accounts", "account", org, &[account]).await?;
-        let rows = sqlx::query(&format!("{API_KEY_SELECT} WHERE k.organization_id = ? AND k.account_id = ? ORDER BY k.id"))
-            .bind(org.to_string())
-            .bind(account.to_string())
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(internal)?;
-        rows.iter().map(|row| rows::api_key(row).map(|(key, _)| key)).collect()
+        let rows = sqlx::query(&format!(
+            "{API_KEY_SELECT} WHERE k.organization_id = ? AND k.account_id = ? ORDER BY k.id"
+        ))
+        .bind(org.to_string())
+        .bind(account.to_string())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(internal)?;
+        rows.iter()
+            .map(|row| rows::api_key(row).map(|(key, _)| key))
+            .collect()
     }
 
-    async fn revoke_api_key(&self, actor: &Actor, org: OrganizationId, account: AccountId, id: ApiKeyId) -> Result<Written<ApiKey>> {
+    async fn revoke_api_key(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        account: AccountId,
+        id: ApiKeyId,
+    ) -> Result<Written<ApiKey>> {
         let mut w = self.begin_write(actor, org).await?;
         let before = load_key(w.conn(), id)
             .await?
@@ -74,7 +110,10 @@ impl CredentialStore for SqliteStore {
             .ok_or_else(|| Error::not_found("api key", id))?;
         if before.revoked_at.is_some() {
             drop(w);
-            return Ok(Written { value: before, revision: self.latest().await? });
+            return Ok(Written {
+                value: before,
+                revision: self.latest().await?,
+            });
         }
         sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ?")
             .bind(millis(w.at))
@@ -82,10 +121,23 @@ impl CredentialStore for SqliteStore {
             .execute(w.conn())
             .await
             .map_err(internal)?;
-        let after = load_key(w.conn(), id).await?.ok_or_else(|| Error::Internal("api key vanished".into()))?.record;
-        w.record(EntityKind::ApiKey, &id.to_string(), Operation::Update, Some(&before), Some(&after)).await?;
+        let after = load_key(w.conn(), id)
+            .await?
+            .ok_or_else(|| Error::Internal("api key vanished".into()))?
+            .record;
+        w.record(
+            EntityKind::ApiKey,
+            &id.to_string(),
+            Operation::Update,
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
         let revision = w.commit().await?;
-        Ok(Written { value: after, revision })
+        Ok(Written {
+            value: after,
+            revision,
+        })
     }
 
     async fn find_api_key(&self, id: ApiKeyId) -> Result<Option<StoredSecret<ApiKey>>> {
@@ -122,7 +174,10 @@ impl CredentialStore for SqliteStore {
             .execute(&self.pool)
             .await
             .map_err(internal)?;
-        self.find_session(id).await?.map(|stored| stored.record).ok_or_else(|| Error::Internal("session vanished".into()))
+        self.find_session(id)
+            .await?
+            .map(|stored| stored.record)
+            .ok_or_else(|| Error::Internal("session vanished".into()))
     }
 
     async fn find_session(&self, id: SessionId) -> Result<Option<StoredSecret<Session>>> {
@@ -131,7 +186,14 @@ impl CredentialStore for SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(internal)?;
-        Ok(row.as_ref().map(rows::session).transpose()?.map(|(record, secret_hash)| StoredSecret { record, secret_hash }))
+        Ok(row
+            .as_ref()
+            .map(rows::session)
+            .transpose()?
+            .map(|(record, secret_hash)| StoredSecret {
+                record,
+                secret_hash,
+            }))
     }
 
     async fn revoke_session(&self, id: SessionId) -> Result<()> {

@@ -4,8 +4,9 @@ use async_trait::async_trait;
 use keycard_core::change::{EntityKind, Operation, Revision};
 use keycard_core::ids::{AccountId, GroupId, OrganizationId, PolicyId, RoleId};
 use keycard_core::model::{
-    self, Account, AccountPatch, Actor, Group, GroupPatch, Link, NewAccount, NewGroup, NewOrganization, NewPolicy,
-    NewRole, Organization, Policy, PolicyPatch, Principal, Role, RolePatch, normalize_actions, sorted_unique,
+    self, Account, AccountPatch, Actor, Group, GroupPatch, Link, NewAccount, NewGroup,
+    NewOrganization, NewPolicy, NewRole, Organization, Policy, PolicyPatch, Principal, Role,
+    RolePatch, normalize_actions, sorted_unique,
 };
 use keycard_core::names::{OrganizationName, Provenance, RoleName, Username, validate_description};
 use keycard_core::page::{Page, PageRequest};
@@ -15,7 +16,9 @@ use keycard_core::store::{
 use keycard_core::{Error, Result};
 use sqlx::SqliteConnection;
 
-use super::rows::{self, ensure_in_org, fetch_page, load_account, load_group, load_policy, load_role};
+use super::rows::{
+    self, ensure_in_org, fetch_page, load_account, load_group, load_policy, load_role,
+};
 use super::{SqliteStore, WriteTx, internal, millis, unavailable, unique_or};
 
 fn json_text<T: serde::Serialize>(value: &T) -> Result<String> {
@@ -36,9 +39,15 @@ async fn replace_links<T: std::fmt::Display>(
         .execute(&mut *conn)
         .await
         .map_err(internal)?;
-    let insert = format!("INSERT OR IGNORE INTO {table} ({owner_column}, {target_column}) VALUES (?, ?)");
+    let insert =
+        format!("INSERT OR IGNORE INTO {table} ({owner_column}, {target_column}) VALUES (?, ?)");
     for target in targets {
-        sqlx::query(&insert).bind(owner).bind(target.to_string()).execute(&mut *conn).await.map_err(internal)?;
+        sqlx::query(&insert)
+            .bind(owner)
+            .bind(target.to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(internal)?;
     }
     Ok(())
 }
@@ -61,27 +70,55 @@ async fn would_cycle(conn: &mut SqliteConnection, child: GroupId, parent: GroupI
     Ok(found.is_some())
 }
 
-async fn ensure_no_cycles(conn: &mut SqliteConnection, child: GroupId, parents: &[GroupId]) -> Result<()> {
+async fn ensure_no_cycles(
+    conn: &mut SqliteConnection,
+    child: GroupId,
+    parents: &[GroupId],
+) -> Result<()> {
     for parent in parents {
         if would_cycle(conn, child, *parent).await? {
-            return Err(Error::Cycle { child: child.to_string(), parent: parent.to_string() });
+            return Err(Error::Cycle {
+                child: child.to_string(),
+                parent: parent.to_string(),
+            });
         }
     }
     Ok(())
 }
 
 /// Records the new state of a principal whose links changed.
-async fn record_principal(w: &mut WriteTx, org: OrganizationId, principal: Principal, before: PrincipalState) -> Result<()> {
+async fn record_principal(
+    w: &mut WriteTx,
+    org: OrganizationId,
+    principal: Principal,
+    before: PrincipalState,
+) -> Result<()> {
     match (principal, before) {
         (Principal::Account(id), PrincipalState::Account(before)) => {
             let after = load_account(w.conn(), org, id).await?;
-            w.record(EntityKind::Account, &id.to_string(), Operation::Update, Some(&before), Some(&after)).await
+            w.record(
+                EntityKind::Account,
+                &id.to_string(),
+                Operation::Update,
+                Some(&before),
+                Some(&after),
+            )
+            .await
         }
         (Principal::Group(id), PrincipalState::Group(before)) => {
             let after = load_group(w.conn(), org, id).await?;
-            w.record(EntityKind::Group, &id.to_string(), Operation::Update, Some(&before), Some(&after)).await
+            w.record(
+                EntityKind::Group,
+                &id.to_string(),
+                Operation::Update,
+                Some(&before),
+                Some(&after),
+            )
+            .await
         }
-        _ => Err(Error::Internal("principal kind changed during a write".into())),
+        _ => Err(Error::Internal(
+            "principal kind changed during a write".into(),
+        )),
     }
 }
 
@@ -90,7 +127,11 @@ enum PrincipalState {
     Group(Group),
 }
 
-async fn principal_state(conn: &mut SqliteConnection, org: OrganizationId, principal: Principal) -> Result<PrincipalState> {
+async fn principal_state(
+    conn: &mut SqliteConnection,
+    org: OrganizationId,
+    principal: Principal,
+) -> Result<PrincipalState> {
     Ok(match principal {
         Principal::Account(id) => PrincipalState::Account(load_account(conn, org, id).await?),
         Principal::Group(id) => PrincipalState::Group(load_group(conn, org, id).await?),
@@ -171,27 +212,47 @@ impl SqliteStore {
         .await
         .map_err(unique_or("role", new.name.as_str()))?;
         let role = load_role(w.conn(), org, id).await?;
-        w.record(EntityKind::Role, &id.to_string(), Operation::Create, None, Some(&role)).await?;
+        w.record(
+            EntityKind::Role,
+            &id.to_string(),
+            Operation::Create,
+            None,
+            Some(&role),
+        )
+        .await?;
         Ok(role)
     }
 }
 
 #[async_trait]
 impl OrganizationStore for SqliteStore {
-    async fn create_organization(&self, actor: &Actor, new: NewOrganization) -> Result<Written<Organization>> {
+    async fn create_organization(
+        &self,
+        actor: &Actor,
+        new: NewOrganization,
+    ) -> Result<Written<Organization>> {
         let id = OrganizationId::new();
         let mut w = self.begin_write(actor, id).await?;
         let now = millis(w.at);
-        sqlx::query("INSERT INTO organizations (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)")
-            .bind(id.to_string())
-            .bind(new.name.as_str())
-            .bind(now)
-            .bind(now)
-            .execute(w.conn())
-            .await
-            .map_err(unique_or("organization", new.name.as_str()))?;
+        sqlx::query(
+            "INSERT INTO organizations (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(id.to_string())
+        .bind(new.name.as_str())
+        .bind(now)
+        .bind(now)
+        .execute(w.conn())
+        .await
+        .map_err(unique_or("organization", new.name.as_str()))?;
         let org = rows::load_organization(w.conn(), id).await?;
-        w.record(EntityKind::Organization, &id.to_string(), Operation::Create, None, Some(&org)).await?;
+        w.record(
+            EntityKind::Organization,
+            &id.to_string(),
+            Operation::Create,
+            None,
+            Some(&org),
+        )
+        .await?;
         for (name, description) in [
             (model::ADMIN_ROLE, "May do anything in the organization."),
             (model::MEMBER_ROLE, "Every member of the organization."),
@@ -208,7 +269,10 @@ impl OrganizationStore for SqliteStore {
             Self::insert_role(&mut w, id, new_role).await?;
         }
         let revision = w.commit().await?;
-        Ok(Written { value: org, revision })
+        Ok(Written {
+            value: org,
+            revision,
+        })
     }
 
     async fn get_organization(&self, id: OrganizationId) -> Result<Organization> {
@@ -226,17 +290,30 @@ impl OrganizationStore for SqliteStore {
     }
 
     async fn list_organizations(&self, page: &PageRequest) -> Result<Page<Organization>> {
-        let rows = sqlx::query(&format!("{} WHERE o.id > ? ORDER BY o.id LIMIT ?", rows::ORGANIZATION_SELECT))
-            .bind(page.after.clone().unwrap_or_default())
-            .bind(i64::from(page.limit) + 1)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(internal)?;
-        let items = rows.iter().map(rows::organization).collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_overfetch(items, page.limit, |org| org.id.to_string()))
+        let rows = sqlx::query(&format!(
+            "{} WHERE o.id > ? ORDER BY o.id LIMIT ?",
+            rows::ORGANIZATION_SELECT
+        ))
+        .bind(page.after.clone().unwrap_or_default())
+        .bind(i64::from(page.limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(internal)?;
+        let items = rows
+            .iter()
+            .map(rows::organization)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(items, page.limit, |org| {
+            org.id.to_string()
+        }))
     }
 
-    async fn rename_organization(&self, actor: &Actor, id: OrganizationId, name: OrganizationName) -> Result<Written<Organization>> {
+    async fn rename_organization(
+        &self,
+        actor: &Actor,
+        id: OrganizationId,
+        name: OrganizationName,
+    ) -> Result<Written<Organization>> {
         let mut w = self.begin_write(actor, id).await?;
         let before = rows::load_organization(w.conn(), id).await?;
         sqlx::query("UPDATE organizations SET name = ?, updated_at = ? WHERE id = ?")
@@ -247,23 +324,49 @@ impl OrganizationStore for SqliteStore {
             .await
             .map_err(unique_or("organization", name.as_str()))?;
         let after = rows::load_organization(w.conn(), id).await?;
-        w.record(EntityKind::Organization, &id.to_string(), Operation::Update, Some(&before), Some(&after)).await?;
+        w.record(
+            EntityKind::Organization,
+            &id.to_string(),
+            Operation::Update,
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
         let revision = w.commit().await?;
-        Ok(Written { value: after, revision })
+        Ok(Written {
+            value: after,
+            revision,
+        })
     }
 
     async fn delete_organization(&self, actor: &Actor, id: OrganizationId) -> Result<Revision> {
         let mut w = self.begin_write(actor, id).await?;
         let before = rows::load_organization(w.conn(), id).await?;
-        sqlx::query("DELETE FROM organizations WHERE id = ?").bind(id.to_string()).execute(w.conn()).await.map_err(internal)?;
-        w.record(EntityKind::Organization, &id.to_string(), Operation::Delete, Some(&before), None).await?;
+        sqlx::query("DELETE FROM organizations WHERE id = ?")
+            .bind(id.to_string())
+            .execute(w.conn())
+            .await
+            .map_err(internal)?;
+        w.record(
+            EntityKind::Organization,
+            &id.to_string(),
+            Operation::Delete,
+            Some(&before),
+            None,
+        )
+        .await?;
         w.commit().await
     }
 }
 
 #[async_trait]
 impl AccountStore for SqliteStore {
-    async fn create_account(&self, actor: &Actor, org: OrganizationId, new: NewAccount) -> Result<Written<Account>> {
+    async fn create_account(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        new: NewAccount,
+    ) -> Result<Written<Account>> {
         let mut w = self.begin_write(actor, org).await?;
         rows::load_organization(w.conn(), org).await?;
         let roles = sorted_unique(new.roles);
@@ -291,12 +394,38 @@ impl AccountStore for SqliteStore {
         .await
         .map_err(unique_or("account", new.username.as_str()))?;
         let owner = id.to_string();
-        replace_links(w.conn(), "account_roles", "account_id", "role_id", &owner, &roles).await?;
-        replace_links(w.conn(), "account_groups", "account_id", "group_id", &owner, &groups).await?;
+        replace_links(
+            w.conn(),
+            "account_roles",
+            "account_id",
+            "role_id",
+            &owner,
+            &roles,
+        )
+        .await?;
+        replace_links(
+            w.conn(),
+            "account_groups",
+            "account_id",
+            "group_id",
+            &owner,
+            &groups,
+        )
+        .await?;
         let account = load_account(w.conn(), org, id).await?;
-        w.record(EntityKind::Account, &owner, Operation::Create, None, Some(&account)).await?;
+        w.record(
+            EntityKind::Account,
+            &owner,
+            Operation::Create,
+            None,
+            Some(&account),
+        )
+        .await?;
         let revision = w.commit().await?;
-        Ok(Written { value: account, revision })
+        Ok(Written {
+            value: account,
+            revision,
+        })
     }
 
     async fn get_account(&self, org: OrganizationId, id: AccountId) -> Result<Account> {
@@ -304,22 +433,48 @@ impl AccountStore for SqliteStore {
         load_account(&mut conn, org, id).await
     }
 
-    async fn find_account(&self, org: OrganizationId, username: &Username) -> Result<Option<Account>> {
-        let row = sqlx::query(&format!("{} WHERE a.organization_id = ? AND a.username = ?", rows::ACCOUNT_SELECT))
-            .bind(org.to_string())
-            .bind(username.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(internal)?;
+    async fn find_account(
+        &self,
+        org: OrganizationId,
+        username: &Username,
+    ) -> Result<Option<Account>> {
+        let row = sqlx::query(&format!(
+            "{} WHERE a.organization_id = ? AND a.username = ?",
+            rows::ACCOUNT_SELECT
+        ))
+        .bind(org.to_string())
+        .bind(username.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(internal)?;
         row.as_ref().map(rows::account).transpose()
     }
 
-    async fn list_accounts(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<Account>> {
+    async fn list_accounts(
+        &self,
+        org: OrganizationId,
+        page: &PageRequest,
+    ) -> Result<Page<Account>> {
         let mut conn = self.pool.acquire().await.map_err(unavailable)?;
-        fetch_page(&mut conn, rows::ACCOUNT_SELECT, "a", org, page, rows::account, |a| a.id.to_string()).await
+        fetch_page(
+            &mut conn,
+            rows::ACCOUNT_SELECT,
+            "a",
+            org,
+            page,
+            rows::account,
+            |a| a.id.to_string(),
+        )
+        .await
     }
 
-    async fn update_account(&self, actor: &Actor, org: OrganizationId, id: AccountId, patch: AccountPatch) -> Result<Written<Account>> {
+    async fn update_account(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: AccountId,
+        patch: AccountPatch,
+    ) -> Result<Written<Account>> {
         let mut w = self.begin_write(actor, org).await?;
         let before = load_account(w.conn(), org, id).await?;
         let email = patch.email.unwrap_or_else(|| before.email.clone());
@@ -336,28 +491,76 @@ impl AccountStore for SqliteStore {
         if let Some(roles) = patch.roles {
             let roles = sorted_unique(roles);
             ensure_in_org(w.conn(), "roles", "role", org, &roles).await?;
-            replace_links(w.conn(), "account_roles", "account_id", "role_id", &owner, &roles).await?;
+            replace_links(
+                w.conn(),
+                "account_roles",
+                "account_id",
+                "role_id",
+                &owner,
+                &roles,
+            )
+            .await?;
         }
         if let Some(groups) = patch.groups {
             let groups = sorted_unique(groups);
             ensure_in_org(w.conn(), "groups", "group", org, &groups).await?;
-            replace_links(w.conn(), "account_groups", "account_id", "group_id", &owner, &groups).await?;
+            replace_links(
+                w.conn(),
+                "account_groups",
+                "account_id",
+                "group_id",
+                &owner,
+                &groups,
+            )
+            .await?;
         }
         let after = load_account(w.conn(), org, id).await?;
-        w.record(EntityKind::Account, &owner, Operation::Update, Some(&before), Some(&after)).await?;
+        w.record(
+            EntityKind::Account,
+            &owner,
+            Operation::Update,
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
         let revision = w.commit().await?;
-        Ok(Written { value: after, revision })
+        Ok(Written {
+            value: after,
+            revision,
+        })
     }
 
-    async fn delete_account(&self, actor: &Actor, org: OrganizationId, id: AccountId) -> Result<Revision> {
+    async fn delete_account(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: AccountId,
+    ) -> Result<Revision> {
         let mut w = self.begin_write(actor, org).await?;
         let before = load_account(w.conn(), org, id).await?;
-        sqlx::query("DELETE FROM accounts WHERE id = ?").bind(id.to_string()).execute(w.conn()).await.map_err(internal)?;
-        w.record(EntityKind::Account, &id.to_string(), Operation::Delete, Some(&before), None).await?;
+        sqlx::query("DELETE FROM accounts WHERE id = ?")
+            .bind(id.to_string())
+            .execute(w.conn())
+            .await
+            .map_err(internal)?;
+        w.record(
+            EntityKind::Account,
+            &id.to_string(),
+            Operation::Delete,
+            Some(&before),
+            None,
+        )
+        .await?;
         w.commit().await
     }
 
-    async fn set_password_hash(&self, actor: &Actor, org: OrganizationId, id: AccountId, hash: Option<String>) -> Result<Written<Account>> {
+    async fn set_password_hash(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: AccountId,
+        hash: Option<String>,
+    ) -> Result<Written<Account>> {
         let mut w = self.begin_write(actor, org).await?;
         let before = load_account(w.conn(), org, id).await?;
         sqlx::query("UPDATE accounts SET password_hash = ?, updated_at = ? WHERE id = ?")
@@ -368,26 +571,42 @@ impl AccountStore for SqliteStore {
             .await
             .map_err(internal)?;
         let after = load_account(w.conn(), org, id).await?;
-        w.record(EntityKind::Account, &id.to_string(), Operation::Update, Some(&before), Some(&after)).await?;
+        w.record(
+            EntityKind::Account,
+            &id.to_string(),
+            Operation::Update,
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
         let revision = w.commit().await?;
-        Ok(Written { value: after, revision })
+        Ok(Written {
+            value: after,
+            revision,
+        })
     }
 
     async fn password_hash(&self, org: OrganizationId, id: AccountId) -> Result<Option<String>> {
-        let hash: Option<Option<String>> =
-            sqlx::query_scalar("SELECT password_hash FROM accounts WHERE organization_id = ? AND id = ?")
-                .bind(org.to_string())
-                .bind(id.to_string())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(internal)?;
+        let hash: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT password_hash FROM accounts WHERE organization_id = ? AND id = ?",
+        )
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(internal)?;
         hash.ok_or_else(|| Error::not_found("account", id))
     }
 }
 
 #[async_trait]
 impl GroupStore for SqliteStore {
-    async fn create_group(&self, actor: &Actor, org: OrganizationId, new: NewGroup) -> Result<Written<Group>> {
+    async fn create_group(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        new: NewGroup,
+    ) -> Result<Written<Group>> {
         validate_description(&new.description)?;
         let mut w = self.begin_write(actor, org).await?;
         rows::load_organization(w.conn(), org).await?;
@@ -413,12 +632,38 @@ impl GroupStore for SqliteStore {
         .await
         .map_err(unique_or("group", new.name.as_str()))?;
         let owner = id.to_string();
-        replace_links(w.conn(), "group_roles", "group_id", "role_id", &owner, &roles).await?;
-        replace_links(w.conn(), "group_parents", "group_id", "parent_id", &owner, &parents).await?;
+        replace_links(
+            w.conn(),
+            "group_roles",
+            "group_id",
+            "role_id",
+            &owner,
+            &roles,
+        )
+        .await?;
+        replace_links(
+            w.conn(),
+            "group_parents",
+            "group_id",
+            "parent_id",
+            &owner,
+            &parents,
+        )
+        .await?;
         let group = load_group(w.conn(), org, id).await?;
-        w.record(EntityKind::Group, &owner, Operation::Create, None, Some(&group)).await?;
+        w.record(
+            EntityKind::Group,
+            &owner,
+            Operation::Create,
+            None,
+            Some(&group),
+        )
+        .await?;
         let revision = w.commit().await?;
-        Ok(Written { value: group, revision })
+        Ok(Written {
+            value: group,
+            revision,
+        })
     }
 
     async fn get_group(&self, org: OrganizationId, id: GroupId) -> Result<Group> {
@@ -428,10 +673,25 @@ impl GroupStore for SqliteStore {
 
     async fn list_groups(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<Group>> {
         let mut conn = self.pool.acquire().await.map_err(unavailable)?;
-        fetch_page(&mut conn, rows::GROUP_SELECT, "g", org, page, rows::group, |g| g.id.to_string()).await
+        fetch_page(
+            &mut conn,
+            rows::GROUP_SELECT,
+            "g",
+            org,
+            page,
+            rows::group,
+            |g| g.id.to_string(),
+        )
+        .await
     }
 
-    async fn update_group(&self, actor: &Actor, org: OrganizationId, id: GroupId, patch: GroupPatch) -> Result<Written<Group>> {
+    async fn update_group(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: GroupId,
+        patch: GroupPatch,
+    ) -> Result<Written<Group>> {
         if let Some(description) = &patch.description {
             validate_description(description)?;
         }
@@ -451,21 +711,52 @@ impl GroupStore for SqliteStore {
         if let Some(roles) = patch.roles {
             let roles = sorted_unique(roles);
             ensure_in_org(w.conn(), "roles", "role", org, &roles).await?;
-            replace_links(w.conn(), "group_roles", "group_id", "role_id", &owner, &roles).await?;
+            replace_links(
+                w.conn(),
+                "group_roles",
+                "group_id",
+                "role_id",
+                &owner,
+                &roles,
+            )
+            .await?;
         }
         if let Some(parents) = patch.parents {
             let parents = sorted_unique(parents);
             ensure_in_org(w.conn(), "groups", "group", org, &parents).await?;
             ensure_no_cycles(w.conn(), id, &parents).await?;
-            replace_links(w.conn(), "group_parents", "group_id", "parent_id", &owner, &parents).await?;
+            replace_links(
+                w.conn(),
+                "group_parents",
+                "group_id",
+                "parent_id",
+                &owner,
+                &parents,
+            )
+            .await?;
         }
         let after = load_group(w.conn(), org, id).await?;
-        w.record(EntityKind::Group, &owner, Operation::Update, Some(&before), Some(&after)).await?;
+        w.record(
+            EntityKind::Group,
+            &owner,
+            Operation::Update,
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
         let revision = w.commit().await?;
-        Ok(Written { value: after, revision })
+        Ok(Written {
+            value: after,
+            revision,
+        })
     }
 
-    async fn delete_group(&self, actor: &Actor, org: OrganizationId, id: GroupId) -> Result<Revision> {
+    async fn delete_group(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: GroupId,
+    ) -> Result<Revision> {
         let mut w = self.begin_write(actor, org).await?;
         let before = load_group(w.conn(), org, id).await?;
         let members = group_members(w.conn(), id).await?;
@@ -476,12 +767,27 @@ impl GroupStore for SqliteStore {
         for child in &members.groups {
             affected.push(principal_state(w.conn(), org, Principal::Group(*child)).await?);
         }
-        sqlx::query("DELETE FROM groups WHERE id = ?").bind(id.to_string()).execute(w.conn()).await.map_err(internal)?;
-        let principals = members.accounts.iter().map(|a| Principal::Account(*a)).chain(members.groups.iter().map(|g| Principal::Group(*g)));
+        sqlx::query("DELETE FROM groups WHERE id = ?")
+            .bind(id.to_string())
+            .execute(w.conn())
+            .await
+            .map_err(internal)?;
+        let principals = members
+            .accounts
+            .iter()
+            .map(|a| Principal::Account(*a))
+            .chain(members.groups.iter().map(|g| Principal::Group(*g)));
         for (principal, before_state) in principals.zip(affected) {
             record_principal(&mut w, org, principal, before_state).await?;
         }
-        w.record(EntityKind::Group, &id.to_string(), Operation::Delete, Some(&before), None).await?;
+        w.record(
+            EntityKind::Group,
+            &id.to_string(),
+            Operation::Delete,
+            Some(&before),
+            None,
+        )
+        .await?;
         w.commit().await
     }
 
@@ -510,38 +816,55 @@ impl GroupStore for SqliteStore {
         .map_err(internal)?
         .rows_affected();
         if inserted > 0 {
-            sqlx::query(&format!("UPDATE {} SET updated_at = ? WHERE id = ?", owner_table(row.owner)))
-                .bind(millis(w.at))
-                .bind(principal_id(row.owner))
-                .execute(w.conn())
-                .await
-                .map_err(internal)?;
-            record_principal(&mut w, org, row.owner, before).await?;
-        }
-        w.commit().await
-    }
-
-    async fn remove_link(&self, actor: &Actor, org: OrganizationId, link: Link) -> Result<Revision> {
-        let mut w = self.begin_write(actor, org).await?;
-        ensure_link_ends(w.conn(), org, link).await?;
-        let row = link_row(link);
-        let before = principal_state(w.conn(), org, row.owner).await?;
-        let removed = sqlx::query(&format!("DELETE FROM {} WHERE {} = ? AND {} = ?", row.table, row.owner_column, row.target_column))
-            .bind(principal_id(row.owner))
-            .bind(&row.target)
-            .execute(w.conn())
-            .await
-            .map_err(internal)?
-            .rows_affected();
-        if removed == 0 {
-            return Err(Error::not_found("link", format!("{} -> {}", principal_id(row.owner), row.target)));
-        }
-        sqlx::query(&format!("UPDATE {} SET updated_at = ? WHERE id = ?", owner_table(row.owner)))
+            sqlx::query(&format!(
+                "UPDATE {} SET updated_at = ? WHERE id = ?",
+                owner_table(row.owner)
+            ))
             .bind(millis(w.at))
             .bind(principal_id(row.owner))
             .execute(w.conn())
             .await
             .map_err(internal)?;
+            record_principal(&mut w, org, row.owner, before).await?;
+        }
+        w.commit().await
+    }
+
+    async fn remove_link(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        link: Link,
+    ) -> Result<Revision> {
+        let mut w = self.begin_write(actor, org).await?;
+        ensure_link_ends(w.conn(), org, link).await?;
+        let row = link_row(link);
+        let before = principal_state(w.conn(), org, row.owner).await?;
+        let removed = sqlx::query(&format!(
+            "DELETE FROM {} WHERE {} = ? AND {} = ?",
+            row.table, row.owner_column, row.target_column
+        ))
+        .bind(principal_id(row.owner))
+        .bind(&row.target)
+        .execute(w.conn())
+        .await
+        .map_err(internal)?
+        .rows_affected();
+        if removed == 0 {
+            return Err(Error::not_found(
+                "link",
+                format!("{} -> {}", principal_id(row.owner), row.target),
+            ));
+        }
+        sqlx::query(&format!(
+            "UPDATE {} SET updated_at = ? WHERE id = ?",
+            owner_table(row.owner)
+        ))
+        .bind(millis(w.at))
+        .bind(principal_id(row.owner))
+        .execute(w.conn())
+        .await
+        .map_err(internal)?;
         record_principal(&mut w, org, row.owner, before).await?;
         w.commit().await
     }
@@ -554,17 +877,27 @@ fn owner_table(principal: Principal) -> &'static str {
     }
 }
 
-async fn ensure_link_ends(conn: &mut SqliteConnection, org: OrganizationId, link: Link) -> Result<()> {
+async fn ensure_link_ends(
+    conn: &mut SqliteConnection,
+    org: OrganizationId,
+    link: Link,
+) -> Result<()> {
     match link {
         Link::AccountInGroup(account, group) => {
             ensure_in_org(conn, "accounts", "account", org, &[account]).await?;
             ensure_in_org(conn, "groups", "group", org, &[group]).await
         }
-        Link::GroupInGroup { child, parent } => ensure_in_org(conn, "groups", "group", org, &[child, parent]).await,
+        Link::GroupInGroup { child, parent } => {
+            ensure_in_org(conn, "groups", "group", org, &[child, parent]).await
+        }
         Link::RoleOf(principal, role) => {
             match principal {
-                Principal::Account(account) => ensure_in_org(conn, "accounts", "account", org, &[account]).await?,
-                Principal::Group(group) => ensure_in_org(conn, "groups", "group", org, &[group]).await?,
+                Principal::Account(account) => {
+                    ensure_in_org(conn, "accounts", "account", org, &[account]).await?
+                }
+                Principal::Group(group) => {
+                    ensure_in_org(conn, "groups", "group", org, &[group]).await?
+                }
             }
             ensure_in_org(conn, "roles", "role", org, &[role]).await
         }
@@ -572,30 +905,45 @@ async fn ensure_link_ends(conn: &mut SqliteConnection, org: OrganizationId, link
 }
 
 async fn group_members(conn: &mut SqliteConnection, id: GroupId) -> Result<GroupMembers> {
-    let accounts: Vec<String> = sqlx::query_scalar("SELECT account_id FROM account_groups WHERE group_id = ? ORDER BY account_id")
-        .bind(id.to_string())
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(internal)?;
-    let groups: Vec<String> = sqlx::query_scalar("SELECT group_id FROM group_parents WHERE parent_id = ? ORDER BY group_id")
-        .bind(id.to_string())
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(internal)?;
+    let accounts: Vec<String> = sqlx::query_scalar(
+        "SELECT account_id FROM account_groups WHERE group_id = ? ORDER BY account_id",
+    )
+    .bind(id.to_string())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(internal)?;
+    let groups: Vec<String> = sqlx::query_scalar(
+        "SELECT group_id FROM group_parents WHERE parent_id = ? ORDER BY group_id",
+    )
+    .bind(id.to_string())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(internal)?;
     Ok(GroupMembers {
-        accounts: accounts.iter().map(|id| id.parse()).collect::<Result<_>>()?,
+        accounts: accounts
+            .iter()
+            .map(|id| id.parse())
+            .collect::<Result<_>>()?,
         groups: groups.iter().map(|id| id.parse()).collect::<Result<_>>()?,
     })
 }
 
 #[async_trait]
 impl RoleStore for SqliteStore {
-    async fn create_role(&self, actor: &Actor, org: OrganizationId, new: NewRole) -> Result<Written<Role>> {
+    async fn create_role(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        new: NewRole,
+    ) -> Result<Written<Role>> {
         let mut w = self.begin_write(actor, org).await?;
         rows::load_organization(w.conn(), org).await?;
         let role = Self::insert_role(&mut w, org, new).await?;
         let revision = w.commit().await?;
-        Ok(Written { value: role, revision })
+        Ok(Written {
+            value: role,
+            revision,
+        })
     }
 
     async fn get_role(&self, org: OrganizationId, id: RoleId) -> Result<Role> {
@@ -605,10 +953,25 @@ impl RoleStore for SqliteStore {
 
     async fn list_roles(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<Role>> {
         let mut conn = self.pool.acquire().await.map_err(unavailable)?;
-        fetch_page(&mut conn, rows::ROLE_SELECT, "r", org, page, rows::role, |r| r.id.to_string()).await
+        fetch_page(
+            &mut conn,
+            rows::ROLE_SELECT,
+            "r",
+            org,
+            page,
+            rows::role,
+            |r| r.id.to_string(),
+        )
+        .await
     }
 
-    async fn update_role(&self, actor: &Actor, org: OrganizationId, id: RoleId, patch: RolePatch) -> Result<Written<Role>> {
+    async fn update_role(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: RoleId,
+        patch: RolePatch,
+    ) -> Result<Written<Role>> {
         if let Some(description) = &patch.description {
             validate_description(description)?;
         }
@@ -628,12 +991,27 @@ impl RoleStore for SqliteStore {
             .await
             .map_err(unique_or("role", name.as_str()))?;
         let after = load_role(w.conn(), org, id).await?;
-        w.record(EntityKind::Role, &id.to_string(), Operation::Update, Some(&before), Some(&after)).await?;
+        w.record(
+            EntityKind::Role,
+            &id.to_string(),
+            Operation::Update,
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
         let revision = w.commit().await?;
-        Ok(Written { value: after, revision })
+        Ok(Written {
+            value: after,
+            revision,
+        })
     }
 
-    async fn delete_role(&self, actor: &Actor, org: OrganizationId, id: RoleId) -> Result<Revision> {
+    async fn delete_role(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: RoleId,
+    ) -> Result<Revision> {
         let mut w = self.begin_write(actor, org).await?;
         let before = load_role(w.conn(), org, id).await?;
         before.ensure_mutable()?;
@@ -642,26 +1020,40 @@ impl RoleStore for SqliteStore {
         for holder in &holders {
             states.push(principal_state(w.conn(), org, *holder).await?);
         }
-        sqlx::query("DELETE FROM roles WHERE id = ?").bind(id.to_string()).execute(w.conn()).await.map_err(internal)?;
+        sqlx::query("DELETE FROM roles WHERE id = ?")
+            .bind(id.to_string())
+            .execute(w.conn())
+            .await
+            .map_err(internal)?;
         for (holder, state) in holders.into_iter().zip(states) {
             record_principal(&mut w, org, holder, state).await?;
         }
-        w.record(EntityKind::Role, &id.to_string(), Operation::Delete, Some(&before), None).await?;
+        w.record(
+            EntityKind::Role,
+            &id.to_string(),
+            Operation::Delete,
+            Some(&before),
+            None,
+        )
+        .await?;
         w.commit().await
     }
 }
 
 async fn role_holders(conn: &mut SqliteConnection, role: RoleId) -> Result<Vec<Principal>> {
-    let accounts: Vec<String> = sqlx::query_scalar("SELECT account_id FROM account_roles WHERE role_id = ? ORDER BY account_id")
-        .bind(role.to_string())
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(internal)?;
-    let groups: Vec<String> = sqlx::query_scalar("SELECT group_id FROM group_roles WHERE role_id = ? ORDER BY group_id")
-        .bind(role.to_string())
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(internal)?;
+    let accounts: Vec<String> = sqlx::query_scalar(
+        "SELECT account_id FROM account_roles WHERE role_id = ? ORDER BY account_id",
+    )
+    .bind(role.to_string())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(internal)?;
+    let groups: Vec<String> =
+        sqlx::query_scalar("SELECT group_id FROM group_roles WHERE role_id = ? ORDER BY group_id")
+            .bind(role.to_string())
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(internal)?;
     let mut holders = Vec::with_capacity(accounts.len() + groups.len());
     for id in accounts {
         holders.push(Principal::Account(id.parse()?));
@@ -674,7 +1066,12 @@ async fn role_holders(conn: &mut SqliteConnection, role: RoleId) -> Result<Vec<P
 
 #[async_trait]
 impl PolicyStore for SqliteStore {
-    async fn create_policy(&self, actor: &Actor, org: OrganizationId, new: NewPolicy) -> Result<Written<Policy>> {
+    async fn create_policy(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        new: NewPolicy,
+    ) -> Result<Written<Policy>> {
         let actions = normalize_actions(new.actions);
         let resources = validated_resources(new.resources)?;
         let mut w = self.begin_write(actor, org).await?;
@@ -698,9 +1095,19 @@ impl PolicyStore for SqliteStore {
         .await
         .map_err(unique_or("policy", new.name.as_str()))?;
         let policy = load_policy(w.conn(), org, id).await?;
-        w.record(EntityKind::Policy, &id.to_string(), Operation::Create, None, Some(&policy)).await?;
+        w.record(
+            EntityKind::Policy,
+            &id.to_string(),
+            Operation::Create,
+            None,
+            Some(&policy),
+        )
+        .await?;
         let revision = w.commit().await?;
-        Ok(Written { value: policy, revision })
+        Ok(Written {
+            value: policy,
+            revision,
+        })
     }
 
     async fn get_policy(&self, org: OrganizationId, id: PolicyId) -> Result<Policy> {
@@ -710,10 +1117,25 @@ impl PolicyStore for SqliteStore {
 
     async fn list_policies(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<Policy>> {
         let mut conn = self.pool.acquire().await.map_err(unavailable)?;
-        fetch_page(&mut conn, rows::POLICY_SELECT, "p", org, page, rows::policy, |p| p.id.to_string()).await
+        fetch_page(
+            &mut conn,
+            rows::POLICY_SELECT,
+            "p",
+            org,
+            page,
+            rows::policy,
+            |p| p.id.to_string(),
+        )
+        .await
     }
 
-    async fn update_policy(&self, actor: &Actor, org: OrganizationId, id: PolicyId, patch: PolicyPatch) -> Result<Written<Policy>> {
+    async fn update_policy(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: PolicyId,
+        patch: PolicyPatch,
+    ) -> Result<Written<Policy>> {
         let actions = patch.actions.map(normalize_actions);
         let resources = patch.resources.map(validated_resources).transpose()?;
         let mut w = self.begin_write(actor, org).await?;
@@ -722,33 +1144,71 @@ impl PolicyStore for SqliteStore {
             ensure_policy_roles(w.conn(), org, actions).await?;
         }
         let name = patch.name.as_ref().unwrap_or(&before.name);
-        sqlx::query("UPDATE policies SET name = ?, actions = ?, resources = ?, updated_at = ? WHERE id = ?")
-            .bind(name.as_str())
-            .bind(json_text(actions.as_ref().unwrap_or(&before.actions))?)
-            .bind(json_text(resources.as_ref().unwrap_or(&before.resources))?)
-            .bind(millis(w.at))
-            .bind(id.to_string())
-            .execute(w.conn())
-            .await
-            .map_err(unique_or("policy", name.as_str()))?;
+        sqlx::query(
+            "UPDATE policies SET name = ?, actions = ?, resources = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(name.as_str())
+        .bind(json_text(actions.as_ref().unwrap_or(&before.actions))?)
+        .bind(json_text(resources.as_ref().unwrap_or(&before.resources))?)
+        .bind(millis(w.at))
+        .bind(id.to_string())
+        .execute(w.conn())
+        .await
+        .map_err(unique_or("policy", name.as_str()))?;
         let after = load_policy(w.conn(), org, id).await?;
-        w.record(EntityKind::Policy, &id.to_string(), Operation::Update, Some(&before), Some(&after)).await?;
+        w.record(
+            EntityKind::Policy,
+            &id.to_string(),
+            Operation::Update,
+            Some(&before),
+            Some(&after),
+        )
+        .await?;
         let revision = w.commit().await?;
-        Ok(Written { value: after, revision })
+        Ok(Written {
+            value: after,
+            revision,
+        })
     }
 
-    async fn delete_policy(&self, actor: &Actor, org: OrganizationId, id: PolicyId) -> Result<Revision> {
+    async fn delete_policy(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: PolicyId,
+    ) -> Result<Revision> {
         let mut w = self.begin_write(actor, org).await?;
         let before = load_policy(w.conn(), org, id).await?;
         if before.system {
-            return Err(Error::BuiltIn { what: "policy", name: before.name.to_string() });
+            return Err(Error::BuiltIn {
+                what: "policy",
+                name: before.name.to_string(),
+            });
         }
-        sqlx::query("DELETE FROM policies WHERE id = ?").bind(id.to_string()).execute(w.conn()).await.map_err(internal)?;
-        w.record(EntityKind::Policy, &id.to_string(), Operation::Delete, Some(&before), None).await?;
+        sqlx::query("DELETE FROM policies WHERE id = ?")
+            .bind(id.to_string())
+            .execute(w.conn())
+            .await
+            .map_err(internal)?;
+        w.record(
+            EntityKind::Policy,
+            &id.to_string(),
+            Operation::Delete,
+            Some(&before),
+            None,
+        )
+        .await?;
         w.commit().await
     }
 
-    async fn set_attachment(&self, actor: &Actor, org: OrganizationId, id: PolicyId, resource: model::ResourceRef, attached: bool) -> Result<Written<Policy>> {
+    async fn set_attachment(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: PolicyId,
+        resource: model::ResourceRef,
+        attached: bool,
+    ) -> Result<Written<Policy>> {
         resource.validate()?;
         let mut w = self.begin_write(actor, org).await?;
         let before = load_policy(w.conn(), org, id).await?;
@@ -758,7 +1218,10 @@ impl PolicyStore for SqliteStore {
             (true, false) => resources.push(resource),
             (false, true) => resources.retain(|existing| existing != &resource),
             (false, false) => {
-                return Err(Error::not_found("attachment", format!("{}:{}", resource.resource_type, resource.id)));
+                return Err(Error::not_found(
+                    "attachment",
+                    format!("{}:{}", resource.resource_type, resource.id),
+                ));
             }
             (true, true) => {}
         }
@@ -773,10 +1236,20 @@ impl PolicyStore for SqliteStore {
         }
         let after = load_policy(w.conn(), org, id).await?;
         if after != before {
-            w.record(EntityKind::Policy, &id.to_string(), Operation::Update, Some(&before), Some(&after)).await?;
+            w.record(
+                EntityKind::Policy,
+                &id.to_string(),
+                Operation::Update,
+                Some(&before),
+                Some(&after),
+            )
+            .await?;
         }
         let revision = w.commit().await?;
-        Ok(Written { value: after, revision })
+        Ok(Written {
+            value: after,
+            revision,
+        })
     }
 }
 
@@ -788,7 +1261,16 @@ fn validated_resources(resources: Vec<model::ResourceRef>) -> Result<Vec<model::
 }
 
 /// Roles named by a policy must exist when the policy is written.
-async fn ensure_policy_roles(conn: &mut SqliteConnection, org: OrganizationId, actions: &[model::PolicyAction]) -> Result<()> {
-    let roles: Vec<RoleId> = sorted_unique(actions.iter().flat_map(|action| action.role_ids.iter().copied()).collect());
+async fn ensure_policy_roles(
+    conn: &mut SqliteConnection,
+    org: OrganizationId,
+    actions: &[model::PolicyAction],
+) -> Result<()> {
+    let roles: Vec<RoleId> = sorted_unique(
+        actions
+            .iter()
+            .flat_map(|action| action.role_ids.iter().copied())
+            .collect(),
+    );
     ensure_in_org(conn, "roles", "role", org, &roles).await
 }

@@ -70,7 +70,10 @@ impl SqliteStore {
         }
         for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
             let mut tx = self.pool.begin().await.map_err(unavailable)?;
-            sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(internal)?;
+            sqlx::raw_sql(sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(internal)?;
             sqlx::query("INSERT INTO kc_schema (version, applied_at) VALUES (?, ?)")
                 .bind(index as i64 + 1)
                 .bind(millis(Utc::now()))
@@ -86,11 +89,19 @@ impl SqliteStore {
     /// Starts a write: one transaction holding the write lock, under a freshly bumped revision.
     async fn begin_write(&self, actor: &Actor, org: OrganizationId) -> Result<WriteTx> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        let revision: i64 = sqlx::query_scalar("UPDATE kc_revision SET value = value + 1 RETURNING value")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(unavailable)?;
-        Ok(WriteTx { tx, revision: Revision(revision), seq: 0, actor: actor.label.clone(), org, at: Utc::now() })
+        let revision: i64 =
+            sqlx::query_scalar("UPDATE kc_revision SET value = value + 1 RETURNING value")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        Ok(WriteTx {
+            tx,
+            revision: Revision(revision),
+            seq: 0,
+            actor: actor.label.clone(),
+            org,
+            at: Utc::now(),
+        })
     }
 }
 
@@ -154,7 +165,8 @@ impl WriteTx {
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|err| Error::Internal(format!("encoding a change failed: {err}")))
+    serde_json::to_string(value)
+        .map_err(|err| Error::Internal(format!("encoding a change failed: {err}")))
 }
 
 pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
@@ -175,16 +187,23 @@ pub(crate) fn unavailable(err: sqlx::Error) -> Error {
 
 pub(crate) fn internal(err: sqlx::Error) -> Error {
     match &err {
-        sqlx::Error::Database(db) if db.message().contains("locked") || db.message().contains("busy") => {
+        sqlx::Error::Database(db)
+            if db.message().contains("locked") || db.message().contains("busy") =>
+        {
             Error::Unavailable(db.message().to_owned())
         }
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => Error::Unavailable(err.to_string()),
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            Error::Unavailable(err.to_string())
+        }
         _ => Error::Internal(err.to_string()),
     }
 }
 
 /// Maps a uniqueness violation to a conflict naming the clashing key, anything else as usual.
-pub(crate) fn unique_or<'k>(what: &'static str, key: &'k str) -> impl FnOnce(sqlx::Error) -> Error + 'k {
+pub(crate) fn unique_or<'k>(
+    what: &'static str,
+    key: &'k str,
+) -> impl FnOnce(sqlx::Error) -> Error + 'k {
     move |err| match &err {
         sqlx::Error::Database(db) if db.is_unique_violation() => Error::conflict(what, key),
         _ => internal(err),

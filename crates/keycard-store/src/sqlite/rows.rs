@@ -2,7 +2,9 @@
 //! writes share these so that what a write records in the change log is exactly what a read returns.
 
 use keycard_core::ids::{AccountId, GroupId, OrganizationId, PolicyId, RoleId};
-use keycard_core::model::{Account, ApiKey, Group, Method, Organization, Policy, Role, Route, Session, View};
+use keycard_core::model::{
+    Account, ApiKey, Group, Method, Organization, Policy, Role, Route, Session, View,
+};
 use keycard_core::page::{Page, PageRequest};
 use keycard_core::{Error, Result};
 use serde::de::DeserializeOwned;
@@ -11,7 +13,8 @@ use sqlx::{Row, SqliteConnection};
 
 use super::{from_millis, internal};
 
-pub(crate) const ORGANIZATION_SELECT: &str = "SELECT id, name, created_at, updated_at FROM organizations o";
+pub(crate) const ORGANIZATION_SELECT: &str =
+    "SELECT id, name, created_at, updated_at FROM organizations o";
 
 pub(crate) const ACCOUNT_SELECT: &str = "SELECT a.id, a.organization_id, a.username, a.email, a.first_name, \
     a.provenance, a.inactive, a.service_account, a.password_hash IS NOT NULL AS has_password, a.created_at, a.updated_at, \
@@ -28,21 +31,20 @@ pub(crate) const GROUP_SELECT: &str = "SELECT g.id, g.organization_id, g.name, g
 pub(crate) const ROLE_SELECT: &str = "SELECT r.id, r.organization_id, r.name, r.description, r.provenance, r.system, \
     r.inactive, r.methods, r.views, r.created_at, r.updated_at FROM roles r";
 
-pub(crate) const POLICY_SELECT: &str =
-    "SELECT p.id, p.organization_id, p.name, p.system, p.actions, p.resources, p.created_at, p.updated_at FROM policies p";
+pub(crate) const POLICY_SELECT: &str = "SELECT p.id, p.organization_id, p.name, p.system, p.actions, p.resources, p.created_at, p.updated_at FROM policies p";
 
-pub(crate) const METHOD_SELECT: &str =
-    "SELECT m.organization_id, m.provenance, m.name, m.deprecated, m.route_verb, m.route_path FROM methods m";
+pub(crate) const METHOD_SELECT: &str = "SELECT m.organization_id, m.provenance, m.name, m.deprecated, m.route_verb, m.route_path FROM methods m";
 
 pub(crate) const VIEW_SELECT: &str = "SELECT v.organization_id, v.provenance, v.path FROM views v";
 
-pub(crate) const API_KEY_SELECT: &str =
-    "SELECT k.id, k.organization_id, k.account_id, k.name, k.secret_hash, k.created_at, k.last_used_at, k.revoked_at FROM api_keys k";
+pub(crate) const API_KEY_SELECT: &str = "SELECT k.id, k.organization_id, k.account_id, k.name, k.secret_hash, k.created_at, k.last_used_at, k.revoked_at FROM api_keys k";
 
-pub(crate) const SESSION_SELECT: &str =
-    "SELECT s.id, s.organization_id, s.account_id, s.secret_hash, s.created_at, s.expires_at, s.revoked_at FROM sessions s";
+pub(crate) const SESSION_SELECT: &str = "SELECT s.id, s.organization_id, s.account_id, s.secret_hash, s.created_at, s.expires_at, s.revoked_at FROM sessions s";
 
-fn get<'r, T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>>(row: &'r SqliteRow, column: &str) -> Result<T> {
+fn get<'r, T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>>(
+    row: &'r SqliteRow,
+    column: &str,
+) -> Result<T> {
     row.try_get(column).map_err(internal)
 }
 
@@ -56,7 +58,8 @@ fn validated<T: TryFrom<String, Error = Error>>(row: &SqliteRow, column: &str) -
 
 fn json<T: DeserializeOwned>(row: &SqliteRow, column: &str) -> Result<T> {
     let text: String = get(row, column)?;
-    serde_json::from_str(&text).map_err(|err| Error::Internal(format!("stored `{column}` is unreadable: {err}")))
+    serde_json::from_str(&text)
+        .map_err(|err| Error::Internal(format!("stored `{column}` is unreadable: {err}")))
 }
 
 fn time(row: &SqliteRow, column: &str) -> Result<chrono::DateTime<chrono::Utc>> {
@@ -81,7 +84,9 @@ pub(crate) fn account(row: &SqliteRow) -> Result<Account> {
         id: parsed(row, "id")?,
         organization_id: parsed(row, "organization_id")?,
         username: validated(row, "username")?,
-        email: get::<Option<String>>(row, "email")?.map(TryFrom::try_from).transpose()?,
+        email: get::<Option<String>>(row, "email")?
+            .map(TryFrom::try_from)
+            .transpose()?,
         first_name: get(row, "first_name")?,
         provenance: validated(row, "provenance")?,
         inactive: get(row, "inactive")?,
@@ -153,7 +158,13 @@ pub(crate) fn method(row: &SqliteRow) -> Result<(OrganizationId, Method)> {
 }
 
 pub(crate) fn view(row: &SqliteRow) -> Result<(OrganizationId, View)> {
-    Ok((parsed(row, "organization_id")?, View { provenance: validated(row, "provenance")?, path: get(row, "path")? }))
+    Ok((
+        parsed(row, "organization_id")?,
+        View {
+            provenance: validated(row, "provenance")?,
+            path: get(row, "path")?,
+        },
+    ))
 }
 
 pub(crate) fn api_key(row: &SqliteRow) -> Result<(ApiKey, String)> {
@@ -196,7 +207,12 @@ pub(crate) async fn fetch_one<T>(
     decode: fn(&SqliteRow) -> Result<T>,
 ) -> Result<T> {
     let sql = format!("{select} WHERE {alias}.organization_id = ? AND {alias}.id = ?");
-    let row = sqlx::query(&sql).bind(org.to_string()).bind(id).fetch_optional(conn).await.map_err(internal)?;
+    let row = sqlx::query(&sql)
+        .bind(org.to_string())
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+        .map_err(internal)?;
     match row {
         Some(row) => decode(&row),
         None => Err(Error::not_found(what, id)),
@@ -213,7 +229,9 @@ pub(crate) async fn fetch_page<T>(
     decode: fn(&SqliteRow) -> Result<T>,
     key: fn(&T) -> String,
 ) -> Result<Page<T>> {
-    let sql = format!("{select} WHERE {alias}.organization_id = ? AND {alias}.id > ? ORDER BY {alias}.id LIMIT ?");
+    let sql = format!(
+        "{select} WHERE {alias}.organization_id = ? AND {alias}.id > ? ORDER BY {alias}.id LIMIT ?"
+    );
     let rows = sqlx::query(&sql)
         .bind(org.to_string())
         .bind(page.after.clone().unwrap_or_default())
@@ -225,23 +243,69 @@ pub(crate) async fn fetch_page<T>(
     Ok(Page::from_overfetch(items, page.limit, key))
 }
 
-pub(crate) async fn load_account(conn: &mut SqliteConnection, org: OrganizationId, id: AccountId) -> Result<Account> {
-    fetch_one(conn, ACCOUNT_SELECT, "a", "account", org, &id.to_string(), account).await
+pub(crate) async fn load_account(
+    conn: &mut SqliteConnection,
+    org: OrganizationId,
+    id: AccountId,
+) -> Result<Account> {
+    fetch_one(
+        conn,
+        ACCOUNT_SELECT,
+        "a",
+        "account",
+        org,
+        &id.to_string(),
+        account,
+    )
+    .await
 }
 
-pub(crate) async fn load_group(conn: &mut SqliteConnection, org: OrganizationId, id: GroupId) -> Result<Group> {
-    fetch_one(conn, GROUP_SELECT, "g", "group", org, &id.to_string(), group).await
+pub(crate) async fn load_group(
+    conn: &mut SqliteConnection,
+    org: OrganizationId,
+    id: GroupId,
+) -> Result<Group> {
+    fetch_one(
+        conn,
+        GROUP_SELECT,
+        "g",
+        "group",
+        org,
+        &id.to_string(),
+        group,
+    )
+    .await
 }
 
-pub(crate) async fn load_role(conn: &mut SqliteConnection, org: OrganizationId, id: RoleId) -> Result<Role> {
+pub(crate) async fn load_role(
+    conn: &mut SqliteConnection,
+    org: OrganizationId,
+    id: RoleId,
+) -> Result<Role> {
     fetch_one(conn, ROLE_SELECT, "r", "role", org, &id.to_string(), role).await
 }
 
-pub(crate) async fn load_policy(conn: &mut SqliteConnection, org: OrganizationId, id: PolicyId) -> Result<Policy> {
-    fetch_one(conn, POLICY_SELECT, "p", "policy", org, &id.to_string(), policy).await
+pub(crate) async fn load_policy(
+    conn: &mut SqliteConnection,
+    org: OrganizationId,
+    id: PolicyId,
+) -> Result<Policy> {
+    fetch_one(
+        conn,
+        POLICY_SELECT,
+        "p",
+        "policy",
+        org,
+        &id.to_string(),
+        policy,
+    )
+    .await
 }
 
-pub(crate) async fn load_organization(conn: &mut SqliteConnection, id: OrganizationId) -> Result<Organization> {
+pub(crate) async fn load_organization(
+    conn: &mut SqliteConnection,
+    id: OrganizationId,
+) -> Result<Organization> {
     let row = sqlx::query(&format!("{ORGANIZATION_SELECT} WHERE o.id = ?"))
         .bind(id.to_string())
         .fetch_optional(conn)

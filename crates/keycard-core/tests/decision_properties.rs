@@ -1,0 +1,347 @@
+//! Property and unit tests of the decision rules over generated directories.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
+
+use std::collections::{BTreeSet, HashSet};
+
+use chrono::Utc;
+use keycard_core::change::Revision;
+use keycard_core::decision::{Query, Reason, decide, effective_roles, is_admin};
+use keycard_core::ids::{AccountId, GroupId, OrganizationId, PolicyId, RoleId};
+use keycard_core::model::{
+    Account, Group, MethodRef, Organization, Policy, PolicyAction, ResourceRef, Role,
+};
+use keycard_core::names::{ActionName, GroupName, PolicyName, Provenance, RoleName};
+use keycard_core::snapshot::Snapshot;
+use keycard_core::store::FullState;
+use proptest::prelude::*;
+
+/// A generated directory: groups form a DAG (a group's parents have lower indexes).
+#[derive(Clone, Debug)]
+struct Directory {
+    roles: Vec<bool>,                            // inactive flag per role
+    groups: Vec<(bool, Vec<usize>, Vec<usize>)>, // (inactive, parent indexes, role indexes)
+    account: (bool, Vec<usize>, Vec<usize>),     // (inactive, group indexes, role indexes)
+    policy_roles: Vec<usize>,                    // roles the `edit` action of one policy binds
+}
+
+fn directory() -> impl Strategy<Value = Directory> {
+    (1usize..6, 1usize..8).prop_flat_map(|(role_count, group_count)| {
+        let roles = proptest::collection::vec(proptest::bool::weighted(0.2), role_count);
+        let groups = (0..group_count)
+            .map(|index| {
+                (
+                    proptest::bool::weighted(0.2),
+                    proptest::collection::vec(0..index.max(1), 0..3)
+                        .prop_map(move |parents| if index == 0 { Vec::new() } else { parents }),
+                    proptest::collection::vec(0..role_count, 0..3),
+                )
+            })
+            .collect::<Vec<_>>();
+        let account = (
+            proptest::bool::weighted(0.1),
+            proptest::collection::vec(0..group_count, 0..3),
+            proptest::collection::vec(0..role_count, 0..2),
+        );
+        let policy_roles = proptest::collection::vec(0..role_count, 0..3);
+        (roles, groups, account, policy_roles).prop_map(|(roles, groups, account, policy_roles)| {
+            Directory {
+                roles,
+                groups,
+                account,
+                policy_roles,
+            }
+        })
+    })
+}
+
+struct Built {
+    snapshot: Snapshot,
+    org: OrganizationId,
+    account: AccountId,
+    roles: Vec<RoleId>,
+    groups: Vec<GroupId>,
+}
+
+fn name<T: TryFrom<String, Error = keycard_core::Error>>(value: String) -> T {
+    T::try_from(value).unwrap()
+}
+
+fn build(dir: &Directory) -> Built {
+    let now = Utc::now();
+    let org = OrganizationId::new();
+    let roles: Vec<RoleId> = dir.roles.iter().map(|_| RoleId::new()).collect();
+    let groups: Vec<GroupId> = dir.groups.iter().map(|_| GroupId::new()).collect();
+    let account = AccountId::new();
+    let state = FullState {
+        revision: Revision(1),
+        organizations: vec![Organization {
+            id: org,
+            name: name("acme".into()),
+            created_at: now,
+            updated_at: now,
+        }],
+        accounts: vec![Account {
+            id: account,
+            organization_id: org,
+            username: name("alice".into()),
+            email: None,
+            first_name: String::new(),
+            provenance: name("Local".into()),
+            inactive: dir.account.0,
+            service_account: false,
+            has_password: false,
+            roles: dir.account.2.iter().map(|i| roles[*i]).collect(),
+            groups: dir.account.1.iter().map(|i| groups[*i]).collect(),
+            created_at: now,
+            updated_at: now,
+        }],
+        groups: dir
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(index, (inactive, parents, role_indexes))| Group {
+                id: groups[index],
+                organization_id: org,
+                name: name::<GroupName>(format!("g{index}")),
+                description: String::new(),
+                provenance: name("Local".into()),
+                inactive: *inactive,
+                roles: role_indexes.iter().map(|i| roles[*i]).collect(),
+                parents: parents.iter().map(|i| groups[*i]).collect(),
+                created_at: now,
+                updated_at: now,
+            })
+            .collect(),
+        roles: dir
+            .roles
+            .iter()
+            .enumerate()
+            .map(|(index, inactive)| Role {
+                id: roles[index],
+                organization_id: org,
+                name: name::<RoleName>(format!("r{index}")),
+                description: String::new(),
+                provenance: name::<Provenance>("Custom".into()),
+                system: false,
+                inactive: *inactive,
+                methods: vec![MethodRef {
+                    provenance: name("App".into()),
+                    name: format!("m{index}"),
+                }],
+                views: Vec::new(),
+                created_at: now,
+                updated_at: now,
+            })
+            .collect(),
+        policies: vec![(
+            org,
+            Policy {
+                id: PolicyId::new(),
+                organization_id: org,
+                name: name::<PolicyName>("p".into()),
+                system: false,
+                actions: vec![PolicyAction {
+                    action: name::<ActionName>("edit".into()),
+                    role_ids: dir.policy_roles.iter().map(|i| roles[*i]).collect(),
+                }],
+                resources: vec![ResourceRef {
+                    resource_type: "doc".into(),
+                    id: "*".into(),
+                }],
+                created_at: now,
+                updated_at: now,
+            },
+        )],
+        methods: Vec::new(),
+        views: Vec::new(),
+    };
+    Built {
+        snapshot: Snapshot::from_state(state).unwrap(),
+        org,
+        account,
+        roles,
+        groups,
+    }
+}
+
+/// The reference: roles reachable by a plain fixed point, written independently of the engine.
+fn reference_roles(dir: &Directory) -> BTreeSet<usize> {
+    let mut held = BTreeSet::new();
+    if dir.account.0 {
+        return held;
+    }
+    let mut reached: HashSet<usize> = HashSet::new();
+    let mut frontier: Vec<usize> = dir.account.1.clone();
+    while let Some(group) = frontier.pop() {
+        let (inactive, parents, _) = &dir.groups[group];
+        if *inactive || !reached.insert(group) {
+            continue;
+        }
+        frontier.extend(parents.iter().copied());
+    }
+    for role in dir.account.2.iter().copied().chain(
+        reached
+            .iter()
+            .flat_map(|g| dir.groups[*g].2.iter().copied()),
+    ) {
+        if !dir.roles[role] {
+            held.insert(role);
+        }
+    }
+    held
+}
+
+proptest! {
+    #[test]
+    fn effective_roles_match_the_reference(dir in directory()) {
+        let built = build(&dir);
+        let org = built.snapshot.organization(built.org).unwrap();
+        let account = org.account(built.account).unwrap();
+        let got: BTreeSet<usize> = effective_roles(org, account)
+            .iter()
+            .map(|held| built.roles.iter().position(|id| *id == held.role).unwrap())
+            .collect();
+        prop_assert_eq!(got, reference_roles(&dir));
+    }
+
+    #[test]
+    fn every_reported_path_is_real(dir in directory()) {
+        let built = build(&dir);
+        let org = built.snapshot.organization(built.org).unwrap();
+        let account = org.account(built.account).unwrap();
+        for held in effective_roles(org, account) {
+            if held.via.is_empty() {
+                prop_assert!(account.roles.contains(&held.role));
+                continue;
+            }
+            prop_assert!(account.groups.contains(&held.via[0]));
+            for pair in held.via.windows(2) {
+                prop_assert!(org.group(pair[0]).unwrap().parents.contains(&pair[1]));
+            }
+            let last = org.group(*held.via.last().unwrap()).unwrap();
+            prop_assert!(last.roles.contains(&held.role));
+            prop_assert!(held.via.iter().all(|g| !org.group(*g).unwrap().inactive));
+        }
+    }
+
+    #[test]
+    fn removing_a_grant_never_widens_access(dir in directory(), drop_group in any::<prop::sample::Index>()) {
+        let before = build(&dir);
+        let mut narrowed = dir.clone();
+        if !narrowed.account.1.is_empty() {
+            let index = drop_group.index(narrowed.account.1.len());
+            narrowed.account.1.remove(index);
+        } else if !narrowed.policy_roles.is_empty() {
+            narrowed.policy_roles.pop();
+        }
+        let after = build(&narrowed);
+        for action in ["edit", "call"] {
+            for (resource_type, id) in [("doc", "x".to_owned()), ("method", "App/m0".to_owned())] {
+                let query = |b: &Built| {
+                    let org = b.snapshot.organization(b.org).unwrap();
+                    decide(org, &Query { subject: "alice", action, resource_type, resource_id: &id }).allowed
+                };
+                prop_assert!(!query(&after) || query(&before), "narrowing widened {action} on {resource_type}");
+            }
+        }
+    }
+}
+
+#[test]
+fn unknown_and_inactive_subjects_are_denied() {
+    let dir = Directory {
+        roles: vec![false],
+        groups: vec![(false, vec![], vec![0])],
+        account: (true, vec![0], vec![0]),
+        policy_roles: vec![0],
+    };
+    let built = build(&dir);
+    let org = built.snapshot.organization(built.org).unwrap();
+    let ask = |subject: &str| {
+        decide(
+            org,
+            &Query {
+                subject,
+                action: "edit",
+                resource_type: "doc",
+                resource_id: "1",
+            },
+        )
+    };
+    assert_eq!(ask("nobody").reasons, vec![Reason::UnknownSubject]);
+    assert_eq!(ask("alice").reasons, vec![Reason::InactiveSubject]);
+    assert!(!is_admin(org, org.account(built.account).unwrap()));
+}
+
+#[test]
+fn method_and_policy_grants_explain_themselves() {
+    let dir = Directory {
+        roles: vec![false],
+        groups: vec![(false, vec![], vec![0])],
+        account: (false, vec![0], vec![]),
+        policy_roles: vec![0],
+    };
+    let built = build(&dir);
+    let org = built.snapshot.organization(built.org).unwrap();
+    let method = decide(
+        org,
+        &Query {
+            subject: "alice",
+            action: "call",
+            resource_type: "method",
+            resource_id: "App/m0",
+        },
+    );
+    assert!(method.allowed);
+    assert_eq!(
+        method.reasons,
+        vec![Reason::RoleGrant {
+            role: built.roles[0],
+            via: vec![built.groups[0]]
+        }]
+    );
+    let policy = decide(
+        org,
+        &Query {
+            subject: "alice",
+            action: "edit",
+            resource_type: "doc",
+            resource_id: "any",
+        },
+    );
+    assert!(policy.allowed);
+    assert!(
+        matches!(policy.reasons[0], Reason::PolicyGrant { role, .. } if role == built.roles[0])
+    );
+    let other_action = decide(
+        org,
+        &Query {
+            subject: "alice",
+            action: "delete",
+            resource_type: "doc",
+            resource_id: "any",
+        },
+    );
+    assert_eq!(other_action.reasons, vec![Reason::NoGrant]);
+    let other_type = decide(
+        org,
+        &Query {
+            subject: "alice",
+            action: "edit",
+            resource_type: "sheet",
+            resource_id: "any",
+        },
+    );
+    assert!(!other_type.allowed);
+    let wrong_action = decide(
+        org,
+        &Query {
+            subject: "alice",
+            action: "edit",
+            resource_type: "method",
+            resource_id: "App/m0",
+        },
+    );
+    assert!(!wrong_action.allowed);
+}

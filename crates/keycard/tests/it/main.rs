@@ -1,0 +1,14 @@
+//! Integration tests: the real server in-process on port 0 against a fresh SQLite file each, and the
+//! real binary where a process must die.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests may fail loudly
+
+mod harness;
+
+mod auth;
+mod crud;
+mod decisions;
+mod durability;
+mod errors;
+mod openapi;
+mod pagination;
