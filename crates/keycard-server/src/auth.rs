@@ -283,12 +283,10 @@ fn caller_for(
     named_org: Option<OrganizationId>,
 ) -> Result<Caller> {
     let snapshot = state.snapshot.current();
+    // The account as authenticated, not the snapshot's copy, which may lag a write made elsewhere.
     let home_admin = snapshot
         .organization(account.organization_id)
-        .is_some_and(|org| {
-            org.account(account.id)
-                .is_some_and(|held| decision::is_admin(org, held))
-        });
+        .is_some_and(|org| decision::is_admin(org, &account));
     let partner = home_admin && account.organization_id == state.default_organization;
     let organization = match named_org {
         Some(org) if org != account.organization_id => {

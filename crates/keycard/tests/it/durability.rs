@@ -197,3 +197,126 @@ async fn kill_dash_nine_during_a_burst_loses_no_acknowledged_write() {
     assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
     assert!(acknowledged.len() >= 40);
 }
+
+fn keycard(args: &[&str], stdin: Option<&str>) -> String {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keycard"))
+        .args(args)
+        .env("KEYCARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "keycard {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_commands_reach_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("keycard.db").display());
+    assert!(keycard(&["migrate", "--database", &url], None).contains("schema is current"));
+    let server = Process::spawn(&url);
+
+    let created = keycard(
+        &[
+            "admin",
+            "create-account",
+            "--database",
+            &url,
+            "--username",
+            "ops",
+            "--admin",
+            "--password-stdin",
+        ],
+        Some("ops-password\n"),
+    );
+    let account: serde_json::Value = serde_json::from_str(&created).unwrap();
+    assert_eq!(account["username"], "ops");
+    let key = keycard(
+        &[
+            "admin",
+            "create-key",
+            "--database",
+            &url,
+            "--username",
+            "ops",
+        ],
+        None,
+    )
+    .trim()
+    .to_owned();
+    let manifest = dir.path().join("manifest.json");
+    std::fs::write(&manifest, r#"{"methods": [{"provenance": "App", "name": "run", "route": {"verb": "POST", "path": "/run"}}], "views": []}"#).unwrap();
+    assert!(
+        keycard(
+            &[
+                "admin",
+                "import-manifest",
+                "--database",
+                &url,
+                manifest.to_str().unwrap()
+            ],
+            None
+        )
+        .contains("imported 1 methods")
+    );
+
+    // The server follows the change log: the new administrator's key works at once (it is checked
+    // against the store), and decisions about it appear within the follow interval.
+    let http = reqwest::Client::new();
+    let me: serde_json::Value = http
+        .get(format!("{}/v1/me", server.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["account"]["username"], "ops");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let answer: serde_json::Value = http
+            .post(format!("{}/v1/check", server.base))
+            .bearer_auth(&key)
+            .json(&json!({"subject": {"id": "ops"}, "action": "POST", "resource": {"type": "route", "id": "/run"}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if answer["allowed"] == true {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never saw the CLI's writes: {answer}"
+        );
+        tokio::task::yield_now().await;
+    }
+    let methods: serde_json::Value = http
+        .get(format!("{}/v1/catalogue/methods", server.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(methods["items"][0]["name"], "run", "{methods}");
+    let spec = keycard(&["openapi"], None);
+    assert!(spec.contains("\"/v1/check\""));
+}
