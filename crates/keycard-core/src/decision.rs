@@ -144,9 +144,26 @@ pub fn effective_roles(org: &OrgSnapshot, account: &Account) -> Vec<EffectiveRol
 
 /// Answers a query against one organization's snapshot.
 pub fn decide(org: &OrgSnapshot, query: &Query<'_>) -> Decision {
-    let Some(account) = resolve_subject(org, query.subject) else {
-        return Decision::deny(Reason::UnknownSubject);
-    };
+    match resolve_subject(org, query.subject) {
+        Some(account) => decide_for(
+            org,
+            account,
+            query.action,
+            query.resource_type,
+            query.resource_id,
+        ),
+        None => Decision::deny(Reason::UnknownSubject),
+    }
+}
+
+/// Answers for an account already resolved (for example the authenticated caller).
+pub fn decide_for(
+    org: &OrgSnapshot,
+    account: &Account,
+    action: &str,
+    resource_type: &str,
+    resource_id: &str,
+) -> Decision {
     if account.inactive {
         return Decision::deny(Reason::InactiveSubject);
     }
@@ -160,13 +177,13 @@ pub fn decide(org: &OrgSnapshot, query: &Query<'_>) -> Decision {
             via: admin.via.clone(),
         });
     }
-    match query.resource_type {
-        "method" => decide_method(org, &roles, query.action, query.resource_id),
-        "view" => decide_view(org, &roles, query.action, query.resource_id),
+    match resource_type {
+        "method" => decide_method(org, &roles, action, resource_id),
+        "view" => decide_view(org, &roles, action, resource_id),
         "route" => {
             let route = org.methods().find(|method| {
                 method.route.as_ref().is_some_and(|route| {
-                    route.verb.eq_ignore_ascii_case(query.action) && route.path == query.resource_id
+                    route.verb.eq_ignore_ascii_case(action) && route.path == resource_id
                 })
             });
             match route {
@@ -174,7 +191,7 @@ pub fn decide(org: &OrgSnapshot, query: &Query<'_>) -> Decision {
                 None => Decision::deny(Reason::UnknownRoute),
             }
         }
-        _ => decide_policies(org, &roles, query),
+        _ => decide_policies(org, &roles, action, resource_type, resource_id),
     }
 }
 
@@ -218,13 +235,19 @@ fn grant_by_role(
         .unwrap_or_else(|| Decision::deny(Reason::NoGrant))
 }
 
-fn decide_policies(org: &OrgSnapshot, roles: &[EffectiveRole], query: &Query<'_>) -> Decision {
+fn decide_policies(
+    org: &OrgSnapshot,
+    roles: &[EffectiveRole],
+    action_name: &str,
+    resource_type: &str,
+    resource_id: &str,
+) -> Decision {
     let exact = ResourceRef {
-        resource_type: query.resource_type.to_owned(),
-        id: query.resource_id.to_owned(),
+        resource_type: resource_type.to_owned(),
+        id: resource_id.to_owned(),
     };
     let any = ResourceRef {
-        resource_type: query.resource_type.to_owned(),
+        resource_type: resource_type.to_owned(),
         id: ResourceRef::ANY_ID.to_owned(),
     };
     for policy in org
@@ -234,7 +257,7 @@ fn decide_policies(org: &OrgSnapshot, roles: &[EffectiveRole], query: &Query<'_>
         for action in policy
             .actions
             .iter()
-            .filter(|action| action.action.as_str() == query.action)
+            .filter(|action| action.action.as_str() == action_name)
         {
             if let Some(held) = roles
                 .iter()
@@ -256,4 +279,49 @@ pub fn is_admin(org: &OrgSnapshot, account: &Account) -> bool {
     effective_roles(org, account)
         .iter()
         .any(|held| org.role(held.role).is_some_and(|role| role.is_admin()))
+}
+
+/// Everything an account may call and see through role grants.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Permissions {
+    /// Holds the organization's `Admin` role: every catalogue method and view is included.
+    pub admin: bool,
+    pub roles: Vec<EffectiveRole>,
+    pub methods: std::collections::BTreeSet<crate::model::MethodRef>,
+    pub views: std::collections::BTreeSet<crate::model::ViewRef>,
+}
+
+/// The methods and views an account's effective roles grant; an administrator gets the whole
+/// catalogue. Consistent with [`decide`] for `method` and `view` resources.
+pub fn effective_permissions(org: &OrgSnapshot, account: &Account) -> Permissions {
+    let roles = effective_roles(org, account);
+    let admin = roles
+        .iter()
+        .any(|held| org.role(held.role).is_some_and(|role| role.is_admin()));
+    let mut permissions = Permissions {
+        admin,
+        ..Permissions::default()
+    };
+    for held in &roles {
+        if let Some(role) = org.role(held.role) {
+            permissions.methods.extend(role.methods.iter().cloned());
+            permissions.views.extend(role.views.iter().cloned());
+        }
+    }
+    if admin {
+        permissions
+            .methods
+            .extend(org.methods().map(|method| crate::model::MethodRef {
+                provenance: method.provenance.clone(),
+                name: method.name.clone(),
+            }));
+        permissions
+            .views
+            .extend(org.views().map(|view| crate::model::ViewRef {
+                provenance: view.provenance.clone(),
+                path: view.path.clone(),
+            }));
+    }
+    permissions.roles = roles;
+    permissions
 }

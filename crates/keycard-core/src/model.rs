@@ -278,10 +278,13 @@ pub enum Principal {
     Group(GroupId),
 }
 
-/// Input for a new organization.
+/// Input for a new organization: its name and what it starts with (see
+/// [`crate::builtin::standard_organization`]).
 #[derive(Clone, Debug)]
 pub struct NewOrganization {
     pub name: OrganizationName,
+    pub roles: Vec<NewRole>,
+    pub manifest: Manifest,
 }
 
 /// Input for a new account.

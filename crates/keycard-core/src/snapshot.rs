@@ -386,6 +386,18 @@ impl OrgSnapshot {
             .map(Arc::as_ref)
     }
 
+    pub fn accounts(&self) -> impl Iterator<Item = &Account> {
+        self.accounts.values().map(Arc::as_ref)
+    }
+
+    pub fn groups(&self) -> impl Iterator<Item = &Group> {
+        self.groups.values().map(Arc::as_ref)
+    }
+
+    pub fn views(&self) -> impl Iterator<Item = &View> {
+        self.views.values().map(Arc::as_ref)
+    }
+
     pub fn account_count(&self) -> usize {
         self.accounts.len()
     }

@@ -45,7 +45,7 @@ pub struct GroupMembers {
 
 #[async_trait]
 pub trait OrganizationStore: Send + Sync {
-    /// Creates an organization with its system roles `Admin` and `Member`.
+    /// Creates an organization with the roles and catalogue entries `new` starts it with, in one write.
     async fn create_organization(
         &self,
         actor: &Actor,
@@ -263,6 +263,8 @@ pub trait CredentialStore: Send + Sync {
     ) -> Result<Session>;
     async fn find_session(&self, id: SessionId) -> Result<Option<StoredSecret<Session>>>;
     async fn revoke_session(&self, id: SessionId) -> Result<()>;
+    /// Accounts of the organization with at least one live session.
+    async fn accounts_with_live_sessions(&self, org: OrganizationId) -> Result<Vec<AccountId>>;
     /// Revokes every live session of an account and returns how many there were.
     async fn revoke_sessions(&self, org: OrganizationId, account: AccountId) -> Result<u64>;
 }

@@ -142,6 +142,20 @@ pub async fn authenticate(
     caller_for(state, account, credential, named_org)
 }
 
+/// Checks a bearer token presented some other way than the `Authorization` header (a cookie, a
+/// query parameter) and builds the caller.
+pub async fn token_caller(state: &AppState, headers: &HeaderMap, token: &str) -> Result<Caller> {
+    let named_org = named_organization(state, headers)?;
+    let (account, credential) = verify_token(state, token).await?;
+    caller_for(state, account, credential, named_org)
+}
+
+/// The organization a password login acts in: the one named by `Keycard-Organization`, else the
+/// default organization.
+pub fn login_organization(state: &AppState, headers: &HeaderMap) -> Result<OrganizationId> {
+    Ok(named_organization(state, headers)?.unwrap_or(state.default_organization))
+}
+
 /// Verifies a username and password in an organization, under the failed-login rate limit.
 pub async fn verify_password(
     state: &AppState,

@@ -14,6 +14,7 @@ use tower_http::trace::TraceLayer;
 
 pub mod auth;
 pub mod error;
+mod iap;
 pub mod metrics;
 mod ops;
 pub mod state;
@@ -29,6 +30,7 @@ pub fn app(state: AppState) -> Router {
     let (api, openapi) = v1::router().split_for_parts();
     let settings = state.settings.clone();
     api.merge(ops::router(openapi))
+        .merge(iap::router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             record_metrics,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use keycard_core::change::Revision;
 use keycard_core::ids::OrganizationId;
-use keycard_core::model::{self, Actor, NewAccount, NewOrganization};
+use keycard_core::model::{self, Actor, NewAccount};
 use keycard_core::names::{OrganizationName, Provenance, Username};
 use keycard_core::secret;
 use keycard_core::snapshot::{OrgSnapshot, Snapshot};
@@ -187,9 +187,7 @@ pub async fn bootstrap(store: &dyn Store, admin_password: Option<&str>) -> Resul
     let org = match store
         .create_organization(
             &actor,
-            NewOrganization {
-                name: default_name.clone(),
-            },
+            keycard_core::builtin::standard_organization(default_name)?,
         )
         .await
     {

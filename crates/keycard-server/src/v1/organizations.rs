@@ -2,8 +2,9 @@
 
 use axum::extract::State;
 use keycard_core::Error;
+use keycard_core::builtin::standard_organization;
 use keycard_core::ids::OrganizationId;
-use keycard_core::model::{NewOrganization, Organization};
+use keycard_core::model::Organization;
 use keycard_core::names::OrganizationName;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -56,7 +57,7 @@ async fn create_organization(
     caller.require_partner()?;
     let written = state
         .store
-        .create_organization(&caller.actor(), NewOrganization { name: body.name })
+        .create_organization(&caller.actor(), standard_organization(body.name)?)
         .await?;
     state.visible(written.revision).await?;
     Ok(Saved::created(written))

@@ -11,7 +11,7 @@ use keycard_core::{Error, Result};
 use sqlx::SqliteConnection;
 
 use super::rows::{self, METHOD_SELECT, VIEW_SELECT};
-use super::{SqliteStore, internal};
+use super::{SqliteStore, WriteTx, internal};
 
 /// Catalogue pages are ordered by (provenance, name-or-path); the cursor is that pair as JSON.
 fn pair_cursor(page: &PageRequest) -> Result<(String, String)> {
@@ -76,6 +76,86 @@ fn validate_entry(field: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
+fn validate_manifest(manifest: &Manifest) -> Result<()> {
+    for method in &manifest.methods {
+        validate_entry("method name", &method.name)?;
+        if let Some(route) = &method.route {
+            validate_entry("route verb", &route.verb)?;
+            validate_entry("route path", &route.path)?;
+        }
+    }
+    for view in &manifest.views {
+        validate_entry("view path", &view.path)?;
+    }
+    Ok(())
+}
+
+/// Adds or replaces the manifest's entries inside an open write, recording each real change.
+pub(super) async fn write_manifest(
+    w: &mut WriteTx,
+    org: OrganizationId,
+    manifest: Manifest,
+) -> Result<()> {
+    validate_manifest(&manifest)?;
+    for method in manifest.methods {
+        let before = find_method(w.conn(), org, method.provenance.as_str(), &method.name).await?;
+        if before.as_ref() == Some(&method) {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO methods (organization_id, provenance, name, deprecated, route_verb, route_path) VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (organization_id, provenance, name) DO UPDATE SET deprecated = excluded.deprecated, \
+             route_verb = excluded.route_verb, route_path = excluded.route_path",
+        )
+        .bind(org.to_string())
+        .bind(method.provenance.as_str())
+        .bind(&method.name)
+        .bind(method.deprecated)
+        .bind(method.route.as_ref().map(|route| route.verb.clone()))
+        .bind(method.route.as_ref().map(|route| route.path.clone()))
+        .execute(w.conn())
+        .await
+        .map_err(internal)?;
+        let operation = if before.is_some() {
+            Operation::Update
+        } else {
+            Operation::Create
+        };
+        w.record(
+            EntityKind::Method,
+            &method.key(),
+            operation,
+            before.as_ref(),
+            Some(&method),
+        )
+        .await?;
+    }
+    for view in manifest.views {
+        if find_view(w.conn(), org, view.provenance.as_str(), &view.path)
+            .await?
+            .is_some()
+        {
+            continue;
+        }
+        sqlx::query("INSERT INTO views (organization_id, provenance, path) VALUES (?, ?, ?)")
+            .bind(org.to_string())
+            .bind(view.provenance.as_str())
+            .bind(&view.path)
+            .execute(w.conn())
+            .await
+            .map_err(internal)?;
+        w.record(
+            EntityKind::View,
+            &view.key(),
+            Operation::Create,
+            None,
+            Some(&view),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl CatalogueStore for SqliteStore {
     async fn import_manifest(
@@ -84,75 +164,10 @@ impl CatalogueStore for SqliteStore {
         org: OrganizationId,
         manifest: Manifest,
     ) -> Result<Revision> {
-        for method in &manifest.methods {
-            validate_entry("method name", &method.name)?;
-            if let Some(route) = &method.route {
-                validate_entry("route verb", &route.verb)?;
-                validate_entry("route path", &route.path)?;
-            }
-        }
-        for view in &manifest.views {
-            validate_entry("view path", &view.path)?;
-        }
+        validate_manifest(&manifest)?;
         let mut w = self.begin_write(actor, org).await?;
         rows::load_organization(w.conn(), org).await?;
-        for method in manifest.methods {
-            let before =
-                find_method(w.conn(), org, method.provenance.as_str(), &method.name).await?;
-            if before.as_ref() == Some(&method) {
-                continue;
-            }
-            sqlx::query(
-                "INSERT INTO methods (organization_id, provenance, name, deprecated, route_verb, route_path) VALUES (?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (organization_id, provenance, name) DO UPDATE SET deprecated = excluded.deprecated, \
-                 route_verb = excluded.route_verb, route_path = excluded.route_path",
-            )
-            .bind(org.to_string())
-            .bind(method.provenance.as_str())
-            .bind(&method.name)
-            .bind(method.deprecated)
-            .bind(method.route.as_ref().map(|route| route.verb.clone()))
-            .bind(method.route.as_ref().map(|route| route.path.clone()))
-            .execute(w.conn())
-            .await
-            .map_err(internal)?;
-            let operation = if before.is_some() {
-                Operation::Update
-            } else {
-                Operation::Create
-            };
-            w.record(
-                EntityKind::Method,
-                &method.key(),
-                operation,
-                before.as_ref(),
-                Some(&method),
-            )
-            .await?;
-        }
-        for view in manifest.views {
-            if find_view(w.conn(), org, view.provenance.as_str(), &view.path)
-                .await?
-                .is_some()
-            {
-                continue;
-            }
-            sqlx::query("INSERT INTO views (organization_id, provenance, path) VALUES (?, ?, ?)")
-                .bind(org.to_string())
-                .bind(view.provenance.as_str())
-                .bind(&view.path)
-                .execute(w.conn())
-                .await
-                .map_err(internal)?;
-            w.record(
-                EntityKind::View,
-                &view.key(),
-                Operation::Create,
-                None,
-                Some(&view),
-            )
-            .await?;
-        }
+        write_manifest(&mut w, org, manifest).await?;
         w.commit().await
     }
 

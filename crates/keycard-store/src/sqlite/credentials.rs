@@ -206,6 +206,18 @@ impl CredentialStore for SqliteStore {
         Ok(())
     }
 
+    async fn accounts_with_live_sessions(&self, org: OrganizationId) -> Result<Vec<AccountId>> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT account_id FROM sessions WHERE organization_id = ? AND revoked_at IS NULL AND expires_at > ?",
+        )
+        .bind(org.to_string())
+        .bind(millis(Utc::now()))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(internal)?;
+        ids.iter().map(|id| id.parse()).collect()
+    }
+
     async fn revoke_sessions(&self, org: OrganizationId, account: AccountId) -> Result<u64> {
         let now = millis(Utc::now());
         let result = sqlx::query(

@@ -8,7 +8,7 @@ use keycard_core::model::{
     NewOrganization, NewPolicy, NewRole, Organization, Policy, PolicyPatch, Principal, Role,
     RolePatch, normalize_actions, sorted_unique,
 };
-use keycard_core::names::{OrganizationName, Provenance, RoleName, Username, validate_description};
+use keycard_core::names::{OrganizationName, Username, validate_description};
 use keycard_core::page::{Page, PageRequest};
 use keycard_core::store::{
     AccountStore, GroupMembers, GroupStore, OrganizationStore, PolicyStore, RoleStore, Written,
@@ -253,21 +253,10 @@ impl OrganizationStore for SqliteStore {
             Some(&org),
         )
         .await?;
-        for (name, description) in [
-            (model::ADMIN_ROLE, "May do anything in the organization."),
-            (model::MEMBER_ROLE, "Every member of the organization."),
-        ] {
-            let new_role = NewRole {
-                name: RoleName::try_from(name)?,
-                description: description.to_owned(),
-                provenance: Provenance::try_from(model::SYSTEM_PROVENANCE)?,
-                system: true,
-                inactive: false,
-                methods: Vec::new(),
-                views: Vec::new(),
-            };
-            Self::insert_role(&mut w, id, new_role).await?;
+        for role in new.roles {
+            Self::insert_role(&mut w, id, role).await?;
         }
+        super::catalogue::write_manifest(&mut w, id, new.manifest).await?;
         let revision = w.commit().await?;
         Ok(Written {
             value: org,

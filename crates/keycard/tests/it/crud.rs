@@ -321,10 +321,10 @@ async fn catalogue_imports_lists_and_deletes() {
     let server = TestServer::start().await;
     let manifest = json!({
         "methods": [
-            {"provenance": "Authorization", "name": "getRoles", "route": {"verb": "GET", "path": "/authorization/roles"}},
-            {"provenance": "Authorization", "name": "createRole", "deprecated": false, "route": {"verb": "POST", "path": "/authorization/roles"}}
+            {"provenance": "Inventory", "name": "getDevices", "route": {"verb": "GET", "path": "/inventory/devices"}},
+            {"provenance": "Inventory", "name": "addDevice", "deprecated": true, "route": {"verb": "POST", "path": "/inventory/devices"}}
         ],
-        "views": [{"provenance": "Authorization", "path": "/authorization/roles"}]
+        "views": [{"provenance": "Inventory", "path": "/inventory"}]
     });
     let (status, first) = server.post("/v1/catalogue", manifest.clone()).await;
     assert_eq!(status, StatusCode::OK, "{first}");
@@ -334,43 +334,53 @@ async fn catalogue_imports_lists_and_deletes() {
         "re-importing the same manifest writes nothing"
     );
 
-    let (_, methods) = server.get("/v1/catalogue/methods").await;
-    let names: Vec<&str> = methods["items"]
-        .as_array()
-        .unwrap()
+    let inventory = |page: &serde_json::Value| -> Vec<serde_json::Value> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|item| item["provenance"] == "Inventory")
+            .cloned()
+            .collect()
+    };
+    let (_, methods) = server.get("/v1/catalogue/methods?limit=500").await;
+    let names: Vec<String> = inventory(&methods)
         .iter()
-        .map(|m| m["name"].as_str().unwrap())
+        .map(|m| m["name"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(names, vec!["createRole", "getRoles"]);
-    let (_, views) = server.get("/v1/catalogue/views").await;
+    assert_eq!(names, vec!["addDevice", "getDevices"]);
+    assert_eq!(inventory(&methods)[0]["deprecated"], true);
+    let (_, views) = server.get("/v1/catalogue/views?limit=500").await;
     assert_eq!(
-        views["items"],
-        json!([{"provenance": "Authorization", "path": "/authorization/roles"}])
+        inventory(&views),
+        vec![json!({"provenance": "Inventory", "path": "/inventory"})]
     );
 
     assert_eq!(
         server
-            .delete("/v1/catalogue/methods/Authorization/getRoles")
+            .delete("/v1/catalogue/methods/Inventory/getDevices")
             .await
             .0,
         StatusCode::OK
     );
     assert_eq!(
         server
-            .delete("/v1/catalogue/methods/Authorization/getRoles")
+            .delete("/v1/catalogue/methods/Inventory/getDevices")
             .await
             .0,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
         server
-            .delete("/v1/catalogue/views?provenance=Authorization&path=/authorization/roles")
+            .delete("/v1/catalogue/views?provenance=Inventory&path=/inventory")
             .await
             .0,
         StatusCode::OK
     );
-    let (_, views) = server.get("/v1/catalogue/views").await;
-    assert_eq!(views["items"], json!([]));
+    let (_, views) = server.get("/v1/catalogue/views?limit=500").await;
+    assert!(inventory(&views).is_empty());
+    let (_, methods) = server.get("/v1/catalogue/methods?limit=500").await;
+    assert_eq!(inventory(&methods).len(), 1);
 }
 
 #[tokio::test]
@@ -419,7 +429,10 @@ async fn organizations_are_isolated_tenants() {
         .iter()
         .map(|r| r["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, vec!["Admin", "Member", "acme-only"]);
+    assert_eq!(
+        names,
+        vec!["Admin", "Member", "admin", "apiread", "acme-only"]
+    );
     let (_, default_roles) = server.get("/v1/roles").await;
     assert!(
         default_roles["items"]
@@ -428,7 +441,7 @@ async fn organizations_are_isolated_tenants() {
             .iter()
             .all(|r| r["name"] != "acme-only")
     );
-    let acme_role = acme_roles["items"][2]["id"].as_str().unwrap().to_owned();
+    let acme_role = acme_roles["items"][4]["id"].as_str().unwrap().to_owned();
     assert_eq!(
         server.get(&format!("/v1/roles/{acme_role}")).await.0,
         StatusCode::NOT_FOUND,
@@ -462,7 +475,7 @@ async fn organizations_are_isolated_tenants() {
         .call(reqwest::Method::GET, "/v1/roles", None, &acme_key)
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(roles["items"].as_array().unwrap().len(), 3);
+    assert_eq!(roles["items"].as_array().unwrap().len(), 5);
     let (status, _) = server
         .call(reqwest::Method::GET, "/v1/organizations", None, &acme_key)
         .await;

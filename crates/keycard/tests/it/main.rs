@@ -10,5 +10,6 @@ mod crud;
 mod decisions;
 mod durability;
 mod errors;
+mod iap;
 mod openapi;
 mod pagination;
