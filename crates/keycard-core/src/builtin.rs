@@ -155,6 +155,8 @@ pub fn standard_organization(name: OrganizationName) -> crate::Result<NewOrganiz
         .collect();
     Ok(NewOrganization {
         name,
+        actions: model::default_actions()?,
+        sso: model::SsoSettings::default(),
         roles: vec![
             system_role(
                 model::ADMIN_ROLE,

@@ -22,13 +22,74 @@ pub const CUSTOM_PROVENANCE: &str = "Custom";
 /// Provenance of accounts and groups made locally.
 pub const LOCAL_PROVENANCE: &str = "Local";
 
+/// The actions every organization's policies offer unless it sets its own.
+pub const DEFAULT_ACTIONS: &[&str] = &[
+    "apply_policy",
+    "create",
+    "delete",
+    "edit",
+    "read",
+    "sync_to",
+    "trigger",
+];
+
 /// A tenant: every other entity belongs to exactly one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Organization {
     pub id: OrganizationId,
     pub name: OrganizationName,
+    /// The actions policies in this organization offer, in order.
+    #[serde(default)]
+    pub actions: Vec<ActionName>,
+    /// Single sign-on settings, kept for clients that manage them.
+    #[serde(default)]
+    pub sso: SsoSettings,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// An organization's single sign-on settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SsoSettings {
+    pub issuer: Option<String>,
+    pub sso_domain: Option<String>,
+    pub sso_org_id: Option<String>,
+}
+
+impl SsoSettings {
+    pub fn validate(&self) -> crate::Result<()> {
+        for (field, value) in [
+            ("issuer", &self.issuer),
+            ("sso_domain", &self.sso_domain),
+            ("sso_org_id", &self.sso_org_id),
+        ] {
+            if let Some(value) = value
+                && (value.len() > 1024 || value.chars().any(char::is_control))
+            {
+                return Err(crate::Error::invalid(
+                    field,
+                    "must be at most 1024 characters without control characters",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Changes to an organization; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct OrganizationPatch {
+    pub name: Option<OrganizationName>,
+    pub actions: Option<Vec<ActionName>>,
+    pub sso: Option<SsoSettings>,
+}
+
+/// The default action list, validated.
+pub fn default_actions() -> crate::Result<Vec<ActionName>> {
+    DEFAULT_ACTIONS
+        .iter()
+        .map(|action| ActionName::try_from(*action))
+        .collect()
 }
 
 /// A person or service that authenticates and is the subject of decisions.
@@ -283,6 +344,8 @@ pub enum Principal {
 #[derive(Clone, Debug)]
 pub struct NewOrganization {
     pub name: OrganizationName,
+    pub actions: Vec<ActionName>,
+    pub sso: SsoSettings,
     pub roles: Vec<NewRole>,
     pub manifest: Manifest,
 }

@@ -6,12 +6,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::Result;
-use crate::change::{Change, Revision};
+use crate::change::{Change, EntityKind, Revision};
 use crate::ids::{AccountId, ApiKeyId, GroupId, OrganizationId, PolicyId, RoleId, SessionId};
 use crate::model::{
     Account, AccountPatch, Actor, ApiKey, Group, GroupPatch, Link, Manifest, Method, NewAccount,
-    NewGroup, NewOrganization, NewPolicy, NewRole, Organization, Policy, PolicyPatch, ResourceRef,
-    Role, RolePatch, Session, View,
+    NewGroup, NewOrganization, NewPolicy, NewRole, Organization, OrganizationPatch, Policy,
+    PolicyPatch, ResourceRef, Role, RolePatch, Session, View,
 };
 use crate::names::{OrganizationName, Provenance, Username};
 use crate::page::{Page, PageRequest};
@@ -54,11 +54,11 @@ pub trait OrganizationStore: Send + Sync {
     async fn get_organization(&self, id: OrganizationId) -> Result<Organization>;
     async fn find_organization(&self, name: &OrganizationName) -> Result<Option<Organization>>;
     async fn list_organizations(&self, page: &PageRequest) -> Result<Page<Organization>>;
-    async fn rename_organization(
+    async fn update_organization(
         &self,
         actor: &Actor,
         id: OrganizationId,
-        name: OrganizationName,
+        patch: OrganizationPatch,
     ) -> Result<Written<Organization>>;
     /// Deletes an organization and everything in it.
     async fn delete_organization(&self, actor: &Actor, id: OrganizationId) -> Result<Revision>;
@@ -282,13 +282,71 @@ pub trait ChangeLog: Send + Sync {
         after: Revision,
         limit: u32,
     ) -> Result<Vec<Change>>;
+    /// Changes of one organization to the given kinds of entity made strictly between `after` and
+    /// `before` and, when `resume` is given, after that (revision, seq) position; in log order, at
+    /// most `limit`.
+    async fn organization_events(
+        &self,
+        org: OrganizationId,
+        kinds: &[EntityKind],
+        after: Option<DateTime<Utc>>,
+        before: Option<DateTime<Utc>>,
+        resume: Option<(Revision, i32)>,
+        limit: u32,
+    ) -> Result<Vec<Change>>;
     /// Everything the decision snapshot needs, as of one revision.
     async fn load_state(&self) -> Result<FullState>;
 }
 
+/// A request remembered under an idempotency key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdempotentRecord {
+    /// A request with this key is being handled.
+    InFlight {
+        fingerprint: String,
+        started_at: DateTime<Utc>,
+    },
+    /// The first request's outcome, to be replayed.
+    Done {
+        fingerprint: String,
+        status: u16,
+        content_type: String,
+        body: Vec<u8>,
+    },
+}
+
+/// Idempotency keys and the outcomes they replay. Bookkeeping, not authorization state: no revision.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `key` for a new request. Answers `None` when the claim succeeded, otherwise the record
+    /// already held under the key (records older than `expire_before` are replaced, and so is an
+    /// in-flight claim older than `stale_before`, whose node presumably died).
+    async fn claim_idempotency_key(
+        &self,
+        org: OrganizationId,
+        key: &str,
+        fingerprint: &str,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+        expire_before: DateTime<Utc>,
+    ) -> Result<Option<IdempotentRecord>>;
+    /// Stores the outcome of the request that claimed `key`.
+    async fn complete_idempotency_key(
+        &self,
+        org: OrganizationId,
+        key: &str,
+        status: u16,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<()>;
+    /// Drops the claim on `key`, for a request that ended without an outcome worth replaying.
+    async fn release_idempotency_key(&self, org: OrganizationId, key: &str) -> Result<()>;
+}
+
 /// The whole store, as the server uses it.
 pub trait Store:
-    OrganizationStore
+    IdempotencyStore
+    + OrganizationStore
     + AccountStore
     + GroupStore
     + RoleStore

@@ -79,8 +79,11 @@ impl Caller {
 
 /// The address a request came from, when the server knows it.
 pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
-    parts
-        .extensions
+    client_ip_of(&parts.extensions)
+}
+
+pub fn client_ip_of(extensions: &axum::http::Extensions) -> Option<IpAddr> {
+    extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip())
 }

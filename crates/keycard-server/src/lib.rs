@@ -17,6 +17,7 @@ pub mod error;
 mod iap;
 pub mod metrics;
 mod ops;
+mod polytomic;
 pub mod state;
 pub mod v1;
 
@@ -31,6 +32,7 @@ pub fn app(state: AppState) -> Router {
     let settings = state.settings.clone();
     api.merge(ops::router(openapi))
         .merge(iap::router())
+        .merge(polytomic::router(state.clone()))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             record_metrics,

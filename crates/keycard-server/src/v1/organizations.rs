@@ -4,8 +4,8 @@ use axum::extract::State;
 use keycard_core::Error;
 use keycard_core::builtin::standard_organization;
 use keycard_core::ids::OrganizationId;
-use keycard_core::model::Organization;
-use keycard_core::names::OrganizationName;
+use keycard_core::model::{Organization, OrganizationPatch, SsoSettings};
+use keycard_core::names::{ActionName, OrganizationName};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -30,6 +30,20 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct OrganizationBody {
     pub name: OrganizationName,
+    /// The actions its policies offer; the default list when absent.
+    #[serde(default)]
+    pub actions: Option<Vec<ActionName>>,
+    #[serde(default)]
+    pub sso: Option<SsoSettings>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationUpdate {
+    pub name: Option<OrganizationName>,
+    /// Replaces the actions its policies offer.
+    pub actions: Option<Vec<ActionName>>,
+    pub sso: Option<SsoSettings>,
 }
 
 /// Lists organizations.
@@ -55,9 +69,16 @@ async fn create_organization(
     Json(body): Json<OrganizationBody>,
 ) -> Result<Saved<Organization>, ApiError> {
     caller.require_partner()?;
+    let mut new = standard_organization(body.name)?;
+    if let Some(actions) = body.actions {
+        new.actions = actions;
+    }
+    if let Some(sso) = body.sso {
+        new.sso = sso;
+    }
     let written = state
         .store
-        .create_organization(&caller.actor(), standard_organization(body.name)?)
+        .create_organization(&caller.actor(), new)
         .await?;
     state.visible(written.revision).await?;
     Ok(Saved::created(written))
@@ -84,16 +105,16 @@ async fn get_organization(
 }
 
 /// Renames an organization.
-#[utoipa::path(patch, path = "/v1/organizations/{id}", tag = "organizations", params(("id" = OrganizationId, Path)), request_body = OrganizationBody,
+#[utoipa::path(patch, path = "/v1/organizations/{id}", tag = "organizations", params(("id" = OrganizationId, Path)), request_body = OrganizationUpdate,
     responses((status = 200, body = Saved<Organization>), (status = 404, body = crate::error::ErrorBody)))]
 async fn update_organization(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<OrganizationId>,
-    Json(body): Json<OrganizationBody>,
+    Json(body): Json<OrganizationUpdate>,
 ) -> Result<Saved<Organization>, ApiError> {
     caller.require_partner()?;
-    if id == state.default_organization {
+    if id == state.default_organization && body.name.is_some() {
         return Err(Error::BuiltIn {
             what: "organization",
             name: keycard_core::model::DEFAULT_ORGANIZATION.into(),
@@ -102,7 +123,15 @@ async fn update_organization(
     }
     let written = state
         .store
-        .rename_organization(&caller.actor(), id, body.name)
+        .update_organization(
+            &caller.actor(),
+            id,
+            OrganizationPatch {
+                name: body.name,
+                actions: body.actions,
+                sso: body.sso,
+            },
+        )
         .await?;
     state.visible(written.revision).await?;
     Ok(Saved::updated(written))

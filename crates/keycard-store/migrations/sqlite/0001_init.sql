@@ -20,10 +20,13 @@ CREATE TABLE changes (
     PRIMARY KEY (revision, seq)
 );
 CREATE INDEX changes_by_organization ON changes (organization_id, revision);
+CREATE INDEX changes_by_time ON changes (organization_id, at);
 
 CREATE TABLE organizations (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
+    actions TEXT NOT NULL,
+    sso TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
@@ -151,3 +154,16 @@ CREATE TABLE sessions (
     revoked_at INTEGER
 );
 CREATE INDEX sessions_by_account ON sessions (account_id);
+
+-- Idempotency keys: the first outcome of a keyed request, replayed to later ones.
+CREATE TABLE idempotency_keys (
+    organization_id TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('in_flight', 'done')),
+    status INTEGER,
+    content_type TEXT,
+    body BLOB,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (organization_id, key)
+);

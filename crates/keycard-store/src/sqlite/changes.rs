@@ -97,6 +97,40 @@ impl ChangeLog for SqliteStore {
         rows.iter().map(change).collect()
     }
 
+    async fn organization_events(
+        &self,
+        org: OrganizationId,
+        kinds: &[EntityKind],
+        after: Option<chrono::DateTime<chrono::Utc>>,
+        before: Option<chrono::DateTime<chrono::Utc>>,
+        resume: Option<(Revision, i32)>,
+        limit: u32,
+    ) -> Result<Vec<Change>> {
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders = vec!["?"; kinds.len()].join(", ");
+        let sql = format!(
+            "SELECT {CHANGE_COLUMNS} FROM changes WHERE organization_id = ? AND entity IN ({placeholders}) \
+             AND at > ? AND at < ? AND (revision > ? OR (revision = ? AND seq > ?)) ORDER BY revision, seq LIMIT ?"
+        );
+        let mut query = sqlx::query(&sql).bind(org.to_string());
+        for kind in kinds {
+            query = query.bind(kind.as_str());
+        }
+        let rows = query
+            .bind(after.map(super::millis).unwrap_or(i64::MIN))
+            .bind(before.map(super::millis).unwrap_or(i64::MAX))
+            .bind(resume.map_or(-1, |(revision, _)| revision.0))
+            .bind(resume.map_or(-1, |(revision, _)| revision.0))
+            .bind(resume.map_or(-1, |(_, seq)| seq))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(change).collect()
+    }
+
     async fn load_state(&self) -> Result<FullState> {
         // One read transaction: WAL gives it a consistent view from its first read on.
         let mut tx = self.pool.begin().await.map_err(unavailable)?;

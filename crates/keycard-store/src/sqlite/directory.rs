@@ -5,8 +5,8 @@ use keycard_core::change::{EntityKind, Operation, Revision};
 use keycard_core::ids::{AccountId, GroupId, OrganizationId, PolicyId, RoleId};
 use keycard_core::model::{
     self, Account, AccountPatch, Actor, Group, GroupPatch, Link, NewAccount, NewGroup,
-    NewOrganization, NewPolicy, NewRole, Organization, Policy, PolicyPatch, Principal, Role,
-    RolePatch, normalize_actions, sorted_unique,
+    NewOrganization, NewPolicy, NewRole, Organization, OrganizationPatch, Policy, PolicyPatch,
+    Principal, Role, RolePatch, normalize_actions, sorted_unique,
 };
 use keycard_core::names::{OrganizationName, Username, validate_description};
 use keycard_core::page::{Page, PageRequest};
@@ -234,11 +234,14 @@ impl OrganizationStore for SqliteStore {
         let id = OrganizationId::new();
         let mut w = self.begin_write(actor, id).await?;
         let now = millis(w.at);
+        new.sso.validate()?;
         sqlx::query(
-            "INSERT INTO organizations (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO organizations (id, name, actions, sso, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(id.to_string())
         .bind(new.name.as_str())
+        .bind(json_text(&sorted_actions(new.actions))?)
+        .bind(json_text(&new.sso)?)
         .bind(now)
         .bind(now)
         .execute(w.conn())
@@ -297,21 +300,33 @@ impl OrganizationStore for SqliteStore {
         }))
     }
 
-    async fn rename_organization(
+    async fn update_organization(
         &self,
         actor: &Actor,
         id: OrganizationId,
-        name: OrganizationName,
+        patch: OrganizationPatch,
     ) -> Result<Written<Organization>> {
+        if let Some(sso) = &patch.sso {
+            sso.validate()?;
+        }
         let mut w = self.begin_write(actor, id).await?;
         let before = rows::load_organization(w.conn(), id).await?;
-        sqlx::query("UPDATE organizations SET name = ?, updated_at = ? WHERE id = ?")
-            .bind(name.as_str())
-            .bind(millis(w.at))
-            .bind(id.to_string())
-            .execute(w.conn())
-            .await
-            .map_err(unique_or("organization", name.as_str()))?;
+        let name = patch.name.as_ref().unwrap_or(&before.name);
+        let actions = patch
+            .actions
+            .map(sorted_actions)
+            .unwrap_or_else(|| before.actions.clone());
+        sqlx::query(
+            "UPDATE organizations SET name = ?, actions = ?, sso = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(name.as_str())
+        .bind(json_text(&actions)?)
+        .bind(json_text(patch.sso.as_ref().unwrap_or(&before.sso))?)
+        .bind(millis(w.at))
+        .bind(id.to_string())
+        .execute(w.conn())
+        .await
+        .map_err(unique_or("organization", name.as_str()))?;
         let after = rows::load_organization(w.conn(), id).await?;
         w.record(
             EntityKind::Organization,
@@ -1240,6 +1255,19 @@ impl PolicyStore for SqliteStore {
             revision,
         })
     }
+}
+
+/// Keeps the first occurrence of each action, in order.
+fn sorted_actions(
+    actions: Vec<keycard_core::names::ActionName>,
+) -> Vec<keycard_core::names::ActionName> {
+    let mut unique = Vec::with_capacity(actions.len());
+    for action in actions {
+        if !unique.contains(&action) {
+            unique.push(action);
+        }
+    }
+    unique
 }
 
 fn validated_resources(resources: Vec<model::ResourceRef>) -> Result<Vec<model::ResourceRef>> {

@@ -18,6 +18,7 @@ mod catalogue;
 mod changes;
 mod credentials;
 mod directory;
+mod idempotency;
 mod rows;
 
 /// Schema migrations, in order; the index + 1 is the schema version.

@@ -14,7 +14,7 @@ use sqlx::{Row, SqliteConnection};
 use super::{from_millis, internal};
 
 pub(crate) const ORGANIZATION_SELECT: &str =
-    "SELECT id, name, created_at, updated_at FROM organizations o";
+    "SELECT id, name, actions, sso, created_at, updated_at FROM organizations o";
 
 pub(crate) const ACCOUNT_SELECT: &str = "SELECT a.id, a.organization_id, a.username, a.email, a.first_name, \
     a.provenance, a.inactive, a.service_account, a.password_hash IS NOT NULL AS has_password, a.created_at, a.updated_at, \
@@ -74,6 +74,8 @@ pub(crate) fn organization(row: &SqliteRow) -> Result<Organization> {
     Ok(Organization {
         id: parsed(row, "id")?,
         name: validated(row, "name")?,
+        actions: json(row, "actions")?,
+        sso: json(row, "sso")?,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
     })

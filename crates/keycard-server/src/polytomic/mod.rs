@@ -1,0 +1,291 @@
+//! The Polytomic face: `/api/permissions/roles`, `/api/permissions/policies`, users, organizations,
+//! API keys, `/api/me` and events, wire-compatible with the official `polytomic` SDKs.
+//!
+//! Cross-cutting rules live in this module's middleware: `X-Polytomic-Version` negotiation (echoed
+//! on every response) and `Idempotency-Key` replay, stored in the database.
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use keycard_core::Error;
+use keycard_core::ids::OrganizationId;
+use keycard_core::secret;
+use serde_json::json;
+
+use crate::auth::{self, Caller, Presented};
+use crate::error::{ApiError, current_request_id, status_of};
+use crate::state::AppState;
+
+mod events;
+mod idempotency;
+mod permissions;
+mod users;
+
+/// API versions this face serves, newest first. A request without the header gets the newest.
+pub const VERSIONS: &[&str] = &[
+    "2025-09-18",
+    "2024-02-08",
+    "2023-04-25",
+    "2022-12-12",
+    "2021-05-23",
+];
+pub const VERSION_HEADER: &str = "x-polytomic-version";
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/permissions/roles",
+            get(permissions::list_roles).post(permissions::create_role),
+        )
+        .route(
+            "/api/permissions/roles/{id}",
+            get(permissions::get_role)
+                .put(permissions::update_role)
+                .patch(permissions::update_role)
+                .delete(permissions::delete_role),
+        )
+        .route(
+            "/api/permissions/policies",
+            get(permissions::list_policies).post(permissions::create_policy),
+        )
+        .route(
+            "/api/permissions/policies/{id}",
+            get(permissions::get_policy)
+                .put(permissions::update_policy)
+                .patch(permissions::update_policy)
+                .delete(permissions::delete_policy),
+        )
+        .route("/api/me", get(users::me))
+        .route("/api/organization", get(users::current_organization))
+        .route(
+            "/api/organization/users",
+            get(users::list_own_users).post(users::create_own_user),
+        )
+        .route(
+            "/api/organization/users/{id}",
+            get(users::get_own_user)
+                .put(users::update_own_user)
+                .patch(users::update_own_user)
+                .delete(users::delete_own_user),
+        )
+        .route(
+            "/api/organizations",
+            get(users::list_organizations).post(users::create_organization),
+        )
+        .route(
+            "/api/organizations/{org}",
+            get(users::get_organization)
+                .put(users::update_organization)
+                .patch(users::update_organization)
+                .delete(users::delete_organization),
+        )
+        .route(
+            "/api/organizations/{org}/users",
+            get(users::list_users).post(users::create_user),
+        )
+        .route(
+            "/api/organizations/{org}/users/{id}",
+            get(users::get_user)
+                .put(users::update_user)
+                .patch(users::update_user)
+                .delete(users::delete_user),
+        )
+        .route(
+            "/api/organizations/{org}/users/{id}/keys",
+            post(users::create_user_key),
+        )
+        .route("/api/events", get(events::list_events))
+        .route("/api/events_types", get(events::list_event_types))
+        .route(
+            "/api/{*rest}",
+            any(|| async { PolyError::from(Error::not_found("route", "this path")) }),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            idempotency::middleware,
+        ))
+        .layer(axum::middleware::from_fn(negotiate_version))
+}
+
+/// An error in Polytomic's shape: `{"key", "message", "status", "metadata"}`.
+#[derive(Debug)]
+pub struct PolyError {
+    pub code: &'static str,
+    pub message: String,
+    retry_after: Option<u64>,
+}
+
+impl PolyError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+}
+
+impl From<Error> for PolyError {
+    fn from(err: Error) -> Self {
+        ApiError::from(err).into()
+    }
+}
+
+impl From<ApiError> for PolyError {
+    fn from(err: ApiError) -> Self {
+        Self {
+            code: err.code,
+            message: err.message,
+            retry_after: err.retry_after,
+        }
+    }
+}
+
+impl IntoResponse for PolyError {
+    fn into_response(self) -> Response {
+        let status = status_of(self.code);
+        let body = json!({
+            "key": self.code,
+            "message": self.message,
+            "status": status.as_u16(),
+            "metadata": {"request_id": current_request_id()},
+        });
+        let mut response = (status, axum::Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+/// A JSON body whose rejections use Polytomic's error shape.
+pub struct PolyJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for PolyJson<T> {
+    type Rejection = PolyError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(PolyJson(value)),
+            Err(rejection) => Err(crate::error::json_rejection(&rejection).into()),
+        }
+    }
+}
+
+/// Picks the API version (the newest when the header is absent), refuses unknown ones, and echoes
+/// the served version on every response.
+async fn negotiate_version(req: Request, next: Next) -> Response {
+    let newest = VERSIONS[0];
+    let requested = req
+        .headers()
+        .get(VERSION_HEADER)
+        .map(|value| value.to_str().unwrap_or("").trim().to_owned());
+    let served = match requested.as_deref() {
+        None | Some("") => Ok(newest),
+        Some(value) => VERSIONS
+            .iter()
+            .find(|known| **known == value)
+            .copied()
+            .ok_or(value.to_owned()),
+    };
+    let (version, mut response) = match served {
+        // No behaviour differs between the versions this face serves: the old PATCH updates and
+        // the new PUT ones are both accepted.
+        Ok(version) => (version, next.run(req).await),
+        Err(unknown) => (
+            newest,
+            PolyError::new(
+                "invalid_header",
+                format!(
+                    "unsupported X-Polytomic-Version `{unknown}`; supported: {}",
+                    VERSIONS.join(", ")
+                ),
+            )
+            .into_response(),
+        ),
+    };
+    response
+        .headers_mut()
+        .insert(VERSION_HEADER, HeaderValue::from_static(version));
+    response
+}
+
+/// The authenticated caller on this face. Besides `Bearer` and a username and password, `Basic`
+/// accepts an API key as the username (the password is ignored), as Polytomic's organization keys do.
+pub struct PolyCaller(pub Caller);
+
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: Option<std::net::IpAddr>,
+) -> Result<Caller, Error> {
+    let presented = match auth::presented_credentials(headers)? {
+        Some(Presented::Basic { username, .. }) if secret::parse_token(&username).is_some() => {
+            Presented::Token(username)
+        }
+        Some(presented) => presented,
+        None => {
+            return Err(Error::Unauthenticated(
+                "authentication required: send `Authorization: Bearer <api key>`".into(),
+            ));
+        }
+    };
+    auth::authenticate(state, headers, presented, ip).await
+}
+
+impl FromRequestParts<AppState> for PolyCaller {
+    type Rejection = PolyError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        // The idempotency middleware may have authenticated the request already.
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(PolyCaller(caller.clone()));
+        }
+        Ok(PolyCaller(
+            authenticate(state, &parts.headers, auth::client_ip(parts)).await?,
+        ))
+    }
+}
+
+impl PolyCaller {
+    pub fn require_admin(&self) -> Result<(), PolyError> {
+        self.0.require_admin().map_err(PolyError::from)
+    }
+
+    /// The organization a body's `organization_id` names: absent, null or the caller's own means the
+    /// caller's; another one only for partners.
+    pub fn target_organization(
+        &self,
+        state: &AppState,
+        requested: Option<OrganizationId>,
+    ) -> Result<OrganizationId, PolyError> {
+        match requested {
+            None => Ok(self.0.organization),
+            Some(org) if org == self.0.organization => Ok(org),
+            Some(org) if self.0.partner => {
+                if state.snapshot.current().organization(org).is_none() {
+                    return Err(Error::not_found("organization", org).into());
+                }
+                Ok(org)
+            }
+            Some(org) => Err(Error::Forbidden(format!(
+                "`organization_id` `{org}` is not the caller's organization"
+            ))
+            .into()),
+        }
+    }
+}
+
+/// `{"data": ...}` with 200.
+pub fn data(value: serde_json::Value) -> Response {
+    (StatusCode::OK, axum::Json(json!({"data": value}))).into_response()
+}

@@ -1,0 +1,560 @@
+//! Users (Keycard accounts: `role_ids` are their directly assigned roles), organizations, API keys
+//! and `/api/me`.
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use keycard_core::Error;
+use keycard_core::builtin::standard_organization;
+use keycard_core::ids::{AccountId, ApiKeyId, OrganizationId, RoleId};
+use keycard_core::model::{
+    self, Account, AccountPatch, NewAccount, Organization, OrganizationPatch, SsoSettings,
+};
+use keycard_core::names::{Email, OrganizationName, Provenance, Username};
+use keycard_core::secret::{self, TokenKind};
+use keycard_core::snapshot::OrgSnapshot;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{PolyCaller, PolyError, PolyJson, data};
+use crate::auth::Credential;
+use crate::state::{AppState, org_of};
+
+fn path_id<T: std::str::FromStr>(what: &'static str, raw: &str) -> Result<T, PolyError> {
+    raw.parse().map_err(|_| Error::not_found(what, raw).into())
+}
+
+fn system_role(org: &OrgSnapshot, name: &str) -> Option<RoleId> {
+    org.roles()
+        .find(|role| role.system && role.name.as_str() == name)
+        .map(|role| role.id)
+}
+
+/// The legacy single role name: `admin` for holders of the system `Admin` role, else `user`.
+fn legacy_role(org: &OrgSnapshot, account: &Account) -> &'static str {
+    match system_role(org, model::ADMIN_ROLE) {
+        Some(admin) if account.roles.contains(&admin) => "admin",
+        _ => "user",
+    }
+}
+
+fn user_document(org: &OrgSnapshot, account: &Account) -> Value {
+    json!({
+        "id": account.id,
+        "email": account.email.as_ref().map(ToString::to_string).unwrap_or_else(|| account.username.to_string()),
+        "organization_id": account.organization_id,
+        "role": legacy_role(org, account),
+        "role_ids": account.roles,
+    })
+}
+
+fn organization_document(org: &Organization) -> Value {
+    json!({"id": org.id, "name": org.name, "issuer": org.sso.issuer, "sso_domain": org.sso.sso_domain, "sso_org_id": org.sso.sso_org_id})
+}
+
+/// Renders a user from the current snapshot (which includes every write this node acknowledged).
+fn render_user(state: &AppState, account: &Account) -> Result<Value, PolyError> {
+    let snapshot = state.snapshot.current();
+    Ok(user_document(
+        org_of(&snapshot, account.organization_id)?,
+        account,
+    ))
+}
+
+/// `GET /api/me`.
+pub async fn me(State(state): State<AppState>, caller: PolyCaller) -> Result<Response, PolyError> {
+    let caller = caller.0;
+    let snapshot = state.snapshot.current();
+    let org = org_of(&snapshot, caller.organization)?;
+    let home = org_of(&snapshot, caller.account.organization_id)?;
+    let method = match caller.credential {
+        Credential::ApiKey(_) => "api_key",
+        Credential::Session(_) => "session",
+        Credential::Password => "password",
+    };
+    Ok(data(json!({
+        "id": caller.account.id,
+        "email": caller.account.email.as_ref().map(ToString::to_string).unwrap_or_else(|| caller.account.username.to_string()),
+        "organization_id": org.organization.id,
+        "organization_name": org.organization.name,
+        "is_user": true,
+        "is_partner": caller.partner,
+        "is_organization": false,
+        "is_system": false,
+        "role": if caller.admin { "admin" } else { legacy_role(home, &caller.account) },
+        "credential": {"method": method},
+    })))
+}
+
+/// `GET /api/organization`: the caller's organization.
+pub async fn current_organization(
+    State(state): State<AppState>,
+    caller: PolyCaller,
+) -> Result<Response, PolyError> {
+    let organization = state.store.get_organization(caller.0.organization).await?;
+    Ok(data(organization_document(&organization)))
+}
+
+// ---- users
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    email: Email,
+    /// Deprecated legacy role name (`admin`, `user`, or a role's name).
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    role_ids: Option<Vec<RoleId>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    #[serde(default)]
+    email: Option<Email>,
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    role_ids: Option<Vec<RoleId>>,
+}
+
+/// Roles from `role_ids` plus the legacy `role` name.
+fn assigned_roles(
+    state: &AppState,
+    org: OrganizationId,
+    legacy: Option<&str>,
+    role_ids: Option<Vec<RoleId>>,
+) -> Result<Option<Vec<RoleId>>, PolyError> {
+    let Some(legacy) = legacy else {
+        return Ok(role_ids);
+    };
+    let snapshot = state.snapshot.current();
+    let org = org_of(&snapshot, org)?;
+    let named = match legacy.to_ascii_lowercase().as_str() {
+        "admin" => system_role(org, model::ADMIN_ROLE),
+        "user" | "member" => system_role(org, model::MEMBER_ROLE),
+        other => org
+            .roles()
+            .find(|role| role.name.as_str().eq_ignore_ascii_case(other))
+            .map(|role| role.id),
+    }
+    .ok_or_else(|| {
+        Error::invalid(
+            "role",
+            format!("`{legacy}` names no role of this organization"),
+        )
+    })?;
+    let mut roles = role_ids.unwrap_or_default();
+    roles.push(named);
+    Ok(Some(roles))
+}
+
+/// Administrators manage their own organization's users; partners any organization's.
+fn user_scope(caller: &PolyCaller, org: OrganizationId) -> Result<(), PolyError> {
+    if caller.0.partner || (caller.0.admin && org == caller.0.organization) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!(
+            "`{}` may not manage users of organization `{org}`",
+            caller.0.account.username
+        ))
+        .into())
+    }
+}
+
+fn organization_of_path(state: &AppState, raw: &str) -> Result<OrganizationId, PolyError> {
+    let id: OrganizationId = path_id("organization", raw)?;
+    if state.snapshot.current().organization(id).is_none() {
+        return Err(Error::not_found("organization", raw).into());
+    }
+    Ok(id)
+}
+
+async fn list_in(
+    state: &AppState,
+    caller: &PolyCaller,
+    org: OrganizationId,
+) -> Result<Response, PolyError> {
+    user_scope(caller, org)?;
+    let snapshot = state.snapshot.current();
+    let org = org_of(&snapshot, org)?;
+    let mut accounts: Vec<&Account> = org.accounts().collect();
+    accounts.sort_by_key(|account| account.id);
+    Ok(data(Value::Array(
+        accounts
+            .into_iter()
+            .map(|account| user_document(org, account))
+            .collect(),
+    )))
+}
+
+async fn create_in(
+    state: &AppState,
+    caller: &PolyCaller,
+    org: OrganizationId,
+    body: CreateUser,
+) -> Result<Response, PolyError> {
+    user_scope(caller, org)?;
+    let roles =
+        assigned_roles(state, org, body.role.as_deref(), body.role_ids)?.unwrap_or_default();
+    let new = NewAccount {
+        username: Username::try_from(body.email.to_string())?,
+        email: Some(body.email),
+        first_name: String::new(),
+        provenance: Provenance::try_from(model::LOCAL_PROVENANCE)?,
+        inactive: false,
+        service_account: false,
+        password_hash: None,
+        roles,
+        groups: Vec::new(),
+    };
+    let written = state
+        .store
+        .create_account(&caller.0.actor(), org, new)
+        .await?;
+    state.visible(written.revision).await?;
+    Ok(data(render_user(state, &written.value)?))
+}
+
+async fn get_in(
+    state: &AppState,
+    caller: &PolyCaller,
+    org: OrganizationId,
+    id: &str,
+) -> Result<Response, PolyError> {
+    user_scope(caller, org)?;
+    let account = state
+        .store
+        .get_account(org, path_id::<AccountId>("user", id)?)
+        .await?;
+    Ok(data(render_user(state, &account)?))
+}
+
+/// Changes the user's role assignments (and email, when given).
+async fn update_in(
+    state: &AppState,
+    caller: &PolyCaller,
+    org: OrganizationId,
+    id: &str,
+    body: UpdateUser,
+) -> Result<Response, PolyError> {
+    user_scope(caller, org)?;
+    let roles = assigned_roles(state, org, body.role.as_deref(), body.role_ids)?;
+    let patch = AccountPatch {
+        email: body.email.map(Some),
+        roles,
+        ..AccountPatch::default()
+    };
+    let written = state
+        .store
+        .update_account(&caller.0.actor(), org, path_id("user", id)?, patch)
+        .await?;
+    state.visible(written.revision).await?;
+    Ok(data(render_user(state, &written.value)?))
+}
+
+async fn delete_in(
+    state: &AppState,
+    caller: &PolyCaller,
+    org: OrganizationId,
+    id: &str,
+) -> Result<Response, PolyError> {
+    user_scope(caller, org)?;
+    let account: AccountId = path_id("user", id)?;
+    if account == caller.0.account.id {
+        return Err(Error::Forbidden("a user cannot delete itself".into()).into());
+    }
+    let revision = state
+        .store
+        .delete_account(&caller.0.actor(), org, account)
+        .await?;
+    state.visible(revision).await?;
+    Ok(data(json!({"id": id})))
+}
+
+pub async fn list_own_users(
+    State(state): State<AppState>,
+    caller: PolyCaller,
+) -> Result<Response, PolyError> {
+    let org = caller.0.organization;
+    list_in(&state, &caller, org).await
+}
+
+pub async fn create_own_user(
+    State(state): State<AppState>,
+    caller: PolyCaller,
+    PolyJson(body): PolyJson<CreateUser>,
+) -> Result<Response, PolyError> {
+    let org = caller.0.organization;
+    create_in(&state, &caller, org, body).await
+}
+
+pub async fn get_own_user(
+    State(state): State<AppState>,
+    caller: PolyCaller,
+    Path(id): Path<String>,
+) -> Result<Response, PolyError> {
+    let org = caller.0.organization;
+    get_in(&state, &caller, org, &id).await
+}
+
+pub async fn update_own_user(
+    State(state): State<AppState>,
+    caller: PolyCaller,
+    Path(id): Path<String>,
+    PolyJson(body): PolyJson<UpdateUser>,
+) -> Result<Response, PolyError> {
+    let org = caller.0.organization;
+    update_in(&state, &caller, org, &id, body).await
+}
+
+pub async fn delete_own_user(
+    State(state): State<AppState>,
+    caller: PolyCaller,
+    Path(id): Path<String>,
+) -> Result<Response, PolyError> {
+    let org = caller.0.organization;
+    delete_in(&state, &caller, org, &id).await
+}
+
+pub async fn list_users(
+    State(state): State<AppState>,
+    caller: PolyCaller,
+    Path(org): Path<String>,
+) -> Result<Response, PolyError> {
+    let org = organization_of_path(&state, &org)?;
+    list_in(&state, &caller, org).await
+}
+
+pub async fn create_user(
+    State(state): State<AppState>,
+    caller: PolyCaller,
+    Path(org): Path<String>,
+    PolyJson(body): PolyJson<CreateUser>,
+) -> Result<Response, PolyError> {
+    let org = organization_of_path(&state, &org)?;
+    create_in(&state, &caller, org, body).await
+}
+
+pub async fn get_user(
+    State(state): State<AppState>,
+    caller: PolyCaller,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<Response, PolyError> {
+    let org = organization_of_path(&state, &org)?;
+    get_in(&state, &caller, org, &id).await
+}
+
+pub async fn update_user(
+    State(state): State<AppState>,
+    caller: PolyCaller,
+    Path((org, id)): Path<(String, String)>,
+    PolyJson(body): PolyJson<UpdateUser>,
+) -> Result<Response, PolyError> {
+    let org = organization_of_path(&state, &org)?;
+    update_in(&state, &caller, org, &id, body).await
+}
+
+pub async fn delete_user(
+    State(state): State<AppState>,
+    caller: PolyCaller,
+    Path((org, id)): Path<(String, String)>,
+) -> Result<Response, PolyError> {
+    let org = organization_of_path(&state, &org)?;
+    delete_in(&state, &caller, org, &id).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyQuery {
+    /// Revoke the user's other keys first.
+    #[serde(default)]
+    force: Option<bool>,
+}
+
+/// `POST /api/organizations/{org}/users/{id}/keys`: a new API key for the user, shown once.
+pub async fn create_user_key(
+    State(state): State<AppState>,
+    caller: PolyCaller,
+    Path((org, id)): Path<(String, String)>,
+    query: Result<Query<KeyQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, PolyError> {
+    let Query(query) =
+        query.map_err(|rejection| PolyError::new("invalid_query", rejection.body_text()))?;
+    let org = organization_of_path(&state, &org)?;
+    user_scope(&caller, org)?;
+    let account: AccountId = path_id("user", &id)?;
+    let actor = caller.0.actor();
+    if query.force.unwrap_or(false) {
+        for key in state.store.list_api_keys(org, account).await? {
+            if key.revoked_at.is_none() {
+                state
+                    .store
+                    .revoke_api_key(&actor, org, account, key.id)
+                    .await?;
+            }
+        }
+    }
+    let key_id = ApiKeyId::new();
+    let minted = secret::mint_token(TokenKind::ApiKey, key_id.as_uuid());
+    let written = state
+        .store
+        .create_api_key(
+            &actor,
+            org,
+            account,
+            key_id,
+            "polytomic".into(),
+            minted.hash,
+        )
+        .await?;
+    state.visible(written.revision).await?;
+    Ok(data(json!({"value": minted.value})))
+}
+
+// ---- organizations (partners)
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationBody {
+    name: OrganizationName,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    client_secret: Option<String>,
+    #[serde(default)]
+    issuer: Option<String>,
+    #[serde(default)]
+    sso_domain: Option<String>,
+    #[serde(default)]
+    sso_org_id: Option<String>,
+}
+
+impl OrganizationBody {
+    /// SSO settings to keep; OAuth client credentials are refused rather than silently dropped.
+    fn sso(&self) -> Result<SsoSettings, PolyError> {
+        if self.client_id.is_some() || self.client_secret.is_some() {
+            return Err(Error::invalid(
+                "client_id",
+                "SSO client credentials are not supported by Keycard",
+            )
+            .into());
+        }
+        Ok(SsoSettings {
+            issuer: self.issuer.clone(),
+            sso_domain: self.sso_domain.clone(),
+            sso_org_id: self.sso_org_id.clone(),
+        })
+    }
+}
+
+fn require_partner(caller: &PolyCaller) -> Result<(), PolyError> {
+    caller.0.require_partner().map_err(PolyError::from)
+}
+
+pub async fn list_organizations(
+    State(state): State<AppState>,
+    caller: PolyCaller,
+) -> Result<Response, PolyError> {
+    require_partner(&caller)?;
+    let mut organizations = Vec::new();
+    let mut page = keycard_core::page::PageRequest::first(keycard_core::page::MAX_LIMIT);
+    loop {
+        let batch = state.store.list_organizations(&page).await?;
+        organizations.extend(batch.items.iter().map(organization_document));
+        match batch.next_cursor {
+            Some(cursor) => {
+                page = keycard_core::page::PageRequest::parse(
+                    Some(&cursor),
+                    Some(keycard_core::page::MAX_LIMIT),
+                )?
+            }
+            None => break,
+        }
+    }
+    Ok(data(Value::Array(organizations)))
+}
+
+pub async fn create_organization(
+    State(state): State<AppState>,
+    caller: PolyCaller,
+    PolyJson(body): PolyJson<OrganizationBody>,
+) -> Result<Response, PolyError> {
+    require_partner(&caller)?;
+    let sso = body.sso()?;
+    let mut new = standard_organization(body.name)?;
+    new.sso = sso;
+    let written = state
+        .store
+        .create_organization(&caller.0.actor(), new)
+        .await?;
+    state.visible(written.revision).await?;
+    Ok(data(organization_document(&written.value)))
+}
+
+pub async fn get_organization(
+    State(state): State<AppState>,
+    caller: PolyCaller,
+    Path(org): Path<String>,
+) -> Result<Response, PolyError> {
+    let id: OrganizationId = path_id("organization", &org)?;
+    if !caller.0.partner && id != caller.0.organization {
+        return Err(Error::not_found("organization", org).into());
+    }
+    Ok(data(organization_document(
+        &state.store.get_organization(id).await?,
+    )))
+}
+
+pub async fn update_organization(
+    State(state): State<AppState>,
+    caller: PolyCaller,
+    Path(org): Path<String>,
+    PolyJson(body): PolyJson<OrganizationBody>,
+) -> Result<Response, PolyError> {
+    require_partner(&caller)?;
+    let id: OrganizationId = path_id("organization", &org)?;
+    let sso = body.sso()?;
+    let renames_default =
+        id == state.default_organization && body.name.as_str() != model::DEFAULT_ORGANIZATION;
+    if renames_default {
+        return Err(Error::BuiltIn {
+            what: "organization",
+            name: model::DEFAULT_ORGANIZATION.into(),
+        }
+        .into());
+    }
+    let patch = OrganizationPatch {
+        name: Some(body.name),
+        actions: None,
+        sso: Some(sso),
+    };
+    let written = state
+        .store
+        .update_organization(&caller.0.actor(), id, patch)
+        .await?;
+    state.visible(written.revision).await?;
+    Ok(data(organization_document(&written.value)))
+}
+
+pub async fn delete_organization(
+    State(state): State<AppState>,
+    caller: PolyCaller,
+    Path(org): Path<String>,
+) -> Result<Response, PolyError> {
+    require_partner(&caller)?;
+    let id: OrganizationId = path_id("organization", &org)?;
+    if id == state.default_organization {
+        return Err(Error::BuiltIn {
+            what: "organization",
+            name: model::DEFAULT_ORGANIZATION.into(),
+        }
+        .into());
+    }
+    let revision = state
+        .store
+        .delete_organization(&caller.0.actor(), id)
+        .await?;
+    state.visible(revision).await?;
+    Ok(data(json!({"id": org})))
+}
