@@ -21,6 +21,7 @@ pub struct TestServer {
     /// An API key of the bootstrap `admin`.
     pub admin_key: String,
     pub database_url: String,
+    pub store: std::sync::Arc<dyn Store>,
     server: JoinHandle<()>,
     dir: Option<TempDir>,
 }
@@ -64,6 +65,7 @@ impl TestServer {
             http: reqwest::Client::new(),
             admin_key,
             database_url,
+            store,
             server,
             dir,
         }

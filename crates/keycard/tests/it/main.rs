@@ -13,3 +13,4 @@ mod errors;
 mod iap;
 mod openapi;
 mod pagination;
+mod polytomic;
