@@ -78,6 +78,8 @@ fn build(dir: &Directory) -> Built {
         organizations: vec![Organization {
             id: org,
             name: name("acme".into()),
+            actions: Vec::new(),
+            sso: Default::default(),
             created_at: now,
             updated_at: now,
         }],
