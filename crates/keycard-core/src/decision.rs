@@ -19,6 +19,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::ids::{GroupId, PolicyId, RoleId};
+use crate::index::{METHOD_KEY, POLICY_KEY, ROUTE_KEY, VIEW_KEY, route_matches, with_key};
 use crate::model::{Account, ResourceRef};
 use crate::snapshot::OrgSnapshot;
 
@@ -88,10 +89,9 @@ impl Decision {
 
 /// Finds the account a subject string names: its id, username or email.
 pub fn resolve_subject<'o>(org: &'o OrgSnapshot, subject: &str) -> Option<&'o Account> {
-    subject
-        .parse()
+    uuid::Uuid::try_parse(subject)
         .ok()
-        .and_then(|id| org.account(id))
+        .and_then(|id| org.account(crate::ids::AccountId::from_uuid(id)))
         .or_else(|| org.account_by_username(subject))
         .or_else(|| org.account_by_email(subject))
 }
@@ -181,32 +181,101 @@ pub fn decide_for(
         "method" => decide_method(org, &roles, action, resource_id),
         "view" => decide_view(org, &roles, action, resource_id),
         "route" => {
-            let route = org.methods().find(|method| {
-                method.route.as_ref().is_some_and(|route| {
-                    route.verb.eq_ignore_ascii_case(action) && route.path == resource_id
-                })
-            });
-            match route {
-                Some(method) => decide_method(org, &roles, "call", &method.key()),
-                None => Decision::deny(Reason::UnknownRoute),
+            let methods = route_methods(org, action, resource_id);
+            if methods.is_empty() {
+                return Decision::deny(Reason::UnknownRoute);
             }
+            methods
+                .iter()
+                .map(|method| decide_method(org, &roles, "call", method))
+                .find(|decision| decision.allowed)
+                .unwrap_or_else(|| Decision::deny(Reason::NoGrant))
         }
         _ => decide_policies(org, &roles, action, resource_type, resource_id),
     }
 }
 
+/// Whether `id` reads `provenance/name`.
+fn names_method(id: &str, method: &crate::model::MethodRef) -> bool {
+    id.strip_prefix(method.provenance.as_str())
+        .and_then(|rest| rest.strip_prefix('/'))
+        == Some(method.name.as_str())
+}
+
 fn decide_method(org: &OrgSnapshot, roles: &[EffectiveRole], action: &str, id: &str) -> Decision {
-    let Some((provenance, name)) = id.split_once('/') else {
-        return Decision::deny(Reason::NoGrant);
-    };
     if action != "call" {
         return Decision::deny(Reason::NoGrant);
     }
     grant_by_role(org, roles, |role| {
-        role.methods
-            .iter()
-            .any(|method| method.provenance.as_str() == provenance && method.name == name)
+        role.methods.iter().any(|method| names_method(id, method))
     })
+}
+
+/// The catalogue methods (`provenance/name`) serving a route: those whose route is exactly `verb
+/// path`, or, when there are none, those whose route template matches the path.
+pub fn route_methods(org: &OrgSnapshot, verb: &str, path: &str) -> Vec<Box<str>> {
+    let index = org.index();
+    let verb = verb.to_ascii_uppercase();
+    if let Some(exact) = with_key(ROUTE_KEY, &[&verb, path], |key| {
+        index.routes.get(key).cloned()
+    }) {
+        return exact.to_vec();
+    }
+    index
+        .route_templates
+        .iter()
+        .filter(|(route_verb, template, _)| {
+            route_verb.as_ref() == verb && route_matches(template, path)
+        })
+        .map(|(_, _, method)| method.clone())
+        .collect()
+}
+
+/// The fast check: the same answer as [`decide`], from the decision index, without reasons.
+pub fn check(
+    org: &OrgSnapshot,
+    subject: &str,
+    action: &str,
+    resource_type: &str,
+    resource_id: &str,
+) -> bool {
+    let index = org.index();
+    let Some(subject) = index.subject(subject) else {
+        return false;
+    };
+    if subject.inactive {
+        return false;
+    }
+    match resource_type {
+        "method" if action == "call" => with_key(METHOD_KEY, &[resource_id], |key| {
+            index.holds(subject, index.grants.get(key), None)
+        }),
+        "view" if action == "view" => with_key(VIEW_KEY, &[resource_id], |key| {
+            index.holds(subject, index.grants.get(key), None)
+        }),
+        "method" | "view" => index.holds(subject, None, None),
+        "route" => {
+            let methods = route_methods(org, action, resource_id);
+            if index.holds(subject, None, None) {
+                return true;
+            }
+            methods.iter().any(|method| {
+                with_key(METHOD_KEY, &[method], |key| {
+                    index.holds(subject, index.grants.get(key), None)
+                })
+            })
+        }
+        _ => {
+            let exact = with_key(POLICY_KEY, &[resource_type, resource_id, action], |key| {
+                index.grants.get(key).cloned()
+            });
+            with_key(
+                POLICY_KEY,
+                &[resource_type, ResourceRef::ANY_ID, action],
+                |key| index.holds(subject, index.grants.get(key), exact.as_ref()),
+            )
+        }
+    }
 }
 
 fn decide_view(org: &OrgSnapshot, roles: &[EffectiveRole], action: &str, path: &str) -> Decision {

@@ -9,6 +9,7 @@ pub mod change;
 pub mod decision;
 pub mod error;
 pub mod ids;
+pub mod index;
 pub mod model;
 pub mod names;
 pub mod page;

@@ -10,6 +10,9 @@ use imbl::{HashMap, OrdSet};
 use crate::Error;
 use crate::change::{Change, EntityKind, Operation, Revision};
 use crate::ids::{AccountId, GroupId, OrganizationId, PolicyId, RoleId};
+use crate::index::{
+    FastMap, METHOD_KEY, POLICY_KEY, ROUTE_KEY, RoleBits, Subject, VIEW_KEY, grant_key,
+};
 use crate::model::{Account, Group, Method, Organization, Policy, ResourceRef, Role, View};
 use crate::store::FullState;
 
@@ -20,7 +23,7 @@ pub struct Snapshot {
     organizations: HashMap<OrganizationId, Arc<OrgSnapshot>>,
 }
 
-/// One organization's authorization state.
+/// One organization's authorization state: its entities, and the index checks read.
 #[derive(Clone, Debug)]
 pub struct OrgSnapshot {
     pub organization: Arc<Organization>,
@@ -33,6 +36,26 @@ pub struct OrgSnapshot {
     attachments: HashMap<ResourceRef, OrdSet<PolicyId>>,
     methods: HashMap<(String, String), Arc<Method>>,
     views: HashMap<(String, String), Arc<View>>,
+    index: DecisionIndex,
+}
+
+/// See [`crate::index`].
+#[derive(Clone, Debug, Default)]
+pub struct DecisionIndex {
+    pub(crate) slots: FastMap<RoleId, u32>,
+    pub(crate) next_slot: u32,
+    pub(crate) active: RoleBits,
+    pub(crate) admin: Option<u32>,
+    pub(crate) subjects_by_id: FastMap<AccountId, Arc<Subject>>,
+    pub(crate) subjects_by_name: FastMap<Box<str>, Arc<Subject>>,
+    pub(crate) subjects_by_email: FastMap<Box<str>, Arc<Subject>>,
+    pub(crate) group_slots: FastMap<GroupId, Arc<[u32]>>,
+    pub(crate) group_children: FastMap<GroupId, OrdSet<GroupId>>,
+    pub(crate) grants: FastMap<Box<str>, RoleBits>,
+    /// Route keys (`VERB`, exact path) to the method ids serving them.
+    pub(crate) routes: FastMap<Box<str>, Arc<[Box<str>]>>,
+    /// Every route with its method id, for template matching.
+    pub(crate) route_templates: Arc<Vec<(Box<str>, Box<str>, Box<str>)>>,
 }
 
 impl Snapshot {
@@ -138,9 +161,7 @@ impl Snapshot {
             EntityKind::Group => {
                 let id = change.entity_id.parse()?;
                 if deleted {
-                    self.edit(org_id, |org| {
-                        org.groups.remove(&id);
-                    })?;
+                    self.edit(org_id, |org| org.remove_group(id))?;
                 } else {
                     let group: Group = decode(change)?;
                     self.edit(org_id, |org| org.put_group(group))?;
@@ -149,9 +170,7 @@ impl Snapshot {
             EntityKind::Role => {
                 let id = change.entity_id.parse()?;
                 if deleted {
-                    self.edit(org_id, |org| {
-                        org.roles.remove(&id);
-                    })?;
+                    self.edit(org_id, |org| org.remove_role(id))?;
                 } else {
                     let role: Role = decode(change)?;
                     self.edit(org_id, |org| org.put_role(role))?;
@@ -170,8 +189,7 @@ impl Snapshot {
                 if deleted {
                     let method: Method = decode_before(change)?;
                     self.edit(org_id, |org| {
-                        org.methods
-                            .remove(&(method.provenance.to_string(), method.name));
+                        org.remove_method(method.provenance.as_str(), &method.name)
                     })?;
                 } else {
                     let method: Method = decode(change)?;
@@ -253,16 +271,55 @@ impl OrgSnapshot {
             attachments: HashMap::new(),
             methods: HashMap::new(),
             views: HashMap::new(),
+            index: DecisionIndex::default(),
         }
+    }
+
+    pub fn index(&self) -> &DecisionIndex {
+        &self.index
+    }
+
+    /// The slot of a role, allocated on first sight (policies may name roles not yet, or no longer, known).
+    fn slot_of(&mut self, role: RoleId) -> u32 {
+        if let Some(slot) = self.index.slots.get(&role) {
+            return *slot;
+        }
+        let slot = self.index.next_slot;
+        self.index.next_slot += 1;
+        self.index.slots.insert(role, slot);
+        slot
+    }
+
+    fn subject_of(&mut self, account: &Account) -> Arc<Subject> {
+        Arc::new(Subject {
+            id: account.id,
+            inactive: account.inactive,
+            roles: account
+                .roles
+                .iter()
+                .map(|role| self.slot_of(*role))
+                .collect(),
+            groups: account.groups.clone().into_boxed_slice(),
+        })
     }
 
     fn put_account(&mut self, account: Account) {
         self.remove_account(account.id);
         self.by_username
             .insert(account.username.to_string(), account.id);
+        let subject = self.subject_of(&account);
+        self.index
+            .subjects_by_id
+            .insert(account.id, subject.clone());
+        self.index
+            .subjects_by_name
+            .insert(account.username.as_str().into(), subject.clone());
         if let Some(email) = &account.email {
-            self.by_email
-                .insert(email.as_str().to_ascii_lowercase(), account.id);
+            let key = email.as_str().to_ascii_lowercase();
+            self.index
+                .subjects_by_email
+                .insert(key.as_str().into(), subject);
+            self.by_email.insert(key, account.id);
         }
         self.accounts.insert(account.id, Arc::new(account));
     }
@@ -270,35 +327,184 @@ impl OrgSnapshot {
     fn remove_account(&mut self, id: AccountId) {
         if let Some(old) = self.accounts.remove(&id) {
             self.by_username.remove(old.username.as_str());
+            self.index.subjects_by_id.remove(&id);
+            self.index.subjects_by_name.remove(old.username.as_str());
             if let Some(email) = &old.email {
                 let key = email.as_str().to_ascii_lowercase();
                 if self.by_email.get(&key) == Some(&id) {
                     self.by_email.remove(&key);
+                    self.index.subjects_by_email.remove(key.as_str());
                 }
             }
         }
     }
 
     fn put_group(&mut self, group: Group) {
-        self.groups.insert(group.id, Arc::new(group));
+        let id = group.id;
+        self.unlink_parents(id);
+        for parent in &group.parents {
+            let mut children = self
+                .index
+                .group_children
+                .get(parent)
+                .cloned()
+                .unwrap_or_default();
+            children.insert(id);
+            self.index.group_children.insert(*parent, children);
+        }
+        self.groups.insert(id, Arc::new(group));
+        self.refresh_group_slots(id);
+    }
+
+    fn remove_group(&mut self, id: GroupId) {
+        self.unlink_parents(id);
+        self.groups.remove(&id);
+        self.refresh_group_slots(id);
+    }
+
+    fn unlink_parents(&mut self, id: GroupId) {
+        let parents: Vec<GroupId> = self
+            .groups
+            .get(&id)
+            .map(|old| old.parents.clone())
+            .unwrap_or_default();
+        for parent in parents {
+            if let Some(children) = self.index.group_children.get(&parent) {
+                let mut children = children.clone();
+                children.remove(&id);
+                if children.is_empty() {
+                    self.index.group_children.remove(&parent);
+                } else {
+                    self.index.group_children.insert(parent, children);
+                }
+            }
+        }
+    }
+
+    /// Recomputes the slots a group passes on, and those of every group below it that changes.
+    fn refresh_group_slots(&mut self, start: GroupId) {
+        let mut queue = std::collections::VecDeque::from([start]);
+        while let Some(id) = queue.pop_front() {
+            let slots: Arc<[u32]> = match self.groups.get(&id).cloned() {
+                Some(group) if !group.inactive => {
+                    let mut slots: Vec<u32> =
+                        group.roles.iter().map(|role| self.slot_of(*role)).collect();
+                    for parent in &group.parents {
+                        if let Some(inherited) = self.index.group_slots.get(parent) {
+                            slots.extend(inherited.iter().copied());
+                        }
+                    }
+                    slots.sort_unstable();
+                    slots.dedup();
+                    slots.into()
+                }
+                _ => Arc::from([]),
+            };
+            if self.index.group_slots.get(&id) == Some(&slots) && id != start {
+                continue;
+            }
+            if slots.is_empty() && !self.groups.contains_key(&id) {
+                self.index.group_slots.remove(&id);
+            } else {
+                self.index.group_slots.insert(id, slots);
+            }
+            if let Some(children) = self.index.group_children.get(&id) {
+                queue.extend(children.iter().copied());
+            }
+        }
     }
 
     fn put_role(&mut self, role: Role) {
-        self.roles.insert(role.id, Arc::new(role));
+        let old = self.roles.get(&role.id).cloned();
+        self.roles.insert(role.id, Arc::new(role.clone()));
+        self.reindex_role(old.as_deref(), Some(&role));
+    }
+
+    fn remove_role(&mut self, id: RoleId) {
+        if let Some(old) = self.roles.remove(&id) {
+            let old = old.as_ref().clone();
+            self.reindex_role(Some(&old), None);
+            if let Some(slot) = self.index.slots.get(&id).copied() {
+                self.index.active = self.index.active.with(slot, false);
+            }
+        }
+    }
+
+    /// Updates the role's slot in the active set and in every method and view grant it gains or loses.
+    fn reindex_role(&mut self, old: Option<&Role>, new: Option<&Role>) {
+        let Some(id) = old.or(new).map(|role| role.id) else {
+            return;
+        };
+        let slot = self.slot_of(id);
+        if let Some(new) = new {
+            self.index.active = self.index.active.with(slot, !new.inactive);
+            if new.is_admin() {
+                self.index.admin = Some(slot);
+            }
+        }
+        let method_key = |m: &crate::model::MethodRef| {
+            grant_key(METHOD_KEY, &[&format!("{}/{}", m.provenance, m.name)])
+        };
+        let view_key = |v: &crate::model::ViewRef| grant_key(VIEW_KEY, &[&v.path]);
+        let mut keys: Vec<String> = Vec::new();
+        for role in old.into_iter().chain(new) {
+            keys.extend(role.methods.iter().map(method_key));
+            keys.extend(role.views.iter().map(view_key));
+        }
+        keys.sort();
+        keys.dedup();
+        let granted: std::collections::HashSet<String> = new
+            .map(|role| {
+                role.methods
+                    .iter()
+                    .map(method_key)
+                    .chain(role.views.iter().map(view_key))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for key in keys {
+            let bits = self
+                .index
+                .grants
+                .get(key.as_str())
+                .cloned()
+                .unwrap_or_default()
+                .with(slot, granted.contains(&key));
+            self.set_grant(key, bits);
+        }
+    }
+
+    fn set_grant(&mut self, key: String, bits: RoleBits) {
+        if bits.is_empty() {
+            self.index.grants.remove(key.as_str());
+        } else {
+            self.index.grants.insert(key.into_boxed_str(), bits);
+        }
     }
 
     fn put_policy(&mut self, policy: Policy) {
-        self.remove_policy(policy.id);
+        let old = self.policies.get(&policy.id).cloned();
+        self.remove_policy_entry(policy.id);
         for resource in &policy.resources {
             self.attachments
                 .entry(resource.clone())
                 .or_default()
                 .insert(policy.id);
         }
+        let affected = policy_keys(old.as_deref())
+            .chain(policy_keys(Some(&policy)))
+            .collect::<Vec<_>>();
         self.policies.insert(policy.id, Arc::new(policy));
+        self.reindex_policy_keys(affected);
     }
 
     fn remove_policy(&mut self, id: PolicyId) {
+        let old = self.policies.get(&id).cloned();
+        self.remove_policy_entry(id);
+        self.reindex_policy_keys(policy_keys(old.as_deref()).collect());
+    }
+
+    fn remove_policy_entry(&mut self, id: PolicyId) {
         if let Some(old) = self.policies.remove(&id) {
             for resource in &old.resources {
                 let now_empty = match self.attachments.get_mut(resource) {
@@ -315,11 +521,71 @@ impl OrgSnapshot {
         }
     }
 
+    /// Recomputes each (resource, action) grant as the union over the policies attached to it.
+    fn reindex_policy_keys(&mut self, mut keys: Vec<(ResourceRef, String)>) {
+        keys.sort();
+        keys.dedup();
+        for (resource, action) in keys {
+            let role_ids: Vec<RoleId> = self
+                .policies_attached_to(&resource)
+                .flat_map(|policy| {
+                    policy
+                        .actions
+                        .iter()
+                        .filter(|a| a.action.as_str() == action)
+                        .flat_map(|a| a.role_ids.iter().copied())
+                })
+                .collect();
+            let slots: Vec<u32> = role_ids
+                .into_iter()
+                .map(|role| self.slot_of(role))
+                .collect();
+            let key = grant_key(
+                POLICY_KEY,
+                &[&resource.resource_type, &resource.id, &action],
+            );
+            self.set_grant(key, RoleBits::from_slots(slots));
+        }
+    }
+
     fn put_method(&mut self, method: Method) {
         self.methods.insert(
             (method.provenance.to_string(), method.name.clone()),
             Arc::new(method),
         );
+        self.reindex_routes();
+    }
+
+    fn remove_method(&mut self, provenance: &str, name: &str) {
+        self.methods
+            .remove(&(provenance.to_owned(), name.to_owned()));
+        self.reindex_routes();
+    }
+
+    /// Rebuilds the route index from the catalogue (a catalogue write, rare and small).
+    fn reindex_routes(&mut self) {
+        let mut exact: std::collections::BTreeMap<String, Vec<Box<str>>> =
+            std::collections::BTreeMap::new();
+        let mut templates = Vec::new();
+        for method in self.methods.values() {
+            if let Some(route) = &method.route {
+                let verb = route.verb.to_ascii_uppercase();
+                exact
+                    .entry(grant_key(ROUTE_KEY, &[&verb, &route.path]))
+                    .or_default()
+                    .push(method.key().into());
+                templates.push((verb.into(), route.path.as_str().into(), method.key().into()));
+            }
+        }
+        templates.sort();
+        self.index.routes = exact
+            .into_iter()
+            .map(|(key, mut ids)| {
+                ids.sort();
+                (key.into_boxed_str(), Arc::from(ids))
+            })
+            .collect();
+        self.index.route_templates = Arc::new(templates);
     }
 
     fn put_view(&mut self, view: View) {
@@ -400,5 +666,57 @@ impl OrgSnapshot {
 
     pub fn account_count(&self) -> usize {
         self.accounts.len()
+    }
+}
+
+/// The (resource, action) pairs a policy grants on.
+fn policy_keys(policy: Option<&Policy>) -> impl Iterator<Item = (ResourceRef, String)> + '_ {
+    policy.into_iter().flat_map(|policy| {
+        policy.resources.iter().flat_map(move |resource| {
+            policy
+                .actions
+                .iter()
+                .map(move |action| (resource.clone(), action.action.to_string()))
+        })
+    })
+}
+
+impl DecisionIndex {
+    /// The subject a string names: an account id, a username or an email (case-insensitive).
+    #[inline]
+    pub fn subject(&self, name: &str) -> Option<&Subject> {
+        if let Ok(id) = uuid::Uuid::try_parse(name)
+            && let Some(subject) = self.subjects_by_id.get(&AccountId::from_uuid(id))
+        {
+            return Some(subject);
+        }
+        if let Some(subject) = self.subjects_by_name.get(name) {
+            return Some(subject);
+        }
+        crate::index::with_lowercase(name, |email| self.subjects_by_email.get(email))
+            .map(Arc::as_ref)
+    }
+
+    /// Whether one of the subject's active roles (direct, or passed on by its groups) is the
+    /// organization's `Admin` or is in `grants` or `more`.
+    #[inline]
+    pub fn holds(
+        &self,
+        subject: &Subject,
+        grants: Option<&RoleBits>,
+        more: Option<&RoleBits>,
+    ) -> bool {
+        let granted = |slot: u32| {
+            self.active.contains(slot)
+                && (Some(slot) == self.admin
+                    || grants.is_some_and(|bits| bits.contains(slot))
+                    || more.is_some_and(|bits| bits.contains(slot)))
+        };
+        subject.roles.iter().any(|slot| granted(*slot))
+            || subject.groups.iter().any(|group| {
+                self.group_slots
+                    .get(group)
+                    .is_some_and(|slots| slots.iter().any(|slot| granted(*slot)))
+            })
     }
 }

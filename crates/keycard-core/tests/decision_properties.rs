@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashSet};
 
 use chrono::Utc;
 use keycard_core::change::Revision;
-use keycard_core::decision::{Query, Reason, decide, effective_roles, is_admin};
+use keycard_core::decision::{Query, Reason, check, decide, effective_roles, is_admin};
 use keycard_core::ids::{AccountId, GroupId, OrganizationId, PolicyId, RoleId};
 use keycard_core::model::{
     Account, Group, MethodRef, Organization, Policy, PolicyAction, ResourceRef, Role,
@@ -68,6 +68,12 @@ fn name<T: TryFrom<String, Error = keycard_core::Error>>(value: String) -> T {
 }
 
 fn build(dir: &Directory) -> Built {
+    build_ordered(dir, false)
+}
+
+/// Builds the snapshot; `reversed` feeds groups and roles in reverse order, so that children come
+/// before their parents and index maintenance must propagate.
+fn build_ordered(dir: &Directory, reversed: bool) -> Built {
     let now = Utc::now();
     let org = OrganizationId::new();
     let roles: Vec<RoleId> = dir.roles.iter().map(|_| RoleId::new()).collect();
@@ -87,7 +93,9 @@ fn build(dir: &Directory) -> Built {
             id: account,
             organization_id: org,
             username: name("alice".into()),
-            email: None,
+            email: Some(
+                keycard_core::names::Email::try_from("Alice@Example.com".to_owned()).unwrap(),
+            ),
             first_name: String::new(),
             provenance: name("Local".into()),
             inactive: dir.account.0,
@@ -131,7 +139,10 @@ fn build(dir: &Directory) -> Built {
                     provenance: name("App".into()),
                     name: format!("m{index}"),
                 }],
-                views: Vec::new(),
+                views: vec![keycard_core::model::ViewRef {
+                    provenance: name("App".into()),
+                    path: format!("/v{index}"),
+                }],
                 created_at: now,
                 updated_at: now,
             })
@@ -147,17 +158,44 @@ fn build(dir: &Directory) -> Built {
                     action: name::<ActionName>("edit".into()),
                     role_ids: dir.policy_roles.iter().map(|i| roles[*i]).collect(),
                 }],
-                resources: vec![ResourceRef {
-                    resource_type: "doc".into(),
-                    id: "*".into(),
-                }],
+                resources: vec![
+                    ResourceRef {
+                        resource_type: "doc".into(),
+                        id: "*".into(),
+                    },
+                    ResourceRef {
+                        resource_type: "doc".into(),
+                        id: "special".into(),
+                    },
+                ],
                 created_at: now,
                 updated_at: now,
             },
         )],
-        methods: Vec::new(),
+        methods: (0..2)
+            .map(|i| {
+                (
+                    org,
+                    keycard_core::model::Method {
+                        provenance: name("App".into()),
+                        name: format!("m{i}"),
+                        deprecated: false,
+                        route: Some(keycard_core::model::Route {
+                            verb: "GET".into(),
+                            path: format!("/m{i}/{{id}}"),
+                        }),
+                    },
+                )
+            })
+            .collect(),
         views: Vec::new(),
     };
+    let mut state = state;
+    if reversed {
+        state.groups.reverse();
+        state.roles.reverse();
+        state.accounts.reverse();
+    }
     Built {
         snapshot: Snapshot::from_state(state).unwrap(),
         org,
@@ -194,7 +232,45 @@ fn reference_roles(dir: &Directory) -> BTreeSet<usize> {
     held
 }
 
+/// Every query shape the engines distinguish, over the generated directory's names.
+fn queries() -> Vec<(&'static str, &'static str, &'static str, String)> {
+    let mut queries = Vec::new();
+    for subject in ["alice", "nobody", "ALICE@EXAMPLE.COM"] {
+        for (action, resource_type, id) in [
+            ("edit", "doc", "x".to_owned()),
+            ("edit", "doc", "special".to_owned()),
+            ("delete", "doc", "x".to_owned()),
+            ("edit", "sheet", "x".to_owned()),
+            ("call", "method", "App/m0".to_owned()),
+            ("call", "method", "App/m1".to_owned()),
+            ("view", "method", "App/m0".to_owned()),
+            ("GET", "route", "/m0/42".to_owned()),
+            ("get", "route", "/m1/{id}".to_owned()),
+            ("POST", "route", "/m0/42".to_owned()),
+            ("view", "view", "/v0".to_owned()),
+        ] {
+            queries.push((subject, action, resource_type, id));
+        }
+    }
+    queries
+}
+
 proptest! {
+    #[test]
+    fn the_fast_check_agrees_with_the_explained_decision(dir in directory()) {
+        for built in [build(&dir), build_ordered(&dir, true)] {
+            let org = built.snapshot.organization(built.org).unwrap();
+            for (subject, action, resource_type, id) in queries() {
+                let explained = decide(org, &Query { subject, action, resource_type, resource_id: &id });
+                prop_assert_eq!(
+                    check(org, subject, action, resource_type, &id),
+                    explained.allowed,
+                    "{} {} {} {}: {:?}", subject, action, resource_type, id, explained.reasons
+                );
+            }
+        }
+    }
+
     #[test]
     fn effective_roles_match_the_reference(dir in directory()) {
         let built = build(&dir);

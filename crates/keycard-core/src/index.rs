@@ -1,0 +1,184 @@
+//! The decision index: what `check` reads. Roles get dense slot numbers per organization; every grant
+//! (a method, a view, a policy action on a resource) is a bitset of role slots; every account is a
+//! [`Subject`] holding its direct role slots and groups; every group holds the slots it passes on
+//! (its own and its ancestors', nothing when inactive). A check is then a few hash lookups and bit
+//! tests, whatever the size of the organization.
+//!
+//! Everything lives in persistent maps, so a write copies only the paths it changes. Grants carry
+//! no conditions today; a conditional grant would live beside the bitset and be consulted only when
+//! the bitset misses, so that unconditional checks keep this cost.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use crate::ids::{AccountId, GroupId};
+
+/// A persistent hash map with a fast, DoS-resistant hasher.
+pub type FastMap<K, V> =
+    imbl::GenericHashMap<K, V, foldhash::fast::RandomState, imbl::shared_ptr::DefaultSharedPtr>;
+
+/// An immutable set of role slots.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RoleBits(Arc<[u64]>);
+
+impl RoleBits {
+    #[inline]
+    pub fn contains(&self, slot: u32) -> bool {
+        self.0
+            .get((slot / 64) as usize)
+            .is_some_and(|word| word & (1u64 << (slot % 64)) != 0)
+    }
+
+    /// A copy with `slot` set or cleared.
+    pub fn with(&self, slot: u32, on: bool) -> RoleBits {
+        if self.contains(slot) == on {
+            return self.clone();
+        }
+        let index = (slot / 64) as usize;
+        let mut words: Vec<u64> = self.0.to_vec();
+        if words.len() <= index {
+            words.resize(index + 1, 0);
+        }
+        if on {
+            words[index] |= 1u64 << (slot % 64);
+        } else {
+            words[index] &= !(1u64 << (slot % 64));
+        }
+        while words.last() == Some(&0) {
+            words.pop();
+        }
+        RoleBits(words.into())
+    }
+
+    pub fn from_slots(slots: impl IntoIterator<Item = u32>) -> RoleBits {
+        let mut words: Vec<u64> = Vec::new();
+        for slot in slots {
+            let index = (slot / 64) as usize;
+            if words.len() <= index {
+                words.resize(index + 1, 0);
+            }
+            words[index] |= 1u64 << (slot % 64);
+        }
+        while words.last() == Some(&0) {
+            words.pop();
+        }
+        RoleBits(words.into())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn slots(&self) -> impl Iterator<Item = u32> + '_ {
+        self.0.iter().enumerate().flat_map(|(index, word)| {
+            (0..64u32)
+                .filter(move |bit| word & (1u64 << bit) != 0)
+                .map(move |bit| index as u32 * 64 + bit)
+        })
+    }
+}
+
+/// An account as checks see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subject {
+    pub id: AccountId,
+    pub inactive: bool,
+    /// Slots of the directly assigned roles.
+    pub roles: Box<[u32]>,
+    /// Direct groups.
+    pub groups: Box<[GroupId]>,
+}
+
+/// Grant keys share one map; the first byte names the kind.
+pub const POLICY_KEY: char = 'p';
+pub const METHOD_KEY: char = 'm';
+pub const VIEW_KEY: char = 'v';
+pub const ROUTE_KEY: char = 'r';
+const SEPARATOR: char = '\u{1f}';
+
+/// Builds a grant key from parts.
+pub fn grant_key(kind: char, parts: &[&str]) -> String {
+    let mut key = String::with_capacity(2 + parts.iter().map(|p| p.len() + 1).sum::<usize>());
+    key.push(kind);
+    for part in parts {
+        key.push(SEPARATOR);
+        key.push_str(part);
+    }
+    key
+}
+
+thread_local! {
+    /// Scratch space for building lookup keys without allocating per check.
+    static KEY_BUFFER: RefCell<String> = RefCell::new(String::with_capacity(256));
+}
+
+/// Runs `f` with a grant key built in a reusable buffer.
+pub fn with_key<R>(kind: char, parts: &[&str], f: impl FnOnce(&str) -> R) -> R {
+    KEY_BUFFER.with(|buffer| match buffer.try_borrow_mut() {
+        Ok(mut key) => {
+            key.clear();
+            key.push(kind);
+            for part in parts {
+                key.push(SEPARATOR);
+                key.push_str(part);
+            }
+            f(&key)
+        }
+        // Re-entered (a callback built a key itself): fall back to a fresh string.
+        Err(_) => f(&grant_key(kind, parts)),
+    })
+}
+
+/// Runs `f` with `value` lowercased (ASCII), allocating only when it has uppercase letters.
+pub fn with_lowercase<R>(value: &str, f: impl FnOnce(&str) -> R) -> R {
+    if !value.bytes().any(|b| b.is_ascii_uppercase()) {
+        return f(value);
+    }
+    f(&value.to_ascii_lowercase())
+}
+
+/// Whether a concrete path matches a route template (`/todos/{id}`, `/todos/:id`, or literal).
+pub fn route_matches(template: &str, path: &str) -> bool {
+    let mut template_segments = template.split('/');
+    let mut path_segments = path.split('/');
+    loop {
+        match (template_segments.next(), path_segments.next()) {
+            (None, None) => return true,
+            (Some(t), Some(p)) => {
+                let variable = t.starts_with(':') || (t.starts_with('{') && t.ends_with('}'));
+                if !(t == p || (variable && !p.is_empty())) {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bits_set_and_clear() {
+        let bits = RoleBits::default().with(3, true).with(130, true);
+        assert!(
+            bits.contains(3) && bits.contains(130) && !bits.contains(4) && !bits.contains(9999)
+        );
+        assert_eq!(bits.slots().collect::<Vec<_>>(), vec![3, 130]);
+        let cleared = bits.with(130, false);
+        assert!(!cleared.contains(130));
+        assert_eq!(cleared.0.len(), 1, "trailing empty words are dropped");
+        assert_eq!(RoleBits::from_slots([3, 130]), bits);
+    }
+
+    #[test]
+    fn routes_match_templates() {
+        assert!(route_matches("/todos/{todoId}", "/todos/42"));
+        assert!(route_matches("/todos/:id", "/todos/42"));
+        assert!(route_matches("/todos/{todoId}", "/todos/{todoId}"));
+        assert!(!route_matches("/todos/{todoId}", "/todos"));
+        assert!(!route_matches("/todos/{todoId}", "/todos/"));
+        assert!(!route_matches("/todos", "/users"));
+    }
+}
