@@ -39,6 +39,9 @@ pub struct OrgSnapshot {
     index: DecisionIndex,
 }
 
+/// A catalogue route: verb (uppercase), path or template, and the method id serving it.
+pub(crate) type RouteEntry = (Box<str>, Box<str>, Box<str>);
+
 /// See [`crate::index`].
 #[derive(Clone, Debug, Default)]
 pub struct DecisionIndex {
@@ -55,7 +58,7 @@ pub struct DecisionIndex {
     /// Route keys (`VERB`, exact path) to the method ids serving them.
     pub(crate) routes: FastMap<Box<str>, Arc<[Box<str>]>>,
     /// Every route with its method id, for template matching.
-    pub(crate) route_templates: Arc<Vec<(Box<str>, Box<str>, Box<str>)>>,
+    pub(crate) route_templates: Arc<Vec<RouteEntry>>,
 }
 
 impl Snapshot {
