@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 
 use crate::ids::{GroupId, PolicyId, RoleId};
 use crate::index::{METHOD_KEY, POLICY_KEY, ROUTE_KEY, VIEW_KEY, route_matches, with_key};
-use crate::model::{Account, ResourceRef};
+use crate::model::{Account, Method, ResourceRef};
 use crate::snapshot::OrgSnapshot;
 
 /// A question for the engine.
@@ -393,4 +393,124 @@ pub fn effective_permissions(org: &OrgSnapshot, account: &Account) -> Permission
     }
     permissions.roles = roles;
     permissions
+}
+
+/// The resources of a type a subject may act on with `action`, sorted. Keycard knows resources only
+/// through what names them: catalogue methods, views and routes for those types, and policy
+/// attachments for the others (where `*` stands for every resource of the type). Each result
+/// passes [`check`], and every candidate left out fails it.
+pub fn resources_for(
+    org: &OrgSnapshot,
+    subject: &str,
+    action: &str,
+    resource_type: &str,
+) -> Vec<String> {
+    let mut candidates: Vec<String> = match resource_type {
+        "method" => org
+            .methods()
+            .map(Method::key)
+            .chain(org.roles().flat_map(|role| {
+                role.methods
+                    .iter()
+                    .map(|m| format!("{}/{}", m.provenance, m.name))
+            }))
+            .collect(),
+        "view" => org
+            .views()
+            .map(|v| v.path.clone())
+            .chain(
+                org.roles()
+                    .flat_map(|role| role.views.iter().map(|v| v.path.clone())),
+            )
+            .collect(),
+        "route" => org
+            .methods()
+            .filter_map(|m| m.route.as_ref().map(|route| route.path.clone()))
+            .collect(),
+        // `*` is always a candidate: it is in the answer exactly when every resource of the type is.
+        _ => org
+            .attached_resources(resource_type)
+            .map(|resource| resource.id.clone())
+            .chain([ResourceRef::ANY_ID.to_owned()])
+            .collect(),
+    };
+    candidates.sort();
+    candidates.dedup();
+    candidates.retain(|id| check(org, subject, action, resource_type, id));
+    candidates
+}
+
+/// The accounts that may perform `action` on a resource, by id.
+pub fn subjects_for(
+    org: &OrgSnapshot,
+    action: &str,
+    resource_type: &str,
+    resource_id: &str,
+) -> Vec<crate::ids::AccountId> {
+    let mut ids: Vec<crate::ids::AccountId> = org
+        .accounts()
+        .filter(|account| {
+            check(
+                org,
+                &account.id.to_string(),
+                action,
+                resource_type,
+                resource_id,
+            )
+        })
+        .map(|account| account.id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The actions a subject may perform on a resource, sorted: for policy-governed types, among the
+/// organization's actions and those its policies on the resource name.
+pub fn actions_for(
+    org: &OrgSnapshot,
+    subject: &str,
+    resource_type: &str,
+    resource_id: &str,
+) -> Vec<String> {
+    let mut candidates: Vec<String> = match resource_type {
+        "method" => vec!["call".to_owned()],
+        "view" => vec!["view".to_owned()],
+        "route" => org
+            .methods()
+            .filter_map(|m| {
+                m.route
+                    .as_ref()
+                    .map(|route| route.verb.to_ascii_uppercase())
+            })
+            .collect(),
+        _ => {
+            let exact = ResourceRef {
+                resource_type: resource_type.to_owned(),
+                id: resource_id.to_owned(),
+            };
+            let any = ResourceRef {
+                resource_type: resource_type.to_owned(),
+                id: ResourceRef::ANY_ID.to_owned(),
+            };
+            org.organization
+                .actions
+                .iter()
+                .map(|action| action.to_string())
+                .chain(
+                    org.policies_attached_to(&exact)
+                        .chain(org.policies_attached_to(&any))
+                        .flat_map(|policy| {
+                            policy
+                                .actions
+                                .iter()
+                                .map(|action| action.action.to_string())
+                        }),
+                )
+                .collect()
+        }
+    };
+    candidates.sort();
+    candidates.dedup();
+    candidates.retain(|action| check(org, subject, action, resource_type, resource_id));
+    candidates
 }

@@ -667,6 +667,16 @@ impl OrgSnapshot {
         self.views.values().map(Arc::as_ref)
     }
 
+    /// Every resource of a type that some policy is attached to (`*` included).
+    pub fn attached_resources<'a>(
+        &'a self,
+        resource_type: &'a str,
+    ) -> impl Iterator<Item = &'a ResourceRef> + 'a {
+        self.attachments
+            .keys()
+            .filter(move |resource| resource.resource_type == resource_type)
+    }
+
     pub fn account_count(&self) -> usize {
         self.accounts.len()
     }

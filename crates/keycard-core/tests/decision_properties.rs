@@ -6,7 +6,10 @@ use std::collections::{BTreeSet, HashSet};
 
 use chrono::Utc;
 use keycard_core::change::Revision;
-use keycard_core::decision::{Query, Reason, check, decide, effective_roles, is_admin};
+use keycard_core::decision::{
+    Query, Reason, actions_for, check, decide, effective_roles, is_admin, resources_for,
+    subjects_for,
+};
 use keycard_core::ids::{AccountId, GroupId, OrganizationId, PolicyId, RoleId};
 use keycard_core::model::{
     Account, Group, MethodRef, Organization, Policy, PolicyAction, ResourceRef, Role,
@@ -267,6 +270,35 @@ proptest! {
                     explained.allowed,
                     "{} {} {} {}: {:?}", subject, action, resource_type, id, explained.reasons
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn lookups_agree_with_check(dir in directory()) {
+        let built = build(&dir);
+        let org = built.snapshot.organization(built.org).unwrap();
+        for action in ["edit", "delete", "call", "view", "GET"] {
+            for resource_type in ["doc", "sheet", "method", "view", "route"] {
+                let listed = resources_for(org, "alice", action, resource_type);
+                let everything = listed.iter().any(|id| id == "*");
+                for probe in ["x", "special", "*", "App/m0", "App/m1", "/v0", "/v1", "/m0/{id}", "/m1/{id}"] {
+                    let allowed = check(org, "alice", action, resource_type, probe);
+                    let covered = listed.iter().any(|id| id == probe) || (everything && !matches!(resource_type, "method" | "view" | "route"));
+                    prop_assert_eq!(allowed, covered, "{} {} {}: {:?}", action, resource_type, probe, listed);
+                }
+                for id in ["x", "special", "App/m0", "/v0", "/m0/{id}"] {
+                    let subjects = subjects_for(org, action, resource_type, id);
+                    prop_assert_eq!(subjects.contains(&built.account), check(org, "alice", action, resource_type, id));
+                }
+            }
+        }
+        for resource_type in ["doc", "method", "view", "route"] {
+            let actions = actions_for(org, "alice", resource_type, "special");
+            for action in ["edit", "delete", "read", "call", "view", "GET"] {
+                if actions.iter().any(|a| a == action) {
+                    prop_assert!(check(org, "alice", action, resource_type, "special"));
+                }
             }
         }
     }

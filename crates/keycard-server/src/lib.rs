@@ -13,6 +13,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub mod auth;
+mod authzen;
 pub mod error;
 mod iap;
 pub mod metrics;
@@ -32,6 +33,7 @@ pub fn app(state: AppState) -> Router {
     let settings = state.settings.clone();
     api.merge(ops::router(openapi))
         .merge(iap::router())
+        .merge(authzen::router())
         .merge(polytomic::router(state.clone()))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

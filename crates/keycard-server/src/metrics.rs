@@ -33,6 +33,8 @@ pub struct Metrics {
     pub latency: Family<RequestLabels, Histogram, fn() -> Histogram>,
     pub decisions: Family<DecisionLabels, Counter>,
     pub snapshot_revision: Gauge<i64, AtomicI64>,
+    allowed: Counter,
+    denied: Counter,
 }
 
 impl Default for Metrics {
@@ -60,17 +62,34 @@ impl Default for Metrics {
             "Revision of the published decision snapshot",
             snapshot_revision.clone(),
         );
+        let allowed = decisions
+            .get_or_create(&DecisionLabels { allowed: true })
+            .clone();
+        let denied = decisions
+            .get_or_create(&DecisionLabels { allowed: false })
+            .clone();
         Self {
             registry: Mutex::new(registry),
             requests,
             latency,
             decisions,
             snapshot_revision,
+            allowed,
+            denied,
         }
     }
 }
 
 impl Metrics {
+    /// Counts one decision without touching the family's lock.
+    pub fn decided(&self, allowed: bool) {
+        if allowed {
+            self.allowed.inc();
+        } else {
+            self.denied.inc();
+        }
+    }
+
     /// The metrics in Prometheus text format.
     pub fn render(&self) -> String {
         let mut out = String::new();

@@ -1,25 +1,37 @@
-//! `POST /v1/check`: may this subject do this action on this resource? Answered from the snapshot.
+//! Decisions on the native API: `POST /v1/check` (and its batch form), `POST /v1/explain`, and the
+//! lookups (an account's effective permissions, the resources a subject may act on, the subjects
+//! that may act on a resource). All answer from the snapshot.
 
 use axum::extract::State;
 use keycard_core::Error;
 use keycard_core::change::Revision;
-use keycard_core::decision::{self, Query, Reason};
+use keycard_core::decision::{self, EffectiveRole, Query, Reason};
+use keycard_core::ids::AccountId;
+use keycard_core::model::{MethodRef, ViewRef};
+use keycard_core::page::{Page, PageRequest};
+use keycard_core::snapshot::OrgSnapshot;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::List;
 use crate::auth::Caller;
-use crate::error::{ApiError, ErrorBody, Json};
-use crate::metrics::DecisionLabels;
+use crate::error::{ApiError, ErrorBody, Json, Path};
 use crate::state::{AppState, org_of};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(check))
+    OpenApiRouter::new()
+        .routes(routes!(check))
+        .routes(routes!(check_batch))
+        .routes(routes!(explain))
+        .routes(routes!(effective_permissions))
+        .routes(routes!(lookup_resources))
+        .routes(routes!(lookup_subjects))
 }
 
 /// The subject: an account's id, username or email.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct Subject {
     /// `user` (the default), `account` or `identity`.
     #[serde(rename = "type", default)]
@@ -27,13 +39,13 @@ pub struct Subject {
     pub id: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct Action {
     pub name: String,
 }
 
 /// An action, as `{"name": ...}` or a bare string.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum ActionInput {
     Named(Action),
@@ -49,14 +61,14 @@ impl ActionInput {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct Resource {
     #[serde(rename = "type")]
     pub resource_type: String,
     pub id: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct CheckRequest {
     pub subject: Subject,
     pub action: ActionInput,
@@ -75,8 +87,92 @@ pub struct CheckResponse {
     pub reasons: Option<Vec<Reason>>,
 }
 
-/// Decides whether the subject may perform the action on the resource. Administrators may ask about
-/// any subject of their organization; other accounts only about themselves.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// At most 1000 checks, answered in order.
+    pub checks: Vec<CheckRequest>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchResponse {
+    pub revision: Revision,
+    pub results: Vec<BatchResult>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchResult {
+    pub allowed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasons: Option<Vec<Reason>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExplainResponse {
+    pub allowed: bool,
+    pub revision: Revision,
+    pub reasons: Vec<Reason>,
+    /// The subject's effective roles with the group path that gave each (empty for an unknown subject).
+    pub effective_roles: Vec<EffectiveRole>,
+}
+
+fn validate_subject_type(subject: &Subject) -> Result<(), ApiError> {
+    match subject.subject_type.as_deref() {
+        None | Some("user" | "account" | "identity") => Ok(()),
+        Some(kind) => Err(Error::invalid(
+            "subject type",
+            format!("`{kind}` is not one of `user`, `account`, `identity`"),
+        )
+        .into()),
+    }
+}
+
+/// Administrators may ask about any subject of their organization; other accounts only about themselves.
+fn authorize_subject(caller: &Caller, org: &OrgSnapshot, subject: &str) -> Result<(), ApiError> {
+    if caller.admin
+        || decision::resolve_subject(org, subject)
+            .is_some_and(|account| account.id == caller.account.id)
+    {
+        Ok(())
+    } else {
+        Err(Error::Forbidden("only administrators may ask about other subjects".into()).into())
+    }
+}
+
+fn answer(
+    state: &AppState,
+    org: &OrgSnapshot,
+    request: &CheckRequest,
+) -> (bool, Option<Vec<Reason>>) {
+    let (action, resource) = (request.action.name(), &request.resource);
+    let result = if request.explain {
+        let decision = decision::decide(
+            org,
+            &Query {
+                subject: &request.subject.id,
+                action,
+                resource_type: &resource.resource_type,
+                resource_id: &resource.id,
+            },
+        );
+        (decision.allowed, Some(decision.reasons))
+    } else {
+        (
+            decision::check(
+                org,
+                &request.subject.id,
+                action,
+                &resource.resource_type,
+                &resource.id,
+            ),
+            None,
+        )
+    };
+    state.metrics.decided(result.0);
+    result
+}
+
+/// Decides whether the subject may perform the action on the resource.
 #[utoipa::path(post, path = "/v1/check", tag = "decisions", request_body = CheckRequest,
     responses((status = 200, body = CheckResponse), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn check(
@@ -84,43 +180,229 @@ async fn check(
     caller: Caller,
     Json(request): Json<CheckRequest>,
 ) -> Result<axum::Json<CheckResponse>, ApiError> {
-    if let Some(kind) = request.subject.subject_type.as_deref()
-        && !matches!(kind, "user" | "account" | "identity")
-    {
-        return Err(Error::invalid(
-            "subject type",
-            format!("`{kind}` is not one of `user`, `account`, `identity`"),
-        )
-        .into());
+    validate_subject_type(&request.subject)?;
+    let snapshot = state.snapshot.current();
+    let org = org_of(&snapshot, caller.organization)?;
+    authorize_subject(&caller, org, &request.subject.id)?;
+    let (allowed, reasons) = answer(&state, org, &request);
+    Ok(axum::Json(CheckResponse {
+        allowed,
+        revision: snapshot.revision(),
+        reasons,
+    }))
+}
+
+/// Decides several checks at one revision, in order.
+#[utoipa::path(post, path = "/v1/check/batch", tag = "decisions", request_body = BatchRequest,
+    responses((status = 200, body = BatchResponse), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn check_batch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(request): Json<BatchRequest>,
+) -> Result<axum::Json<BatchResponse>, ApiError> {
+    if request.checks.len() > 1000 {
+        return Err(Error::invalid("checks", "at most 1000 checks per batch").into());
     }
     let snapshot = state.snapshot.current();
     let org = org_of(&snapshot, caller.organization)?;
-    if !caller.admin {
-        let asks_about_self = decision::resolve_subject(org, &request.subject.id)
-            .is_some_and(|account| account.id == caller.account.id);
-        if !asks_about_self {
-            return Err(
-                Error::Forbidden("only administrators may check other subjects".into()).into(),
-            );
-        }
+    for check in &request.checks {
+        validate_subject_type(&check.subject)?;
+        authorize_subject(&caller, org, &check.subject.id)?;
     }
-    let query = Query {
-        subject: &request.subject.id,
-        action: request.action.name(),
-        resource_type: &request.resource.resource_type,
-        resource_id: &request.resource.id,
-    };
-    let decision = decision::decide(org, &query);
-    state
-        .metrics
-        .decisions
-        .get_or_create(&DecisionLabels {
-            allowed: decision.allowed,
+    let results = request
+        .checks
+        .iter()
+        .map(|check| {
+            let (allowed, reasons) = answer(&state, org, check);
+            BatchResult { allowed, reasons }
         })
-        .inc();
-    Ok(axum::Json(CheckResponse {
+        .collect();
+    Ok(axum::Json(BatchResponse {
+        revision: snapshot.revision(),
+        results,
+    }))
+}
+
+/// Decides and explains: which role, group path and policy granted it, or why nothing did.
+#[utoipa::path(post, path = "/v1/explain", tag = "decisions", request_body = CheckRequest,
+    responses((status = 200, body = ExplainResponse), (status = 403, body = ErrorBody)))]
+async fn explain(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(request): Json<CheckRequest>,
+) -> Result<axum::Json<ExplainResponse>, ApiError> {
+    validate_subject_type(&request.subject)?;
+    let snapshot = state.snapshot.current();
+    let org = org_of(&snapshot, caller.organization)?;
+    authorize_subject(&caller, org, &request.subject.id)?;
+    let resource = &request.resource;
+    let decision = decision::decide(
+        org,
+        &Query {
+            subject: &request.subject.id,
+            action: request.action.name(),
+            resource_type: &resource.resource_type,
+            resource_id: &resource.id,
+        },
+    );
+    let effective_roles = decision::resolve_subject(org, &request.subject.id)
+        .map(|account| decision::effective_roles(org, account))
+        .unwrap_or_default();
+    Ok(axum::Json(ExplainResponse {
         allowed: decision.allowed,
         revision: snapshot.revision(),
-        reasons: request.explain.then_some(decision.reasons),
+        reasons: decision.reasons,
+        effective_roles,
     }))
+}
+
+/// A role held, with its name and the group path that gave it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HeldRole {
+    pub id: keycard_core::ids::RoleId,
+    pub name: String,
+    pub via: Vec<keycard_core::ids::GroupId>,
+}
+
+/// Everything an account holds, complete (it is bounded by the organization's roles and catalogue).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EffectivePermissions {
+    pub revision: Revision,
+    /// Holds the organization's `Admin` role: every catalogue method and view is included.
+    pub admin: bool,
+    pub roles: Vec<HeldRole>,
+    pub methods: Vec<MethodRef>,
+    pub views: Vec<ViewRef>,
+}
+
+/// The effective roles (with the group path of each), methods and views of an account.
+#[utoipa::path(get, path = "/v1/accounts/{id}/permissions", tag = "decisions", params(("id" = AccountId, Path)),
+    responses((status = 200, body = EffectivePermissions), (status = 404, body = ErrorBody)))]
+async fn effective_permissions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<AccountId>,
+) -> Result<axum::Json<EffectivePermissions>, ApiError> {
+    let snapshot = state.snapshot.current();
+    let org = org_of(&snapshot, caller.organization)?;
+    authorize_subject(&caller, org, &id.to_string())?;
+    let account = org
+        .account(id)
+        .ok_or_else(|| Error::not_found("account", id))?;
+    let permissions = decision::effective_permissions(org, account);
+    let roles = permissions
+        .roles
+        .iter()
+        .map(|held| HeldRole {
+            id: held.role,
+            name: org
+                .role(held.role)
+                .map(|role| role.name.to_string())
+                .unwrap_or_default(),
+            via: held.via.clone(),
+        })
+        .collect();
+    Ok(axum::Json(EffectivePermissions {
+        revision: snapshot.revision(),
+        admin: permissions.admin,
+        roles,
+        methods: permissions.methods.into_iter().collect(),
+        views: permissions.views.into_iter().collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceLookup {
+    pub subject: Subject,
+    pub action: ActionInput,
+    /// The resource type to list.
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// Resource ids of the type the subject may act on; `*` means every resource of the type.
+#[utoipa::path(post, path = "/v1/lookup/resources", tag = "decisions", request_body = ResourceLookup,
+    responses((status = 200, body = List<String>), (status = 403, body = ErrorBody)))]
+async fn lookup_resources(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(request): Json<ResourceLookup>,
+) -> Result<axum::Json<List<String>>, ApiError> {
+    validate_subject_type(&request.subject)?;
+    let page = PageRequest::parse(request.cursor.as_deref(), request.limit)?;
+    let snapshot = state.snapshot.current();
+    let org = org_of(&snapshot, caller.organization)?;
+    authorize_subject(&caller, org, &request.subject.id)?;
+    let ids = decision::resources_for(
+        org,
+        &request.subject.id,
+        request.action.name(),
+        &request.resource_type,
+    );
+    Ok(axum::Json(paged(ids, &page, Clone::clone).into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectLookup {
+    pub action: ActionInput,
+    pub resource: Resource,
+    pub cursor: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// An account allowed by a lookup.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SubjectRef {
+    pub id: AccountId,
+    pub username: String,
+}
+
+/// The accounts that may perform the action on the resource, by id.
+#[utoipa::path(post, path = "/v1/lookup/subjects", tag = "decisions", request_body = SubjectLookup,
+    responses((status = 200, body = List<SubjectRef>), (status = 403, body = ErrorBody)))]
+async fn lookup_subjects(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(request): Json<SubjectLookup>,
+) -> Result<axum::Json<List<SubjectRef>>, ApiError> {
+    caller.require_admin()?;
+    let page = PageRequest::parse(request.cursor.as_deref(), request.limit)?;
+    let snapshot = state.snapshot.current();
+    let org = org_of(&snapshot, caller.organization)?;
+    let ids = decision::subjects_for(
+        org,
+        request.action.name(),
+        &request.resource.resource_type,
+        &request.resource.id,
+    );
+    let subjects: Vec<SubjectRef> = ids
+        .into_iter()
+        .filter_map(|id| {
+            org.account(id).map(|account| SubjectRef {
+                id,
+                username: account.username.to_string(),
+            })
+        })
+        .collect();
+    Ok(axum::Json(
+        paged(subjects, &page, |subject| subject.id.to_string()).into(),
+    ))
+}
+
+/// One page of a sorted list, after the cursor's key.
+fn paged<T>(items: Vec<T>, page: &PageRequest, key: impl Fn(&T) -> String) -> Page<T> {
+    let start = match &page.after {
+        Some(after) => items.partition_point(|item| key(item) <= *after),
+        None => 0,
+    };
+    let window: Vec<T> = items
+        .into_iter()
+        .skip(start)
+        .take(page.limit as usize + 1)
+        .collect();
+    Page::from_overfetch(window, page.limit, key)
 }

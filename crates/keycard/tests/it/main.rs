@@ -6,6 +6,7 @@
 mod harness;
 
 mod auth;
+mod authzen;
 mod crud;
 mod decisions;
 mod durability;

@@ -1,0 +1,348 @@
+//! The OpenID AuthZEN Authorization API 1.0: evaluation, evaluations (boxcarring) and the three
+//! searches, plus PDP metadata. Requests are parsed by hand from JSON values so that every shape
+//! error is a 400 naming the member, and unknown members are ignored as the spec requires.
+//!
+//! A PEP authenticates with an API key (`Authorization: Bearer <key>`, or the bare key as the
+//! interop harnesses send it) of an administrator of its organization.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use keycard_core::Error;
+use keycard_core::decision;
+use keycard_core::snapshot::OrgSnapshot;
+use serde_json::{Map, Value, json};
+
+use crate::auth::{self, Caller, Presented};
+use crate::state::{AppState, org_of};
+
+mod search;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/.well-known/authzen-configuration", get(metadata))
+        .route("/access/v1/evaluation", post(evaluation))
+        .route("/access/v1/evaluations", post(evaluations))
+        .route("/access/v1/search/subject", post(search::subject))
+        .route("/access/v1/search/resource", post(search::resource))
+        .route("/access/v1/search/action", post(search::action))
+}
+
+/// An AuthZEN error: the status and `{"error": message}`.
+#[derive(Debug)]
+pub struct AuthzenError {
+    status: StatusCode,
+    message: String,
+}
+
+impl AuthzenError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<Error> for AuthzenError {
+    fn from(err: Error) -> Self {
+        let status = match &err {
+            Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            // Everything else is a problem with the request.
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Self {
+            status,
+            message: err.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for AuthzenError {
+    fn into_response(self) -> Response {
+        let mut response =
+            (self.status, axum::Json(json!({"error": self.message}))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"keycard\""),
+            );
+        }
+        response
+    }
+}
+
+/// `GET /.well-known/authzen-configuration`: the endpoints this PDP serves.
+async fn metadata(headers: HeaderMap) -> Response {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("http");
+    let base = format!("{scheme}://{host}");
+    let body = json!({
+        "policy_decision_point": base,
+        "access_evaluation_endpoint": format!("{base}/access/v1/evaluation"),
+        "access_evaluations_endpoint": format!("{base}/access/v1/evaluations"),
+        "search_subject_endpoint": format!("{base}/access/v1/search/subject"),
+        "search_resource_endpoint": format!("{base}/access/v1/search/resource"),
+        "search_action_endpoint": format!("{base}/access/v1/search/action"),
+    });
+    ([(header::CACHE_CONTROL, "max-age=300")], axum::Json(body)).into_response()
+}
+
+/// Authenticates the PEP: Bearer or Basic as elsewhere, or the bare API key.
+pub async fn pep(state: &AppState, headers: &HeaderMap) -> Result<Caller, AuthzenError> {
+    let presented = match headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+    {
+        Some(raw)
+            if !raw.contains(' ') && keycard_core::secret::parse_token(raw.trim()).is_some() =>
+        {
+            Presented::Token(raw.trim().to_owned())
+        }
+        _ => auth::presented_credentials(headers)?.ok_or_else(|| {
+            Error::Unauthenticated(
+                "authentication required: send `Authorization: Bearer <api key>`".into(),
+            )
+        })?,
+    };
+    let caller = auth::authenticate(state, headers, presented, None).await?;
+    if !caller.admin {
+        return Err(Error::Forbidden(format!(
+            "`{}` may not query this PDP: it needs the `Admin` role",
+            caller.account.username
+        ))
+        .into());
+    }
+    Ok(caller)
+}
+
+/// Parses the body as a JSON object, refusing anything but `application/json`.
+pub fn json_object(headers: &HeaderMap, body: &Bytes) -> Result<Map<String, Value>, AuthzenError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    if !media.eq_ignore_ascii_case("application/json") {
+        return Err(AuthzenError::bad_request(
+            "Content-Type must be application/json",
+        ));
+    }
+    if body.is_empty() {
+        return Err(AuthzenError::bad_request("the request body is empty"));
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(AuthzenError::bad_request(
+            "the request body must be a JSON object",
+        )),
+        Err(err) => Err(AuthzenError::bad_request(format!("malformed JSON: {err}"))),
+    }
+}
+
+/// A subject, action or resource as the request gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entity {
+    pub kind: String,
+    pub id: Option<String>,
+}
+
+/// Reads `{type, id?}` (or `{name}` for actions), checking the members' types.
+pub fn entity(value: &Value, member: &str, id_required: bool) -> Result<Entity, String> {
+    let object = value
+        .as_object()
+        .ok_or_else(|| format!("`{member}` must be an object"))?;
+    let text = |key: &str| -> Result<Option<String>, String> {
+        match object.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text.clone())),
+            Some(_) => Err(format!("`{member}.{key}` must be a string")),
+        }
+    };
+    if let Some(properties) = object.get("properties")
+        && !properties.is_object()
+        && !properties.is_null()
+    {
+        return Err(format!("`{member}.properties` must be an object"));
+    }
+    if member == "action" {
+        let name = text("name")?.ok_or_else(|| "`action.name` is required".to_owned())?;
+        return Ok(Entity {
+            kind: name,
+            id: None,
+        });
+    }
+    let kind = text("type")?.ok_or_else(|| format!("`{member}.type` is required"))?;
+    let id = text("id")?;
+    if id_required && id.is_none() {
+        return Err(format!("`{member}.id` is required"));
+    }
+    Ok(Entity { kind, id })
+}
+
+/// Subject types that name accounts.
+pub fn is_account_type(kind: &str) -> bool {
+    matches!(kind, "user" | "account" | "identity")
+}
+
+/// One evaluation, already validated.
+pub struct Evaluation {
+    pub subject: Entity,
+    pub action: Entity,
+    pub resource: Entity,
+}
+
+impl Evaluation {
+    fn decide(&self, state: &AppState, org: &OrgSnapshot) -> bool {
+        let allowed = is_account_type(&self.subject.kind)
+            && decision::check(
+                org,
+                self.subject.id.as_deref().unwrap_or(""),
+                &self.action.kind,
+                &self.resource.kind,
+                self.resource.id.as_deref().unwrap_or(""),
+            );
+        state.metrics.decided(allowed);
+        allowed
+    }
+}
+
+/// Builds an evaluation from an object, taking members it lacks from `defaults`.
+fn evaluation_from(
+    item: &Map<String, Value>,
+    defaults: &Map<String, Value>,
+) -> Result<Evaluation, String> {
+    let member = |name: &str| -> Result<&Value, String> {
+        item.get(name)
+            .or_else(|| defaults.get(name))
+            .filter(|value| !value.is_null())
+            .ok_or_else(|| format!("`{name}` is required"))
+    };
+    if let Some(context) = item.get("context").or_else(|| defaults.get("context"))
+        && !context.is_object()
+        && !context.is_null()
+    {
+        return Err("`context` must be an object".to_owned());
+    }
+    Ok(Evaluation {
+        subject: entity(member("subject")?, "subject", true)?,
+        action: entity(member("action")?, "action", true)?,
+        resource: entity(member("resource")?, "resource", true)?,
+    })
+}
+
+/// The PEP's organization, as a snapshot.
+fn organization(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<
+    (
+        std::sync::Arc<keycard_core::snapshot::Snapshot>,
+        keycard_core::ids::OrganizationId,
+    ),
+    AuthzenError,
+> {
+    let snapshot = state.snapshot.current();
+    org_of(&snapshot, caller.organization)?;
+    Ok((snapshot, caller.organization))
+}
+
+/// `POST /access/v1/evaluation`.
+async fn evaluation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AuthzenError> {
+    let caller = pep(&state, &headers).await?;
+    let request = json_object(&headers, &body)?;
+    let evaluation = evaluation_from(&request, &Map::new()).map_err(AuthzenError::bad_request)?;
+    let (snapshot, org_id) = organization(&state, &caller)?;
+    let org = org_of(&snapshot, org_id)?;
+    Ok(axum::Json(json!({"decision": evaluation.decide(&state, org)})).into_response())
+}
+
+/// `POST /access/v1/evaluations`: top-level members are defaults that an item's members replace
+/// whole. Without items it answers like `/evaluation`. `options.evaluations_semantic` is
+/// `execute_all` (default), `deny_on_first_deny` or `permit_on_first_permit`; anything else is a 400.
+async fn evaluations(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AuthzenError> {
+    let caller = pep(&state, &headers).await?;
+    let request = json_object(&headers, &body)?;
+    let semantic = match request.get("options") {
+        None | Some(Value::Null) => "execute_all".to_owned(),
+        Some(Value::Object(options)) => match options.get("evaluations_semantic") {
+            None | Some(Value::Null) => "execute_all".to_owned(),
+            Some(Value::String(semantic))
+                if [
+                    "execute_all",
+                    "deny_on_first_deny",
+                    "permit_on_first_permit",
+                ]
+                .contains(&semantic.as_str()) =>
+            {
+                semantic.clone()
+            }
+            Some(other) => {
+                return Err(AuthzenError::bad_request(format!(
+                    "unknown `options.evaluations_semantic` {other}"
+                )));
+            }
+        },
+        Some(_) => return Err(AuthzenError::bad_request("`options` must be an object")),
+    };
+    let items = match request.get("evaluations") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items.clone(),
+        Some(_) => return Err(AuthzenError::bad_request("`evaluations` must be an array")),
+    };
+    let (snapshot, org_id) = organization(&state, &caller)?;
+    let org = org_of(&snapshot, org_id)?;
+    if items.is_empty() {
+        let evaluation =
+            evaluation_from(&request, &Map::new()).map_err(AuthzenError::bad_request)?;
+        return Ok(axum::Json(json!({"decision": evaluation.decide(&state, org)})).into_response());
+    }
+    let mut results = Vec::with_capacity(items.len());
+    for item in &items {
+        let outcome = match item.as_object() {
+            Some(item) => evaluation_from(item, &request),
+            None => Err("each evaluation must be an object".to_owned()),
+        };
+        let (decision, result) = match outcome {
+            Ok(evaluation) => {
+                let decision = evaluation.decide(&state, org);
+                (Some(decision), json!({"decision": decision}))
+            }
+            Err(message) => (
+                None,
+                json!({"decision": false, "context": {"error": {"status": 400, "message": message}}}),
+            ),
+        };
+        results.push(result);
+        let stop = match semantic.as_str() {
+            "deny_on_first_deny" => decision != Some(true),
+            "permit_on_first_permit" => decision == Some(true),
+            _ => false,
+        };
+        if stop {
+            break;
+        }
+    }
+    Ok(axum::Json(json!({"evaluations": results})).into_response())
+}
