@@ -1,7 +1,7 @@
 //! Decisions from the snapshot, before and after writes.
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::harness::TestServer;
 
@@ -187,4 +187,120 @@ async fn methods_views_and_routes_are_granted_by_roles() {
             .await,
         "inactive accounts get nothing"
     );
+}
+
+#[tokio::test]
+async fn batch_explain_and_lookups() {
+    let server = TestServer::start().await;
+    let role = server
+        .create(
+            "/v1/roles",
+            json!({"name": "analyst", "methods": [{"provenance": "BI", "name": "runQuery"}]}),
+        )
+        .await;
+    let team = server
+        .create("/v1/groups", json!({"name": "analysts", "roles": [role]}))
+        .await;
+    let ann = server
+        .create("/v1/accounts", json!({"username": "ann", "groups": [team]}))
+        .await;
+    let bob = server
+        .create("/v1/accounts", json!({"username": "bob"}))
+        .await;
+    let policy = server
+        .create("/v1/policies", json!({"name": "dashboards", "actions": [{"action": "read", "role_ids": [role]}], "resources": [{"type": "dashboard", "id": "sales"}, {"type": "dashboard", "id": "ops"}]}))
+        .await;
+
+    let request = |subject: &str, id: &str| json!({"subject": {"id": subject}, "action": "read", "resource": {"type": "dashboard", "id": id}});
+    let (status, batch) = server.post("/v1/check/batch", json!({"checks": [request("ann", "sales"), request("bob", "sales"), request("ann", "hr")]})).await;
+    assert_eq!(status, StatusCode::OK, "{batch}");
+    let allowed: Vec<bool> = batch["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["allowed"].as_bool().unwrap())
+        .collect();
+    assert_eq!(allowed, vec![true, false, false]);
+    assert!(batch["revision"].as_i64().unwrap() > 0);
+
+    let (_, explained) = server.post("/v1/explain", request("ann", "sales")).await;
+    assert_eq!(explained["allowed"], true);
+    assert_eq!(
+        explained["reasons"],
+        json!([{"kind": "policy_grant", "policy": policy, "role": role, "via": [team]}])
+    );
+    assert_eq!(
+        explained["effective_roles"],
+        json!([{"role": role, "via": [team]}])
+    );
+    let (_, denied) = server.post("/v1/explain", request("bob", "sales")).await;
+    assert_eq!(denied["reasons"], json!([{"kind": "no_grant"}]));
+
+    let (_, permissions) = server.get(&format!("/v1/accounts/{ann}/permissions")).await;
+    assert_eq!(permissions["admin"], false);
+    assert_eq!(
+        permissions["roles"],
+        json!([{"id": role, "name": "analyst", "via": [team]}])
+    );
+    assert_eq!(
+        permissions["methods"],
+        json!([{"provenance": "BI", "name": "runQuery"}])
+    );
+
+    let (_, resources) = server
+        .post(
+            "/v1/lookup/resources",
+            json!({"subject": {"id": "ann"}, "action": "read", "type": "dashboard"}),
+        )
+        .await;
+    assert_eq!(resources["items"], json!(["ops", "sales"]));
+    let (_, first) = server
+        .post(
+            "/v1/lookup/resources",
+            json!({"subject": {"id": "ann"}, "action": "read", "type": "dashboard", "limit": 1}),
+        )
+        .await;
+    assert_eq!(first["items"], json!(["ops"]));
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let (_, second) = server.post("/v1/lookup/resources", json!({"subject": {"id": "ann"}, "action": "read", "type": "dashboard", "limit": 1, "cursor": cursor})).await;
+    assert_eq!(
+        (second["items"].clone(), second["next_cursor"].clone()),
+        (json!(["sales"]), Value::Null)
+    );
+    let (_, none) = server
+        .post(
+            "/v1/lookup/resources",
+            json!({"subject": {"id": "bob"}, "action": "read", "type": "dashboard"}),
+        )
+        .await;
+    assert_eq!(none["items"], json!([]));
+    let (_, admin_view) = server
+        .post(
+            "/v1/lookup/resources",
+            json!({"subject": {"id": "admin"}, "action": "read", "type": "dashboard"}),
+        )
+        .await;
+    assert_eq!(
+        admin_view["items"],
+        json!(["*", "ops", "sales"]),
+        "`*`: an administrator may read every dashboard"
+    );
+
+    let (_, subjects) = server
+        .post(
+            "/v1/lookup/subjects",
+            json!({"action": "read", "resource": {"type": "dashboard", "id": "sales"}}),
+        )
+        .await;
+    let usernames: Vec<&str> = subjects["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["username"].as_str().unwrap())
+        .collect();
+    assert!(
+        usernames.contains(&"ann") && usernames.contains(&"admin") && !usernames.contains(&"bob"),
+        "{usernames:?}"
+    );
+    let _ = bob;
 }

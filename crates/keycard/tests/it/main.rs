@@ -7,6 +7,7 @@ mod harness;
 
 mod auth;
 mod authzen;
+mod corpus;
 mod crud;
 mod decisions;
 mod durability;
