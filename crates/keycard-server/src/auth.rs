@@ -21,7 +21,7 @@ use keycard_core::secret::{self, TokenKind};
 use keycard_core::{Error, Result};
 
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, CachedKey};
 
 /// The header that names the organization a request acts in (id or name).
 pub const ORGANIZATION_HEADER: &str = "keycard-organization";
@@ -217,24 +217,46 @@ pub async fn verify_token(state: &AppState, token: &str) -> Result<(Account, Cre
     let (org, account_id, credential) = match presented.kind {
         TokenKind::ApiKey => {
             let id = ApiKeyId::from_uuid(presented.id);
-            let stored = state.store.find_api_key(id).await?.ok_or_else(invalid)?;
-            if !secret::verify_secret(presented.secret, &stored.secret_hash)
-                || stored.record.revoked_at.is_some()
-            {
+            let key = match state.snapshot.keys.get(id) {
+                Some(key) => key,
+                None => {
+                    // Read the store, and cache what it says unless a change to this key was
+                    // applied meanwhile (the cache follows the change log, see `KeyCache`).
+                    let generation = state.snapshot.keys.generation();
+                    let stored = state.store.find_api_key(id).await?.ok_or_else(invalid)?;
+                    if stored.record.revoked_at.is_some() {
+                        return Err(invalid());
+                    }
+                    let key = CachedKey {
+                        organization: stored.record.organization_id,
+                        account: stored.record.account_id,
+                        secret_hash: stored.secret_hash,
+                        last_used_at: stored.record.last_used_at,
+                    };
+                    state
+                        .snapshot
+                        .keys
+                        .insert_if_unchanged(id, key.clone(), generation);
+                    key
+                }
+            };
+            if !secret::verify_secret(presented.secret, &key.secret_hash) {
                 return Err(invalid());
             }
-            let stale = stored
-                .record
+            if key
                 .last_used_at
-                .is_none_or(|at| now - at > chrono::Duration::seconds(60));
-            if stale {
-                state.store.touch_api_key(id, now).await?;
+                .is_none_or(|at| now - at > chrono::Duration::seconds(60))
+            {
+                state.snapshot.keys.touched(id, now);
+                let store = state.store.clone();
+                // Bookkeeping off the request's path: a failure only delays the next touch.
+                tokio::spawn(async move {
+                    if let Err(err) = store.touch_api_key(id, now).await {
+                        tracing::warn!(error = %err, "recording an api key's use failed");
+                    }
+                });
             }
-            (
-                stored.record.organization_id,
-                stored.record.account_id,
-                Credential::ApiKey(id),
-            )
+            (key.organization, key.account, Credential::ApiKey(id))
         }
         TokenKind::Session => {
             let id = SessionId::from_uuid(presented.id);

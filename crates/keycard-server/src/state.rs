@@ -96,6 +96,81 @@ pub struct SnapshotHandle {
     current: ArcSwap<Snapshot>,
     store: Arc<dyn Store>,
     sync: Mutex<()>,
+    /// Verified API keys; entries are dropped as the change log reports changes to them.
+    pub keys: KeyCache,
+}
+
+/// An API key as last read from the store.
+#[derive(Clone, Debug)]
+pub struct CachedKey {
+    pub organization: OrganizationId,
+    pub account: keycard_core::ids::AccountId,
+    pub secret_hash: String,
+    pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Live API keys by id, so that a request authenticated with a key reads no SQL. A key revoked on
+/// any node is a change in the log: applying it drops the entry here. The generation counter
+/// keeps a read that raced with such a change from caching what it read.
+#[derive(Default)]
+pub struct KeyCache {
+    entries: std::sync::RwLock<std::collections::HashMap<keycard_core::ids::ApiKeyId, CachedKey>>,
+    generation: std::sync::atomic::AtomicU64,
+}
+
+impl KeyCache {
+    pub fn get(&self, id: keycard_core::ids::ApiKeyId) -> Option<CachedKey> {
+        self.entries
+            .read()
+            .ok()
+            .and_then(|entries| entries.get(&id).cloned())
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn insert_if_unchanged(
+        &self,
+        id: keycard_core::ids::ApiKeyId,
+        key: CachedKey,
+        generation: u64,
+    ) {
+        if let Ok(mut entries) = self.entries.write()
+            && self.generation() == generation
+        {
+            entries.insert(id, key);
+        }
+    }
+
+    pub fn touched(&self, id: keycard_core::ids::ApiKeyId, at: chrono::DateTime<chrono::Utc>) {
+        if let Ok(mut entries) = self.entries.write()
+            && let Some(entry) = entries.get_mut(&id)
+        {
+            entry.last_used_at = Some(at);
+        }
+    }
+
+    /// Forgets keys the log says changed, and invalidates reads in flight.
+    fn forget(&self, changes: &[keycard_core::change::Change]) {
+        let changed: Vec<&str> = changes
+            .iter()
+            .filter(|change| change.entity == keycard_core::change::EntityKind::ApiKey)
+            .map(|change| change.entity_id.as_str())
+            .collect();
+        if changed.is_empty() {
+            return;
+        }
+        if let Ok(mut entries) = self.entries.write() {
+            self.generation
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            for id in changed {
+                if let Ok(id) = id.parse() {
+                    entries.remove(&id);
+                }
+            }
+        }
+    }
 }
 
 /// How many revisions one catch-up step reads from the log.
@@ -109,6 +184,7 @@ impl SnapshotHandle {
             current: ArcSwap::from_pointee(snapshot),
             store,
             sync: Mutex::new(()),
+            keys: KeyCache::default(),
         })
     }
 
@@ -137,6 +213,7 @@ impl SnapshotHandle {
             }
             let mut next = (*published).clone();
             next.apply(&changes)?;
+            self.keys.forget(&changes);
             self.current.store(Arc::new(next));
         }
     }

@@ -1,0 +1,256 @@
+//! The peer workload: the benchmark the peers (casbin-rs, cedar-policy, SpiceDB, Cerbos) were
+//! measured on, generated from a seed so every engine sees the same directory and queries.
+//!
+//! 10,000 users, 1,000 roles, 3 distinct random roles per user, 50 distinct random (action, type)
+//! grants per role drawn from 20 actions x 50 types, 5,000 resources (100 per type), and 20,000
+//! queries "may user U do action A on resource R", half of them allowed.
+
+use std::collections::HashSet;
+
+use chrono::Utc;
+use keycard_core::change::Revision;
+use keycard_core::ids::{AccountId, OrganizationId, PolicyId, RoleId};
+use keycard_core::model::{Account, Organization, Policy, PolicyAction, ResourceRef, Role};
+use keycard_core::store::FullState;
+use rand::rngs::StdRng;
+use rand::seq::index::sample;
+use rand::{Rng, SeedableRng};
+
+/// Sizes of a generated workload.
+#[derive(Clone, Copy, Debug)]
+pub struct Shape {
+    pub users: usize,
+    pub roles: usize,
+    pub roles_per_user: usize,
+    pub grants_per_role: usize,
+    pub actions: usize,
+    pub types: usize,
+    pub resources_per_type: usize,
+    pub queries: usize,
+}
+
+impl Shape {
+    pub const PEER: Shape = Shape {
+        users: 10_000,
+        roles: 1_000,
+        roles_per_user: 3,
+        grants_per_role: 50,
+        actions: 20,
+        types: 50,
+        resources_per_type: 100,
+        queries: 20_000,
+    };
+}
+
+/// One question and the answer the workload's definition gives.
+#[derive(Clone, Debug)]
+pub struct Query {
+    pub user: usize,
+    pub action: usize,
+    pub resource_type: usize,
+    pub resource: usize,
+    pub expected: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Workload {
+    pub shape: Shape,
+    /// The roles of each user.
+    pub user_roles: Vec<Vec<usize>>,
+    /// The (action, type) grants of each role.
+    pub role_grants: Vec<Vec<(usize, usize)>>,
+    pub queries: Vec<Query>,
+}
+
+pub fn user_name(user: usize) -> String {
+    format!("user{user}")
+}
+
+pub fn role_name(role: usize) -> String {
+    format!("role{role}")
+}
+
+pub fn action_name(action: usize) -> String {
+    format!("action{action}")
+}
+
+pub fn type_name(resource_type: usize) -> String {
+    format!("type{resource_type}")
+}
+
+pub fn resource_id(resource_type: usize, resource: usize) -> String {
+    format!("res{resource_type}_{resource}")
+}
+
+impl Workload {
+    pub fn generate(shape: Shape, seed: u64) -> Self {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let role_grants: Vec<Vec<(usize, usize)>> = (0..shape.roles)
+            .map(|_| {
+                sample(&mut rng, shape.actions * shape.types, shape.grants_per_role)
+                    .into_iter()
+                    .map(|cell| (cell % shape.actions, cell / shape.actions))
+                    .collect()
+            })
+            .collect();
+        let user_roles: Vec<Vec<usize>> = (0..shape.users)
+            .map(|_| sample(&mut rng, shape.roles, shape.roles_per_user).into_vec())
+            .collect();
+        let grants: Vec<HashSet<(usize, usize)>> = role_grants
+            .iter()
+            .map(|g| g.iter().copied().collect())
+            .collect();
+        let allowed = |user: usize, action: usize, resource_type: usize| {
+            user_roles[user]
+                .iter()
+                .any(|role| grants[*role].contains(&(action, resource_type)))
+        };
+        let mut queries = Vec::with_capacity(shape.queries);
+        while queries.len() < shape.queries {
+            let user = rng.gen_range(0..shape.users);
+            let resource = rng.gen_range(0..shape.resources_per_type);
+            if queries.len() % 2 == 0 {
+                // An allowed query: one of the user's own grants.
+                let role = user_roles[user][rng.gen_range(0..shape.roles_per_user)];
+                let (action, resource_type) =
+                    role_grants[role][rng.gen_range(0..shape.grants_per_role)];
+                queries.push(Query {
+                    user,
+                    action,
+                    resource_type,
+                    resource,
+                    expected: true,
+                });
+            } else {
+                let (action, resource_type) = (
+                    rng.gen_range(0..shape.actions),
+                    rng.gen_range(0..shape.types),
+                );
+                if !allowed(user, action, resource_type) {
+                    queries.push(Query {
+                        user,
+                        action,
+                        resource_type,
+                        resource,
+                        expected: false,
+                    });
+                }
+            }
+        }
+        Self {
+            shape,
+            user_roles,
+            role_grants,
+            queries,
+        }
+    }
+
+    /// The workload as Keycard state: one organization, one policy per type attached to every
+    /// resource of it, binding each action to the roles granted it.
+    pub fn keycard_state(&self) -> (FullState, OrganizationId) {
+        let now = Utc::now();
+        let org = OrganizationId::new();
+        let text = |value: String| value.try_into().unwrap_or_else(|err| unreachable_name(err));
+        let role_ids: Vec<RoleId> = (0..self.shape.roles).map(|_| RoleId::new()).collect();
+        let roles = role_ids
+            .iter()
+            .enumerate()
+            .map(|(index, id)| Role {
+                id: *id,
+                organization_id: org,
+                name: text(role_name(index)),
+                description: String::new(),
+                provenance: text("Custom".into()),
+                system: false,
+                inactive: false,
+                methods: vec![],
+                views: vec![],
+                created_at: now,
+                updated_at: now,
+            })
+            .collect();
+        let accounts = self
+            .user_roles
+            .iter()
+            .enumerate()
+            .map(|(index, roles)| Account {
+                id: AccountId::new(),
+                organization_id: org,
+                username: text(user_name(index)),
+                email: None,
+                first_name: String::new(),
+                provenance: text("Local".into()),
+                inactive: false,
+                service_account: false,
+                has_password: false,
+                roles: roles.iter().map(|role| role_ids[*role]).collect(),
+                groups: vec![],
+                created_at: now,
+                updated_at: now,
+            })
+            .collect();
+        let mut by_type: Vec<Vec<Vec<RoleId>>> =
+            vec![vec![Vec::new(); self.shape.actions]; self.shape.types];
+        for (role, grants) in self.role_grants.iter().enumerate() {
+            for (action, resource_type) in grants {
+                by_type[*resource_type][*action].push(role_ids[role]);
+            }
+        }
+        let policies = by_type
+            .into_iter()
+            .enumerate()
+            .map(|(resource_type, actions)| {
+                let policy = Policy {
+                    id: PolicyId::new(),
+                    organization_id: org,
+                    name: text(format!("policy-{}", type_name(resource_type))),
+                    system: false,
+                    actions: actions
+                        .into_iter()
+                        .enumerate()
+                        .map(|(action, role_ids)| PolicyAction {
+                            action: text(action_name(action)),
+                            role_ids,
+                        })
+                        .collect(),
+                    resources: vec![ResourceRef {
+                        resource_type: type_name(resource_type),
+                        id: ResourceRef::ANY_ID.into(),
+                    }],
+                    created_at: now,
+                    updated_at: now,
+                };
+                (org, policy)
+            })
+            .collect();
+        let organization = Organization {
+            id: org,
+            name: text("peer".into()),
+            actions: (0..self.shape.actions)
+                .map(|a| text(action_name(a)))
+                .collect(),
+            sso: Default::default(),
+            created_at: now,
+            updated_at: now,
+        };
+        let state = FullState {
+            revision: Revision(1),
+            organizations: vec![organization],
+            accounts,
+            groups: vec![],
+            roles,
+            policies,
+            methods: vec![],
+            views: vec![],
+        };
+        (state, org)
+    }
+}
+
+/// Generated names are always valid; this only documents that.
+fn unreachable_name<T>(err: keycard_core::Error) -> T {
+    #[allow(clippy::panic)]
+    {
+        panic!("generated an invalid name: {err}")
+    }
+}
