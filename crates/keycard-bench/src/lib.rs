@@ -150,7 +150,6 @@ impl Workload {
     pub fn keycard_state(&self) -> (FullState, OrganizationId) {
         let now = Utc::now();
         let org = OrganizationId::new();
-        let text = |value: String| value.try_into().unwrap_or_else(|err| unreachable_name(err));
         let role_ids: Vec<RoleId> = (0..self.shape.roles).map(|_| RoleId::new()).collect();
         let roles = role_ids
             .iter()
@@ -245,6 +244,11 @@ impl Workload {
         };
         (state, org)
     }
+}
+
+/// A generated name, validated.
+fn text<T: TryFrom<String, Error = keycard_core::Error>>(value: String) -> T {
+    value.try_into().unwrap_or_else(|err| unreachable_name(err))
 }
 
 /// Generated names are always valid; this only documents that.

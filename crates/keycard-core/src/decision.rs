@@ -265,16 +265,13 @@ pub fn check(
                 })
             })
         }
-        _ => {
-            let exact = with_key(POLICY_KEY, &[resource_type, resource_id, action], |key| {
-                index.grants.get(key).cloned()
-            });
-            with_key(
-                POLICY_KEY,
-                &[resource_type, ResourceRef::ANY_ID, action],
-                |key| index.holds(subject, index.grants.get(key), exact.as_ref()),
-            )
-        }
+        _ => match with_key(POLICY_KEY, &[resource_type, action], |key| index.policy_grants.get(key)) {
+            Some(grant) => {
+                let exact = if grant.exact.is_empty() { None } else { grant.exact.get(resource_id) };
+                index.holds(subject, Some(&grant.any), exact)
+            }
+            None => index.holds(subject, None, None),
+        },
     }
 }
 

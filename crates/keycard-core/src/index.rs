@@ -83,8 +83,8 @@ impl RoleBits {
 pub struct Subject {
     pub id: AccountId,
     pub inactive: bool,
-    /// Slots of the directly assigned roles.
-    pub roles: Box<[u32]>,
+    /// Slots of the directly assigned roles, inline for the usual few.
+    pub roles: smallvec::SmallVec<[u32; 6]>,
     /// Direct groups.
     pub groups: Box<[GroupId]>,
 }

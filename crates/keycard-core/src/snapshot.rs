@@ -39,6 +39,14 @@ pub struct OrgSnapshot {
     index: DecisionIndex,
 }
 
+/// What the policies on one (resource type, action) grant: to every resource of the type, and to
+/// resources by id.
+#[derive(Clone, Debug, Default)]
+pub struct PolicyGrant {
+    pub any: RoleBits,
+    pub exact: FastMap<Box<str>, RoleBits>,
+}
+
 /// A catalogue route: verb (uppercase), path or template, and the method id serving it.
 pub(crate) type RouteEntry = (Box<str>, Box<str>, Box<str>);
 
@@ -54,7 +62,10 @@ pub struct DecisionIndex {
     pub(crate) subjects_by_email: FastMap<Box<str>, Arc<Subject>>,
     pub(crate) group_slots: FastMap<GroupId, Arc<[u32]>>,
     pub(crate) group_children: FastMap<GroupId, OrdSet<GroupId>>,
+    /// Method and view grants.
     pub(crate) grants: FastMap<Box<str>, RoleBits>,
+    /// Policy grants by (resource type, action): one lookup answers the common case.
+    pub(crate) policy_grants: FastMap<Box<str>, PolicyGrant>,
     /// Route keys (`VERB`, exact path) to the method ids serving them.
     pub(crate) routes: FastMap<Box<str>, Arc<[Box<str>]>>,
     /// Every route with its method id, for template matching.
@@ -543,11 +554,21 @@ impl OrgSnapshot {
                 .into_iter()
                 .map(|role| self.slot_of(role))
                 .collect();
-            let key = grant_key(
-                POLICY_KEY,
-                &[&resource.resource_type, &resource.id, &action],
-            );
-            self.set_grant(key, RoleBits::from_slots(slots));
+            let key = grant_key(POLICY_KEY, &[&resource.resource_type, &action]);
+            let bits = RoleBits::from_slots(slots);
+            let mut grant = self.index.policy_grants.get(key.as_str()).cloned().unwrap_or_default();
+            if resource.id == ResourceRef::ANY_ID {
+                grant.any = bits;
+            } else if bits.is_empty() {
+                grant.exact.remove(resource.id.as_str());
+            } else {
+                grant.exact.insert(resource.id.as_str().into(), bits);
+            }
+            if grant.any.is_empty() && grant.exact.is_empty() {
+                self.index.policy_grants.remove(key.as_str());
+            } else {
+                self.index.policy_grants.insert(key.into_boxed_str(), grant);
+            }
         }
     }
 
@@ -706,8 +727,7 @@ impl DecisionIndex {
         if let Some(subject) = self.subjects_by_name.get(name) {
             return Some(subject);
         }
-        crate::index::with_lowercase(name, |email| self.subjects_by_email.get(email))
-            .map(Arc::as_ref)
+        crate::index::with_lowercase(name, |email| self.subjects_by_email.get(email)).map(Arc::as_ref)
     }
 
     /// Whether one of the subject's active roles (direct, or passed on by its groups) is the
