@@ -1,22 +1,26 @@
-//! Keycard's storage backends. Each implements every trait of [`keycard_core::store`]; what is
-//! specific to a database stays inside its module.
+//! Keycard's storage: one SQL implementation of every trait of [`keycard_core::store`], on SQLite
+//! (embedded, the default) or PostgreSQL (for several nodes on one database).
 
 use std::sync::Arc;
 
 use keycard_core::store::Store;
 use keycard_core::{Error, Result};
 
-pub mod sqlite;
+pub mod sql;
+
+pub use sql::{Dialect, SqlStore};
 
 /// Opens (creating if needed) and migrates the store a database URL names.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
-    if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
+    Ok(Arc::new(open_sql(url).await?))
+}
+
+/// Like [`open`], keeping the concrete type (for change notifications).
+pub async fn open_sql(url: &str) -> Result<SqlStore> {
+    if url.starts_with("sqlite:") || url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        SqlStore::open(url).await
     } else {
-        Err(Error::invalid(
-            "database url",
-            format!("`{}` names no supported backend (sqlite:)", redact_url(url)),
-        ))
+        Err(Error::invalid("database url", format!("`{}` names no supported backend (sqlite:, postgres:)", redact_url(url))))
     }
 }
 

@@ -11,7 +11,7 @@ use keycard_core::ids::GroupId;
 use keycard_core::model::{Actor, Link, NewGroup};
 use keycard_core::page::PageRequest;
 use keycard_core::store::{GroupStore, OrganizationStore};
-use keycard_store::sqlite::SqliteStore;
+use keycard_store::SqlStore;
 use proptest::prelude::*;
 
 fn reaches(parents: &HashMap<GroupId, Vec<GroupId>>, from: GroupId, to: GroupId) -> bool {
@@ -36,7 +36,7 @@ proptest! {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async {
             let dir = tempfile::tempdir().unwrap();
-            let store = SqliteStore::open(&format!("sqlite://{}", dir.path().join("k.db").display())).await.unwrap();
+            let store = SqlStore::open(&format!("sqlite://{}", dir.path().join("k.db").display())).await.unwrap();
             let actor = Actor::system();
             let org = store.create_organization(&actor, standard_organization("o".to_owned().try_into().unwrap()).unwrap()).await.unwrap().value.id;
             let mut groups = Vec::new();

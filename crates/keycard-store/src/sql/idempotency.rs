@@ -7,10 +7,10 @@ use keycard_core::ids::OrganizationId;
 use keycard_core::store::{IdempotencyStore, IdempotentRecord};
 use sqlx::Row;
 
-use super::{SqliteStore, from_millis, internal, millis, unavailable};
+use super::{SqlStore, from_millis, internal, millis, unavailable};
 
 #[async_trait]
-impl IdempotencyStore for SqliteStore {
+impl IdempotencyStore for SqlStore {
     async fn claim_idempotency_key(
         &self,
         org: OrganizationId,
@@ -23,8 +23,8 @@ impl IdempotencyStore for SqliteStore {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         // Expired records and abandoned claims make way for the new request.
         sqlx::query(
-            "DELETE FROM idempotency_keys WHERE organization_id = ? AND key = ? \
-             AND (created_at < ? OR (state = 'in_flight' AND created_at < ?))",
+            "DELETE FROM idempotency_keys WHERE organization_id = $1 AND key = $2 \
+             AND (created_at < $3 OR (state = 'in_flight' AND created_at < $4))",
         )
         .bind(org.to_string())
         .bind(key)
@@ -34,7 +34,7 @@ impl IdempotencyStore for SqliteStore {
         .await
         .map_err(unavailable)?;
         let inserted = sqlx::query(
-            "INSERT OR IGNORE INTO idempotency_keys (organization_id, key, fingerprint, state, created_at) VALUES (?, ?, ?, 'in_flight', ?)",
+            "INSERT INTO idempotency_keys (organization_id, key, fingerprint, state, created_at) VALUES ($1, $2, $3, 'in_flight', $4) ON CONFLICT DO NOTHING",
         )
         .bind(org.to_string())
         .bind(key)
@@ -48,7 +48,7 @@ impl IdempotencyStore for SqliteStore {
             None
         } else {
             let row = sqlx::query(
-                "SELECT fingerprint, state, status, content_type, body, created_at FROM idempotency_keys WHERE organization_id = ? AND key = ?",
+                "SELECT fingerprint, state, status, content_type, body, created_at FROM idempotency_keys WHERE organization_id = $1 AND key = $2",
             )
             .bind(org.to_string())
             .bind(key)
@@ -92,7 +92,7 @@ impl IdempotencyStore for SqliteStore {
         content_type: &str,
         body: &[u8],
     ) -> Result<()> {
-        sqlx::query("UPDATE idempotency_keys SET state = 'done', status = ?, content_type = ?, body = ? WHERE organization_id = ? AND key = ?")
+        sqlx::query("UPDATE idempotency_keys SET state = 'done', status = $1, content_type = $2, body = $3 WHERE organization_id = $4 AND key = $5")
             .bind(i64::from(status))
             .bind(content_type)
             .bind(body)
@@ -105,7 +105,7 @@ impl IdempotencyStore for SqliteStore {
     }
 
     async fn release_idempotency_key(&self, org: OrganizationId, key: &str) -> Result<()> {
-        sqlx::query("DELETE FROM idempotency_keys WHERE organization_id = ? AND key = ? AND state = 'in_flight'")
+        sqlx::query("DELETE FROM idempotency_keys WHERE organization_id = $1 AND key = $2 AND state = 'in_flight'")
             .bind(org.to_string())
             .bind(key)
             .execute(&self.pool)

@@ -8,10 +8,10 @@ use keycard_core::names::Provenance;
 use keycard_core::page::{Page, PageRequest};
 use keycard_core::store::CatalogueStore;
 use keycard_core::{Error, Result};
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 use super::rows::{self, METHOD_SELECT, VIEW_SELECT};
-use super::{SqliteStore, WriteTx, internal};
+use super::{SqlStore, WriteTx, internal};
 
 /// Catalogue pages are ordered by (provenance, name-or-path); the cursor is that pair as JSON.
 fn pair_cursor(page: &PageRequest) -> Result<(String, String)> {
@@ -27,13 +27,13 @@ fn pair_key(provenance: &Provenance, second: &str) -> String {
 }
 
 async fn find_method(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     org: OrganizationId,
     provenance: &str,
     name: &str,
 ) -> Result<Option<Method>> {
     let row = sqlx::query(&format!(
-        "{METHOD_SELECT} WHERE m.organization_id = ? AND m.provenance = ? AND m.name = ?"
+        "{METHOD_SELECT} WHERE m.organization_id = $1 AND m.provenance = $2 AND m.name = $3"
     ))
     .bind(org.to_string())
     .bind(provenance)
@@ -47,13 +47,13 @@ async fn find_method(
 }
 
 async fn find_view(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     org: OrganizationId,
     provenance: &str,
     path: &str,
 ) -> Result<Option<View>> {
     let row = sqlx::query(&format!(
-        "{VIEW_SELECT} WHERE v.organization_id = ? AND v.provenance = ? AND v.path = ?"
+        "{VIEW_SELECT} WHERE v.organization_id = $1 AND v.provenance = $2 AND v.path = $3"
     ))
     .bind(org.to_string())
     .bind(provenance)
@@ -103,7 +103,7 @@ pub(super) async fn write_manifest(
             continue;
         }
         sqlx::query(
-            "INSERT INTO methods (organization_id, provenance, name, deprecated, route_verb, route_path) VALUES (?, ?, ?, ?, ?, ?) \
+            "INSERT INTO methods (organization_id, provenance, name, deprecated, route_verb, route_path) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (organization_id, provenance, name) DO UPDATE SET deprecated = excluded.deprecated, \
              route_verb = excluded.route_verb, route_path = excluded.route_path",
         )
@@ -137,7 +137,7 @@ pub(super) async fn write_manifest(
         {
             continue;
         }
-        sqlx::query("INSERT INTO views (organization_id, provenance, path) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO views (organization_id, provenance, path) VALUES ($1, $2, $3)")
             .bind(org.to_string())
             .bind(view.provenance.as_str())
             .bind(&view.path)
@@ -157,7 +157,7 @@ pub(super) async fn write_manifest(
 }
 
 #[async_trait]
-impl CatalogueStore for SqliteStore {
+impl CatalogueStore for SqlStore {
     async fn import_manifest(
         &self,
         actor: &Actor,
@@ -174,7 +174,7 @@ impl CatalogueStore for SqliteStore {
     async fn list_methods(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<Method>> {
         let (provenance, name) = pair_cursor(page)?;
         let rows = sqlx::query(&format!(
-            "{METHOD_SELECT} WHERE m.organization_id = ? AND (m.provenance, m.name) > (?, ?) ORDER BY m.provenance, m.name LIMIT ?"
+            "{METHOD_SELECT} WHERE m.organization_id = $1 AND (m.provenance, m.name) > ($2, $3) ORDER BY m.provenance, m.name LIMIT $4"
         ))
         .bind(org.to_string())
         .bind(provenance)
@@ -195,7 +195,7 @@ impl CatalogueStore for SqliteStore {
     async fn list_views(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<View>> {
         let (provenance, path) = pair_cursor(page)?;
         let rows = sqlx::query(&format!(
-            "{VIEW_SELECT} WHERE v.organization_id = ? AND (v.provenance, v.path) > (?, ?) ORDER BY v.provenance, v.path LIMIT ?"
+            "{VIEW_SELECT} WHERE v.organization_id = $1 AND (v.provenance, v.path) > ($2, $3) ORDER BY v.provenance, v.path LIMIT $4"
         ))
         .bind(org.to_string())
         .bind(provenance)
@@ -225,7 +225,7 @@ impl CatalogueStore for SqliteStore {
             .await?
             .ok_or_else(|| Error::not_found("method", format!("{provenance}/{name}")))?;
         sqlx::query(
-            "DELETE FROM methods WHERE organization_id = ? AND provenance = ? AND name = ?",
+            "DELETE FROM methods WHERE organization_id = $1 AND provenance = $2 AND name = $3",
         )
         .bind(org.to_string())
         .bind(provenance.as_str())
@@ -255,7 +255,7 @@ impl CatalogueStore for SqliteStore {
         let before = find_view(w.conn(), org, provenance.as_str(), path)
             .await?
             .ok_or_else(|| Error::not_found("view", format!("{provenance}{path}")))?;
-        sqlx::query("DELETE FROM views WHERE organization_id = ? AND provenance = ? AND path = ?")
+        sqlx::query("DELETE FROM views WHERE organization_id = $1 AND provenance = $2 AND path = $3")
             .bind(org.to_string())
             .bind(provenance.as_str())
             .bind(path)

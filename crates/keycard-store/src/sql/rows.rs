@@ -8,8 +8,8 @@ use keycard_core::model::{
 use keycard_core::page::{Page, PageRequest};
 use keycard_core::{Error, Result};
 use serde::de::DeserializeOwned;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::any::AnyRow;
+use sqlx::{Row, AnyConnection};
 
 use super::{from_millis, internal};
 
@@ -17,15 +17,15 @@ pub(crate) const ORGANIZATION_SELECT: &str =
     "SELECT id, name, actions, sso, created_at, updated_at FROM organizations o";
 
 pub(crate) const ACCOUNT_SELECT: &str = "SELECT a.id, a.organization_id, a.username, a.email, a.first_name, \
-    a.provenance, a.inactive, a.service_account, a.password_hash IS NOT NULL AS has_password, a.created_at, a.updated_at, \
-    (SELECT json_group_array(role_id) FROM (SELECT role_id FROM account_roles WHERE account_id = a.id ORDER BY role_id)) AS roles, \
-    (SELECT json_group_array(group_id) FROM (SELECT group_id FROM account_groups WHERE account_id = a.id ORDER BY group_id)) AS groups \
+    a.provenance, a.inactive, a.service_account, CASE WHEN a.password_hash IS NULL THEN 0 ELSE 1 END AS has_password, a.created_at, a.updated_at, \
+    (SELECT string_agg(role_id, ',' ORDER BY role_id) FROM account_roles WHERE account_id = a.id) AS roles, \
+    (SELECT string_agg(group_id, ',' ORDER BY group_id) FROM account_groups WHERE account_id = a.id) AS groups \
     FROM accounts a";
 
 pub(crate) const GROUP_SELECT: &str = "SELECT g.id, g.organization_id, g.name, g.description, g.provenance, g.inactive, \
     g.created_at, g.updated_at, \
-    (SELECT json_group_array(role_id) FROM (SELECT role_id FROM group_roles WHERE group_id = g.id ORDER BY role_id)) AS roles, \
-    (SELECT json_group_array(parent_id) FROM (SELECT parent_id FROM group_parents WHERE group_id = g.id ORDER BY parent_id)) AS parents \
+    (SELECT string_agg(role_id, ',' ORDER BY role_id) FROM group_roles WHERE group_id = g.id) AS roles, \
+    (SELECT string_agg(parent_id, ',' ORDER BY parent_id) FROM group_parents WHERE group_id = g.id) AS parents \
     FROM groups g";
 
 pub(crate) const ROLE_SELECT: &str = "SELECT r.id, r.organization_id, r.name, r.description, r.provenance, r.system, \
@@ -41,36 +41,52 @@ pub(crate) const API_KEY_SELECT: &str = "SELECT k.id, k.organization_id, k.accou
 
 pub(crate) const SESSION_SELECT: &str = "SELECT s.id, s.organization_id, s.account_id, s.secret_hash, s.created_at, s.expires_at, s.revoked_at FROM sessions s";
 
-fn get<'r, T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>>(
-    row: &'r SqliteRow,
+fn get<'r, T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>>(
+    row: &'r AnyRow,
     column: &str,
 ) -> Result<T> {
     row.try_get(column).map_err(internal)
 }
 
-fn parsed<T: std::str::FromStr<Err = Error>>(row: &SqliteRow, column: &str) -> Result<T> {
+/// A boolean column: BOOLEAN on PostgreSQL, 0/1 on SQLite.
+fn flag(row: &AnyRow, column: &str) -> Result<bool> {
+    match row.try_get::<bool, _>(column) {
+        Ok(value) => Ok(value),
+        Err(_) => Ok(get::<i64>(row, column)? != 0),
+    }
+}
+
+/// A sorted, comma-separated list of ids (NULL when empty), as `string_agg` builds it.
+fn id_list<T: std::str::FromStr<Err = Error>>(row: &AnyRow, column: &str) -> Result<Vec<T>> {
+    match get::<Option<String>>(row, column)? {
+        None => Ok(Vec::new()),
+        Some(list) => list.split(',').filter(|id| !id.is_empty()).map(str::parse).collect(),
+    }
+}
+
+fn parsed<T: std::str::FromStr<Err = Error>>(row: &AnyRow, column: &str) -> Result<T> {
     get::<String>(row, column)?.parse()
 }
 
-fn validated<T: TryFrom<String, Error = Error>>(row: &SqliteRow, column: &str) -> Result<T> {
+fn validated<T: TryFrom<String, Error = Error>>(row: &AnyRow, column: &str) -> Result<T> {
     T::try_from(get::<String>(row, column)?)
 }
 
-fn json<T: DeserializeOwned>(row: &SqliteRow, column: &str) -> Result<T> {
+fn json<T: DeserializeOwned>(row: &AnyRow, column: &str) -> Result<T> {
     let text: String = get(row, column)?;
     serde_json::from_str(&text)
         .map_err(|err| Error::Internal(format!("stored `{column}` is unreadable: {err}")))
 }
 
-fn time(row: &SqliteRow, column: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+fn time(row: &AnyRow, column: &str) -> Result<chrono::DateTime<chrono::Utc>> {
     Ok(from_millis(get(row, column)?))
 }
 
-fn optional_time(row: &SqliteRow, column: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+fn optional_time(row: &AnyRow, column: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
     Ok(get::<Option<i64>>(row, column)?.map(from_millis))
 }
 
-pub(crate) fn organization(row: &SqliteRow) -> Result<Organization> {
+pub(crate) fn organization(row: &AnyRow) -> Result<Organization> {
     Ok(Organization {
         id: parsed(row, "id")?,
         name: validated(row, "name")?,
@@ -81,7 +97,7 @@ pub(crate) fn organization(row: &SqliteRow) -> Result<Organization> {
     })
 }
 
-pub(crate) fn account(row: &SqliteRow) -> Result<Account> {
+pub(crate) fn account(row: &AnyRow) -> Result<Account> {
     Ok(Account {
         id: parsed(row, "id")?,
         organization_id: parsed(row, "organization_id")?,
@@ -91,40 +107,40 @@ pub(crate) fn account(row: &SqliteRow) -> Result<Account> {
             .transpose()?,
         first_name: get(row, "first_name")?,
         provenance: validated(row, "provenance")?,
-        inactive: get(row, "inactive")?,
-        service_account: get(row, "service_account")?,
-        has_password: get(row, "has_password")?,
-        roles: json(row, "roles")?,
-        groups: json(row, "groups")?,
+        inactive: flag(row, "inactive")?,
+        service_account: flag(row, "service_account")?,
+        has_password: flag(row, "has_password")?,
+        roles: id_list(row, "roles")?,
+        groups: id_list(row, "groups")?,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
     })
 }
 
-pub(crate) fn group(row: &SqliteRow) -> Result<Group> {
+pub(crate) fn group(row: &AnyRow) -> Result<Group> {
     Ok(Group {
         id: parsed(row, "id")?,
         organization_id: parsed(row, "organization_id")?,
         name: validated(row, "name")?,
         description: get(row, "description")?,
         provenance: validated(row, "provenance")?,
-        inactive: get(row, "inactive")?,
-        roles: json(row, "roles")?,
-        parents: json(row, "parents")?,
+        inactive: flag(row, "inactive")?,
+        roles: id_list(row, "roles")?,
+        parents: id_list(row, "parents")?,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
     })
 }
 
-pub(crate) fn role(row: &SqliteRow) -> Result<Role> {
+pub(crate) fn role(row: &AnyRow) -> Result<Role> {
     Ok(Role {
         id: parsed(row, "id")?,
         organization_id: parsed(row, "organization_id")?,
         name: validated(row, "name")?,
         description: get(row, "description")?,
         provenance: validated(row, "provenance")?,
-        system: get(row, "system")?,
-        inactive: get(row, "inactive")?,
+        system: flag(row, "system")?,
+        inactive: flag(row, "inactive")?,
         methods: json(row, "methods")?,
         views: json(row, "views")?,
         created_at: time(row, "created_at")?,
@@ -132,12 +148,12 @@ pub(crate) fn role(row: &SqliteRow) -> Result<Role> {
     })
 }
 
-pub(crate) fn policy(row: &SqliteRow) -> Result<Policy> {
+pub(crate) fn policy(row: &AnyRow) -> Result<Policy> {
     Ok(Policy {
         id: parsed(row, "id")?,
         organization_id: parsed(row, "organization_id")?,
         name: validated(row, "name")?,
-        system: get(row, "system")?,
+        system: flag(row, "system")?,
         actions: json(row, "actions")?,
         resources: json(row, "resources")?,
         created_at: time(row, "created_at")?,
@@ -145,7 +161,7 @@ pub(crate) fn policy(row: &SqliteRow) -> Result<Policy> {
     })
 }
 
-pub(crate) fn method(row: &SqliteRow) -> Result<(OrganizationId, Method)> {
+pub(crate) fn method(row: &AnyRow) -> Result<(OrganizationId, Method)> {
     let verb: Option<String> = get(row, "route_verb")?;
     let path: Option<String> = get(row, "route_path")?;
     Ok((
@@ -153,13 +169,13 @@ pub(crate) fn method(row: &SqliteRow) -> Result<(OrganizationId, Method)> {
         Method {
             provenance: validated(row, "provenance")?,
             name: get(row, "name")?,
-            deprecated: get(row, "deprecated")?,
+            deprecated: flag(row, "deprecated")?,
             route: verb.zip(path).map(|(verb, path)| Route { verb, path }),
         },
     ))
 }
 
-pub(crate) fn view(row: &SqliteRow) -> Result<(OrganizationId, View)> {
+pub(crate) fn view(row: &AnyRow) -> Result<(OrganizationId, View)> {
     Ok((
         parsed(row, "organization_id")?,
         View {
@@ -169,7 +185,7 @@ pub(crate) fn view(row: &SqliteRow) -> Result<(OrganizationId, View)> {
     ))
 }
 
-pub(crate) fn api_key(row: &SqliteRow) -> Result<(ApiKey, String)> {
+pub(crate) fn api_key(row: &AnyRow) -> Result<(ApiKey, String)> {
     Ok((
         ApiKey {
             id: parsed(row, "id")?,
@@ -184,7 +200,7 @@ pub(crate) fn api_key(row: &SqliteRow) -> Result<(ApiKey, String)> {
     ))
 }
 
-pub(crate) fn session(row: &SqliteRow) -> Result<(Session, String)> {
+pub(crate) fn session(row: &AnyRow) -> Result<(Session, String)> {
     Ok((
         Session {
             id: parsed(row, "id")?,
@@ -200,15 +216,15 @@ pub(crate) fn session(row: &SqliteRow) -> Result<(Session, String)> {
 
 /// Reads one organization-scoped entity by id, or `NotFound`.
 pub(crate) async fn fetch_one<T>(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     select: &str,
     alias: &str,
     what: &'static str,
     org: OrganizationId,
     id: &str,
-    decode: fn(&SqliteRow) -> Result<T>,
+    decode: fn(&AnyRow) -> Result<T>,
 ) -> Result<T> {
-    let sql = format!("{select} WHERE {alias}.organization_id = ? AND {alias}.id = ?");
+    let sql = format!("{select} WHERE {alias}.organization_id = $1 AND {alias}.id = $2");
     let row = sqlx::query(&sql)
         .bind(org.to_string())
         .bind(id)
@@ -223,16 +239,16 @@ pub(crate) async fn fetch_one<T>(
 
 /// Reads one page of an organization-scoped entity in id order.
 pub(crate) async fn fetch_page<T>(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     select: &str,
     alias: &str,
     org: OrganizationId,
     page: &PageRequest,
-    decode: fn(&SqliteRow) -> Result<T>,
+    decode: fn(&AnyRow) -> Result<T>,
     key: fn(&T) -> String,
 ) -> Result<Page<T>> {
     let sql = format!(
-        "{select} WHERE {alias}.organization_id = ? AND {alias}.id > ? ORDER BY {alias}.id LIMIT ?"
+        "{select} WHERE {alias}.organization_id = $1 AND {alias}.id > $2 ORDER BY {alias}.id LIMIT $3"
     );
     let rows = sqlx::query(&sql)
         .bind(org.to_string())
@@ -246,7 +262,7 @@ pub(crate) async fn fetch_page<T>(
 }
 
 pub(crate) async fn load_account(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     org: OrganizationId,
     id: AccountId,
 ) -> Result<Account> {
@@ -263,7 +279,7 @@ pub(crate) async fn load_account(
 }
 
 pub(crate) async fn load_group(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     org: OrganizationId,
     id: GroupId,
 ) -> Result<Group> {
@@ -280,7 +296,7 @@ pub(crate) async fn load_group(
 }
 
 pub(crate) async fn load_role(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     org: OrganizationId,
     id: RoleId,
 ) -> Result<Role> {
@@ -288,7 +304,7 @@ pub(crate) async fn load_role(
 }
 
 pub(crate) async fn load_policy(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     org: OrganizationId,
     id: PolicyId,
 ) -> Result<Policy> {
@@ -305,10 +321,10 @@ pub(crate) async fn load_policy(
 }
 
 pub(crate) async fn load_organization(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: OrganizationId,
 ) -> Result<Organization> {
-    let row = sqlx::query(&format!("{ORGANIZATION_SELECT} WHERE o.id = ?"))
+    let row = sqlx::query(&format!("{ORGANIZATION_SELECT} WHERE o.id = $1"))
         .bind(id.to_string())
         .fetch_optional(conn)
         .await
@@ -321,13 +337,13 @@ pub(crate) async fn load_organization(
 
 /// Fails with `NotFound` naming the first id that is not a row of `table` in the organization.
 pub(crate) async fn ensure_in_org<I: std::fmt::Display>(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     table: &str,
     what: &'static str,
     org: OrganizationId,
     ids: &[I],
 ) -> Result<()> {
-    let sql = format!("SELECT 1 FROM {table} WHERE organization_id = ? AND id = ?");
+    let sql = format!("SELECT 1 FROM {table} WHERE organization_id = $1 AND id = $2");
     for id in ids {
         let found = sqlx::query(&sql)
             .bind(org.to_string())

@@ -1,8 +1,11 @@
-//! The SQLite store: bundled SQLite in WAL mode with foreign keys on and full fsync on commit, the
-//! schema embedded in the binary. Writers serialize on the revision counter, which every write
-//! transaction bumps first, so revisions are gapless and commit in order.
+//! The SQL store, on SQLite (the embedded default) or PostgreSQL. One body of SQL serves both:
+//! `$N` placeholders, `ON CONFLICT`, `RETURNING` and `string_agg` mean the same on each, and what
+//! differs (connection set-up, migrations, snapshot isolation) is chosen by [`Dialect`].
+//!
+//! SQLite runs in WAL mode with foreign keys on and full fsync on commit. Writers serialize on the
+//! revision counter, which every write transaction bumps first (a row lock on PostgreSQL), so
+//! revisions are gapless and commit in order: a follower reading `revision > N` never misses one.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -11,8 +14,8 @@ use keycard_core::ids::OrganizationId;
 use keycard_core::model::Actor;
 use keycard_core::{Error, Result};
 use serde::Serialize;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{Any, AnyPool, Executor as _, Transaction};
 
 mod catalogue;
 mod changes;
@@ -21,68 +24,122 @@ mod directory;
 mod idempotency;
 mod rows;
 
-/// Schema migrations, in order; the index + 1 is the schema version.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
-
-/// The SQLite implementation of every store trait.
-#[derive(Clone, Debug)]
-pub struct SqliteStore {
-    pool: SqlitePool,
+/// Which database a store talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
 }
 
-impl SqliteStore {
-    /// Opens the database at `url` (`sqlite://path`), creating and migrating it as needed.
+impl Dialect {
+    /// Schema migrations, in order; the index + 1 is the schema version.
+    fn migrations(self) -> &'static [&'static str] {
+        match self {
+            Dialect::Sqlite => &[include_str!("../../migrations/sqlite/0001_init.sql")],
+            Dialect::Postgres => &[include_str!("../../migrations/postgres/0001_init.sql")],
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+        }
+    }
+}
+
+/// The SQL implementation of every store trait.
+#[derive(Clone, Debug)]
+pub struct SqlStore {
+    pool: AnyPool,
+    dialect: Dialect,
+    url: String,
+}
+
+/// An advisory lock id for schema migrations on PostgreSQL, so that nodes starting together
+/// migrate one at a time.
+const MIGRATION_LOCK: i64 = 0x6b65_7963_6172_6401;
+
+impl SqlStore {
+    /// Opens the database at `url` (`sqlite://path` or `postgres://...`), creating (SQLite) and
+    /// migrating it as needed.
     pub async fn open(url: &str) -> Result<Self> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|err| Error::invalid("database url", err.to_string()))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(30));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
+        sqlx::any::install_default_drivers();
+        let dialect = if url.starts_with("sqlite:") { Dialect::Sqlite } else { Dialect::Postgres };
+        let connect_url = match dialect {
+            Dialect::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
+            _ => url.to_owned(),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(match dialect {
+                Dialect::Sqlite => 8,
+                Dialect::Postgres => 16,
+            })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000;")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&connect_url)
             .await
             .map_err(unavailable)?;
-        let store = Self { pool };
+        let store = Self { pool, dialect, url: url.to_owned() };
         store.migrate().await?;
         Ok(store)
     }
 
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
     /// The schema version this binary knows.
-    pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+    pub fn schema_version(&self) -> i64 {
+        self.dialect.migrations().len() as i64
+    }
 
     async fn migrate(&self) -> Result<()> {
         let mut conn = self.pool.acquire().await.map_err(unavailable)?;
-        sqlx::query("CREATE TABLE IF NOT EXISTS kc_schema (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
+        if self.dialect == Dialect::Postgres {
+            sqlx::query("SELECT pg_advisory_lock($1)").bind(MIGRATION_LOCK).execute(&mut *conn).await.map_err(unavailable)?;
+        }
+        let outcome = self.migrate_on(&mut conn).await;
+        if self.dialect == Dialect::Postgres {
+            sqlx::query("SELECT pg_advisory_unlock($1)").bind(MIGRATION_LOCK).execute(&mut *conn).await.map_err(unavailable)?;
+        }
+        outcome
+    }
+
+    async fn migrate_on(&self, conn: &mut sqlx::AnyConnection) -> Result<()> {
+        sqlx::query("CREATE TABLE IF NOT EXISTS kc_schema (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
             .execute(&mut *conn)
             .await
             .map_err(internal)?;
-        let current: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM kc_schema")
+        let current: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM kc_schema")
             .fetch_one(&mut *conn)
             .await
             .map_err(internal)?;
-        if current > Self::SCHEMA_VERSION {
+        let known = self.schema_version();
+        if current > known {
             return Err(Error::Unavailable(format!(
-                "the database schema is version {current}, newer than this binary's {}; upgrade keycard",
-                Self::SCHEMA_VERSION
+                "the database schema is version {current}, newer than this binary's {known}; upgrade keycard"
             )));
         }
-        for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-            let mut tx = self.pool.begin().await.map_err(unavailable)?;
-            sqlx::raw_sql(sql)
-                .execute(&mut *tx)
-                .await
-                .map_err(internal)?;
-            sqlx::query("INSERT INTO kc_schema (version, applied_at) VALUES (?, ?)")
+        for (index, sql) in self.dialect.migrations().iter().enumerate().skip(current as usize) {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(unavailable)?;
+            sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(internal)?;
+            sqlx::query("INSERT INTO kc_schema (version, applied_at) VALUES ($1, $2)")
                 .bind(index as i64 + 1)
                 .bind(millis(Utc::now()))
                 .execute(&mut *tx)
                 .await
                 .map_err(internal)?;
             tx.commit().await.map_err(internal)?;
-            tracing::info!(version = index + 1, "applied schema migration");
+            tracing::info!(version = index + 1, dialect = self.dialect.name(), "applied schema migration");
         }
         Ok(())
     }
@@ -108,7 +165,7 @@ impl SqliteStore {
 
 /// An open write transaction that records its changes under one revision.
 struct WriteTx {
-    tx: Transaction<'static, Sqlite>,
+    tx: Transaction<'static, Any>,
     revision: Revision,
     seq: i32,
     actor: String,
@@ -117,7 +174,7 @@ struct WriteTx {
 }
 
 impl WriteTx {
-    fn conn(&mut self) -> &mut sqlx::SqliteConnection {
+    fn conn(&mut self) -> &mut sqlx::AnyConnection {
         &mut self.tx
     }
 
@@ -134,7 +191,7 @@ impl WriteTx {
         let after = after.map(to_json).transpose()?;
         sqlx::query(
             "INSERT INTO changes (revision, seq, organization_id, entity, entity_id, operation, actor, at, before, after) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(self.revision.0)
         .bind(self.seq)
@@ -211,8 +268,8 @@ pub(crate) fn unique_or<'k>(
     }
 }
 
-impl keycard_core::store::Store for SqliteStore {
+impl keycard_core::store::Store for SqlStore {
     fn backend(&self) -> &'static str {
-        "sqlite"
+        self.dialect.name()
     }
 }

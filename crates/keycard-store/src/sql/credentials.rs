@@ -7,16 +7,16 @@ use keycard_core::ids::{AccountId, ApiKeyId, OrganizationId, SessionId};
 use keycard_core::model::{Actor, ApiKey, Session};
 use keycard_core::store::{CredentialStore, StoredSecret, Written};
 use keycard_core::{Error, Result};
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 use super::rows::{self, API_KEY_SELECT, SESSION_SELECT, ensure_in_org};
-use super::{SqliteStore, internal, millis};
+use super::{SqlStore, internal, millis};
 
 async fn load_key(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     id: ApiKeyId,
 ) -> Result<Option<StoredSecret<ApiKey>>> {
-    let row = sqlx::query(&format!("{API_KEY_SELECT} WHERE k.id = ?"))
+    let row = sqlx::query(&format!("{API_KEY_SELECT} WHERE k.id = $1"))
         .bind(id.to_string())
         .fetch_optional(conn)
         .await
@@ -32,7 +32,7 @@ async fn load_key(
 }
 
 #[async_trait]
-impl CredentialStore for SqliteStore {
+impl CredentialStore for SqlStore {
     async fn create_api_key(
         &self,
         actor: &Actor,
@@ -50,7 +50,7 @@ impl CredentialStore for SqliteStore {
         }
         let mut w = self.begin_write(actor, org).await?;
         ensure_in_org(w.conn(), "accounts", "account", org, &[account]).await?;
-        sqlx::query("INSERT INTO api_keys (id, organization_id, account_id, name, secret_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO api_keys (id, organization_id, account_id, name, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(id.to_string())
             .bind(org.to_string())
             .bind(account.to_string())
@@ -83,7 +83,7 @@ impl CredentialStore for SqliteStore {
         let mut conn = self.pool.acquire().await.map_err(super::unavailable)?;
         ensure_in_org(&mut conn, "accounts", "account", org, &[account]).await?;
         let rows = sqlx::query(&format!(
-            "{API_KEY_SELECT} WHERE k.organization_id = ? AND k.account_id = ? ORDER BY k.id"
+            "{API_KEY_SELECT} WHERE k.organization_id = $1 AND k.account_id = $2 ORDER BY k.id"
         ))
         .bind(org.to_string())
         .bind(account.to_string())
@@ -115,7 +115,7 @@ impl CredentialStore for SqliteStore {
                 revision: self.latest().await?,
             });
         }
-        sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ?")
+        sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2")
             .bind(millis(w.at))
             .bind(id.to_string())
             .execute(w.conn())
@@ -146,7 +146,7 @@ impl CredentialStore for SqliteStore {
     }
 
     async fn touch_api_key(&self, id: ApiKeyId, at: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE api_keys SET last_used_at = ? WHERE id = ?")
+        sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
             .bind(millis(at))
             .bind(id.to_string())
             .execute(&self.pool)
@@ -164,7 +164,7 @@ impl CredentialStore for SqliteStore {
         expires_at: DateTime<Utc>,
     ) -> Result<Session> {
         let now = Utc::now();
-        sqlx::query("INSERT INTO sessions (id, organization_id, account_id, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO sessions (id, organization_id, account_id, secret_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(id.to_string())
             .bind(org.to_string())
             .bind(account.to_string())
@@ -181,7 +181,7 @@ impl CredentialStore for SqliteStore {
     }
 
     async fn find_session(&self, id: SessionId) -> Result<Option<StoredSecret<Session>>> {
-        let row = sqlx::query(&format!("{SESSION_SELECT} WHERE s.id = ?"))
+        let row = sqlx::query(&format!("{SESSION_SELECT} WHERE s.id = $1"))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await
@@ -197,7 +197,7 @@ impl CredentialStore for SqliteStore {
     }
 
     async fn revoke_session(&self, id: SessionId) -> Result<()> {
-        sqlx::query("UPDATE sessions SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+        sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(millis(Utc::now()))
             .bind(id.to_string())
             .execute(&self.pool)
@@ -208,7 +208,7 @@ impl CredentialStore for SqliteStore {
 
     async fn accounts_with_live_sessions(&self, org: OrganizationId) -> Result<Vec<AccountId>> {
         let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT account_id FROM sessions WHERE organization_id = ? AND revoked_at IS NULL AND expires_at > ?",
+            "SELECT DISTINCT account_id FROM sessions WHERE organization_id = $1 AND revoked_at IS NULL AND expires_at > $2",
         )
         .bind(org.to_string())
         .bind(millis(Utc::now()))
@@ -221,7 +221,7 @@ impl CredentialStore for SqliteStore {
     async fn revoke_sessions(&self, org: OrganizationId, account: AccountId) -> Result<u64> {
         let now = millis(Utc::now());
         let result = sqlx::query(
-            "UPDATE sessions SET revoked_at = ? WHERE organization_id = ? AND account_id = ? AND revoked_at IS NULL AND expires_at > ?",
+            "UPDATE sessions SET revoked_at = $1 WHERE organization_id = $2 AND account_id = $3 AND revoked_at IS NULL AND expires_at > $4",
         )
         .bind(now)
         .bind(org.to_string())

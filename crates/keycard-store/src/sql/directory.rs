@@ -14,12 +14,12 @@ use keycard_core::store::{
     AccountStore, GroupMembers, GroupStore, OrganizationStore, PolicyStore, RoleStore, Written,
 };
 use keycard_core::{Error, Result};
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 use super::rows::{
     self, ensure_in_org, fetch_page, load_account, load_group, load_policy, load_role,
 };
-use super::{SqliteStore, WriteTx, internal, millis, unavailable, unique_or};
+use super::{SqlStore, WriteTx, internal, millis, unavailable, unique_or};
 
 fn json_text<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|err| Error::Internal(err.to_string()))
@@ -27,20 +27,20 @@ fn json_text<T: serde::Serialize>(value: &T) -> Result<String> {
 
 /// Replaces every row of a link table owned by `owner` with links to `targets`.
 async fn replace_links<T: std::fmt::Display>(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     table: &str,
     owner_column: &str,
     target_column: &str,
     owner: &str,
     targets: &[T],
 ) -> Result<()> {
-    sqlx::query(&format!("DELETE FROM {table} WHERE {owner_column} = ?"))
+    sqlx::query(&format!("DELETE FROM {table} WHERE {owner_column} = $1"))
         .bind(owner)
         .execute(&mut *conn)
         .await
         .map_err(internal)?;
     let insert =
-        format!("INSERT OR IGNORE INTO {table} ({owner_column}, {target_column}) VALUES (?, ?)");
+        format!("INSERT INTO {table} ({owner_column}, {target_column}) VALUES ($1, $2) ON CONFLICT DO NOTHING");
     for target in targets {
         sqlx::query(&insert)
             .bind(owner)
@@ -54,13 +54,13 @@ async fn replace_links<T: std::fmt::Display>(
 
 /// Whether making `child` a member of `parent` would close a cycle: it would when `child` is
 /// `parent` or one of its ancestors.
-async fn would_cycle(conn: &mut SqliteConnection, child: GroupId, parent: GroupId) -> Result<bool> {
+async fn would_cycle(conn: &mut AnyConnection, child: GroupId, parent: GroupId) -> Result<bool> {
     if child == parent {
         return Ok(true);
     }
     let found = sqlx::query(
-        "WITH RECURSIVE ancestors(id) AS (SELECT ? UNION SELECT gp.parent_id FROM group_parents gp \
-         JOIN ancestors a ON gp.group_id = a.id) SELECT 1 FROM ancestors WHERE id = ? LIMIT 1",
+        "WITH RECURSIVE ancestors(id) AS (SELECT CAST($1 AS TEXT) UNION SELECT gp.parent_id FROM group_parents gp \
+         JOIN ancestors a ON gp.group_id = a.id) SELECT 1 FROM ancestors WHERE id = $2 LIMIT 1",
     )
     .bind(parent.to_string())
     .bind(child.to_string())
@@ -71,7 +71,7 @@ async fn would_cycle(conn: &mut SqliteConnection, child: GroupId, parent: GroupI
 }
 
 async fn ensure_no_cycles(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     child: GroupId,
     parents: &[GroupId],
 ) -> Result<()> {
@@ -128,7 +128,7 @@ enum PrincipalState {
 }
 
 async fn principal_state(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     org: OrganizationId,
     principal: Principal,
 ) -> Result<PrincipalState> {
@@ -187,7 +187,7 @@ fn principal_id(principal: Principal) -> String {
     }
 }
 
-impl SqliteStore {
+impl SqlStore {
     /// Inserts a role row and records its creation; shared by role creation and new organizations.
     async fn insert_role(w: &mut WriteTx, org: OrganizationId, new: NewRole) -> Result<Role> {
         validate_description(&new.description)?;
@@ -195,7 +195,7 @@ impl SqliteStore {
         let now = millis(w.at);
         sqlx::query(
             "INSERT INTO roles (id, organization_id, name, description, provenance, system, inactive, methods, views, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(id.to_string())
         .bind(org.to_string())
@@ -225,7 +225,7 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl OrganizationStore for SqliteStore {
+impl OrganizationStore for SqlStore {
     async fn create_organization(
         &self,
         actor: &Actor,
@@ -236,7 +236,7 @@ impl OrganizationStore for SqliteStore {
         let now = millis(w.at);
         new.sso.validate()?;
         sqlx::query(
-            "INSERT INTO organizations (id, name, actions, sso, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO organizations (id, name, actions, sso, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(id.to_string())
         .bind(new.name.as_str())
@@ -273,7 +273,7 @@ impl OrganizationStore for SqliteStore {
     }
 
     async fn find_organization(&self, name: &OrganizationName) -> Result<Option<Organization>> {
-        let row = sqlx::query(&format!("{} WHERE o.name = ?", rows::ORGANIZATION_SELECT))
+        let row = sqlx::query(&format!("{} WHERE o.name = $1", rows::ORGANIZATION_SELECT))
             .bind(name.as_str())
             .fetch_optional(&self.pool)
             .await
@@ -283,7 +283,7 @@ impl OrganizationStore for SqliteStore {
 
     async fn list_organizations(&self, page: &PageRequest) -> Result<Page<Organization>> {
         let rows = sqlx::query(&format!(
-            "{} WHERE o.id > ? ORDER BY o.id LIMIT ?",
+            "{} WHERE o.id > $1 ORDER BY o.id LIMIT $2",
             rows::ORGANIZATION_SELECT
         ))
         .bind(page.after.clone().unwrap_or_default())
@@ -317,7 +317,7 @@ impl OrganizationStore for SqliteStore {
             .map(sorted_actions)
             .unwrap_or_else(|| before.actions.clone());
         sqlx::query(
-            "UPDATE organizations SET name = ?, actions = ?, sso = ?, updated_at = ? WHERE id = ?",
+            "UPDATE organizations SET name = $1, actions = $2, sso = $3, updated_at = $4 WHERE id = $5",
         )
         .bind(name.as_str())
         .bind(json_text(&actions)?)
@@ -346,7 +346,7 @@ impl OrganizationStore for SqliteStore {
     async fn delete_organization(&self, actor: &Actor, id: OrganizationId) -> Result<Revision> {
         let mut w = self.begin_write(actor, id).await?;
         let before = rows::load_organization(w.conn(), id).await?;
-        sqlx::query("DELETE FROM organizations WHERE id = ?")
+        sqlx::query("DELETE FROM organizations WHERE id = $1")
             .bind(id.to_string())
             .execute(w.conn())
             .await
@@ -364,7 +364,7 @@ impl OrganizationStore for SqliteStore {
 }
 
 #[async_trait]
-impl AccountStore for SqliteStore {
+impl AccountStore for SqlStore {
     async fn create_account(
         &self,
         actor: &Actor,
@@ -381,7 +381,7 @@ impl AccountStore for SqliteStore {
         let now = millis(w.at);
         sqlx::query(
             "INSERT INTO accounts (id, organization_id, username, email, first_name, provenance, inactive, service_account, password_hash, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(id.to_string())
         .bind(org.to_string())
@@ -443,7 +443,7 @@ impl AccountStore for SqliteStore {
         username: &Username,
     ) -> Result<Option<Account>> {
         let row = sqlx::query(&format!(
-            "{} WHERE a.organization_id = ? AND a.username = ?",
+            "{} WHERE a.organization_id = $1 AND a.username = $2",
             rows::ACCOUNT_SELECT
         ))
         .bind(org.to_string())
@@ -482,7 +482,7 @@ impl AccountStore for SqliteStore {
         let mut w = self.begin_write(actor, org).await?;
         let before = load_account(w.conn(), org, id).await?;
         let email = patch.email.unwrap_or_else(|| before.email.clone());
-        sqlx::query("UPDATE accounts SET email = ?, first_name = ?, inactive = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE accounts SET email = $1, first_name = $2, inactive = $3, updated_at = $4 WHERE id = $5")
             .bind(email.as_ref().map(|email| email.as_str().to_owned()))
             .bind(patch.first_name.as_deref().unwrap_or(&before.first_name))
             .bind(patch.inactive.unwrap_or(before.inactive))
@@ -542,7 +542,7 @@ impl AccountStore for SqliteStore {
     ) -> Result<Revision> {
         let mut w = self.begin_write(actor, org).await?;
         let before = load_account(w.conn(), org, id).await?;
-        sqlx::query("DELETE FROM accounts WHERE id = ?")
+        sqlx::query("DELETE FROM accounts WHERE id = $1")
             .bind(id.to_string())
             .execute(w.conn())
             .await
@@ -567,7 +567,7 @@ impl AccountStore for SqliteStore {
     ) -> Result<Written<Account>> {
         let mut w = self.begin_write(actor, org).await?;
         let before = load_account(w.conn(), org, id).await?;
-        sqlx::query("UPDATE accounts SET password_hash = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE accounts SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(hash)
             .bind(millis(w.at))
             .bind(id.to_string())
@@ -592,7 +592,7 @@ impl AccountStore for SqliteStore {
 
     async fn password_hash(&self, org: OrganizationId, id: AccountId) -> Result<Option<String>> {
         let hash: Option<Option<String>> = sqlx::query_scalar(
-            "SELECT password_hash FROM accounts WHERE organization_id = ? AND id = ?",
+            "SELECT password_hash FROM accounts WHERE organization_id = $1 AND id = $2",
         )
         .bind(org.to_string())
         .bind(id.to_string())
@@ -604,7 +604,7 @@ impl AccountStore for SqliteStore {
 }
 
 #[async_trait]
-impl GroupStore for SqliteStore {
+impl GroupStore for SqlStore {
     async fn create_group(
         &self,
         actor: &Actor,
@@ -622,7 +622,7 @@ impl GroupStore for SqliteStore {
         let now = millis(w.at);
         sqlx::query(
             "INSERT INTO groups (id, organization_id, name, description, provenance, inactive, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(id.to_string())
         .bind(org.to_string())
@@ -702,7 +702,7 @@ impl GroupStore for SqliteStore {
         let mut w = self.begin_write(actor, org).await?;
         let before = load_group(w.conn(), org, id).await?;
         let name = patch.name.as_ref().unwrap_or(&before.name);
-        sqlx::query("UPDATE groups SET name = ?, description = ?, inactive = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE groups SET name = $1, description = $2, inactive = $3, updated_at = $4 WHERE id = $5")
             .bind(name.as_str())
             .bind(patch.description.as_deref().unwrap_or(&before.description))
             .bind(patch.inactive.unwrap_or(before.inactive))
@@ -771,7 +771,7 @@ impl GroupStore for SqliteStore {
         for child in &members.groups {
             affected.push(principal_state(w.conn(), org, Principal::Group(*child)).await?);
         }
-        sqlx::query("DELETE FROM groups WHERE id = ?")
+        sqlx::query("DELETE FROM groups WHERE id = $1")
             .bind(id.to_string())
             .execute(w.conn())
             .await
@@ -810,7 +810,7 @@ impl GroupStore for SqliteStore {
         let row = link_row(link);
         let before = principal_state(w.conn(), org, row.owner).await?;
         let inserted = sqlx::query(&format!(
-            "INSERT OR IGNORE INTO {} ({}, {}) VALUES (?, ?)",
+            "INSERT INTO {} ({}, {}) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             row.table, row.owner_column, row.target_column
         ))
         .bind(principal_id(row.owner))
@@ -821,7 +821,7 @@ impl GroupStore for SqliteStore {
         .rows_affected();
         if inserted > 0 {
             sqlx::query(&format!(
-                "UPDATE {} SET updated_at = ? WHERE id = ?",
+                "UPDATE {} SET updated_at = $1 WHERE id = $2",
                 owner_table(row.owner)
             ))
             .bind(millis(w.at))
@@ -845,7 +845,7 @@ impl GroupStore for SqliteStore {
         let row = link_row(link);
         let before = principal_state(w.conn(), org, row.owner).await?;
         let removed = sqlx::query(&format!(
-            "DELETE FROM {} WHERE {} = ? AND {} = ?",
+            "DELETE FROM {} WHERE {} = $1 AND {} = $2",
             row.table, row.owner_column, row.target_column
         ))
         .bind(principal_id(row.owner))
@@ -861,7 +861,7 @@ impl GroupStore for SqliteStore {
             ));
         }
         sqlx::query(&format!(
-            "UPDATE {} SET updated_at = ? WHERE id = ?",
+            "UPDATE {} SET updated_at = $1 WHERE id = $2",
             owner_table(row.owner)
         ))
         .bind(millis(w.at))
@@ -882,7 +882,7 @@ fn owner_table(principal: Principal) -> &'static str {
 }
 
 async fn ensure_link_ends(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     org: OrganizationId,
     link: Link,
 ) -> Result<()> {
@@ -908,16 +908,16 @@ async fn ensure_link_ends(
     }
 }
 
-async fn group_members(conn: &mut SqliteConnection, id: GroupId) -> Result<GroupMembers> {
+async fn group_members(conn: &mut AnyConnection, id: GroupId) -> Result<GroupMembers> {
     let accounts: Vec<String> = sqlx::query_scalar(
-        "SELECT account_id FROM account_groups WHERE group_id = ? ORDER BY account_id",
+        "SELECT account_id FROM account_groups WHERE group_id = $1 ORDER BY account_id",
     )
     .bind(id.to_string())
     .fetch_all(&mut *conn)
     .await
     .map_err(internal)?;
     let groups: Vec<String> = sqlx::query_scalar(
-        "SELECT group_id FROM group_parents WHERE parent_id = ? ORDER BY group_id",
+        "SELECT group_id FROM group_parents WHERE parent_id = $1 ORDER BY group_id",
     )
     .bind(id.to_string())
     .fetch_all(&mut *conn)
@@ -933,7 +933,7 @@ async fn group_members(conn: &mut SqliteConnection, id: GroupId) -> Result<Group
 }
 
 #[async_trait]
-impl RoleStore for SqliteStore {
+impl RoleStore for SqlStore {
     async fn create_role(
         &self,
         actor: &Actor,
@@ -983,7 +983,7 @@ impl RoleStore for SqliteStore {
         let before = load_role(w.conn(), org, id).await?;
         before.ensure_mutable()?;
         let name = patch.name.as_ref().unwrap_or(&before.name);
-        sqlx::query("UPDATE roles SET name = ?, description = ?, inactive = ?, methods = ?, views = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE roles SET name = $1, description = $2, inactive = $3, methods = $4, views = $5, updated_at = $6 WHERE id = $7")
             .bind(name.as_str())
             .bind(patch.description.as_deref().unwrap_or(&before.description))
             .bind(patch.inactive.unwrap_or(before.inactive))
@@ -1024,7 +1024,7 @@ impl RoleStore for SqliteStore {
         for holder in &holders {
             states.push(principal_state(w.conn(), org, *holder).await?);
         }
-        sqlx::query("DELETE FROM roles WHERE id = ?")
+        sqlx::query("DELETE FROM roles WHERE id = $1")
             .bind(id.to_string())
             .execute(w.conn())
             .await
@@ -1044,16 +1044,16 @@ impl RoleStore for SqliteStore {
     }
 }
 
-async fn role_holders(conn: &mut SqliteConnection, role: RoleId) -> Result<Vec<Principal>> {
+async fn role_holders(conn: &mut AnyConnection, role: RoleId) -> Result<Vec<Principal>> {
     let accounts: Vec<String> = sqlx::query_scalar(
-        "SELECT account_id FROM account_roles WHERE role_id = ? ORDER BY account_id",
+        "SELECT account_id FROM account_roles WHERE role_id = $1 ORDER BY account_id",
     )
     .bind(role.to_string())
     .fetch_all(&mut *conn)
     .await
     .map_err(internal)?;
     let groups: Vec<String> =
-        sqlx::query_scalar("SELECT group_id FROM group_roles WHERE role_id = ? ORDER BY group_id")
+        sqlx::query_scalar("SELECT group_id FROM group_roles WHERE role_id = $1 ORDER BY group_id")
             .bind(role.to_string())
             .fetch_all(&mut *conn)
             .await
@@ -1069,7 +1069,7 @@ async fn role_holders(conn: &mut SqliteConnection, role: RoleId) -> Result<Vec<P
 }
 
 #[async_trait]
-impl PolicyStore for SqliteStore {
+impl PolicyStore for SqlStore {
     async fn create_policy(
         &self,
         actor: &Actor,
@@ -1085,7 +1085,7 @@ impl PolicyStore for SqliteStore {
         let now = millis(w.at);
         sqlx::query(
             "INSERT INTO policies (id, organization_id, name, system, actions, resources, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(id.to_string())
         .bind(org.to_string())
@@ -1149,7 +1149,7 @@ impl PolicyStore for SqliteStore {
         }
         let name = patch.name.as_ref().unwrap_or(&before.name);
         sqlx::query(
-            "UPDATE policies SET name = ?, actions = ?, resources = ?, updated_at = ? WHERE id = ?",
+            "UPDATE policies SET name = $1, actions = $2, resources = $3, updated_at = $4 WHERE id = $5",
         )
         .bind(name.as_str())
         .bind(json_text(actions.as_ref().unwrap_or(&before.actions))?)
@@ -1189,7 +1189,7 @@ impl PolicyStore for SqliteStore {
                 name: before.name.to_string(),
             });
         }
-        sqlx::query("DELETE FROM policies WHERE id = ?")
+        sqlx::query("DELETE FROM policies WHERE id = $1")
             .bind(id.to_string())
             .execute(w.conn())
             .await
@@ -1230,7 +1230,7 @@ impl PolicyStore for SqliteStore {
             (true, true) => {}
         }
         if resources != before.resources {
-            sqlx::query("UPDATE policies SET resources = ?, updated_at = ? WHERE id = ?")
+            sqlx::query("UPDATE policies SET resources = $1, updated_at = $2 WHERE id = $3")
                 .bind(json_text(&sorted_unique(resources))?)
                 .bind(millis(w.at))
                 .bind(id.to_string())
@@ -1279,7 +1279,7 @@ fn validated_resources(resources: Vec<model::ResourceRef>) -> Result<Vec<model::
 
 /// Roles named by a policy must exist when the policy is written.
 async fn ensure_policy_roles(
-    conn: &mut SqliteConnection,
+    conn: &mut AnyConnection,
     org: OrganizationId,
     actions: &[model::PolicyAction],
 ) -> Result<()> {

@@ -6,18 +6,18 @@ use keycard_core::ids::OrganizationId;
 use keycard_core::store::{ChangeLog, FullState};
 use keycard_core::{Error, Result};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use super::rows::{
     self, ACCOUNT_SELECT, GROUP_SELECT, METHOD_SELECT, ORGANIZATION_SELECT, POLICY_SELECT,
     ROLE_SELECT, VIEW_SELECT,
 };
-use super::{SqliteStore, from_millis, internal, unavailable};
+use super::{SqlStore, from_millis, internal, unavailable};
 
 const CHANGE_COLUMNS: &str =
     "revision, seq, organization_id, entity, entity_id, operation, actor, at, before, after";
 
-fn change(row: &SqliteRow) -> Result<Change> {
+fn change(row: &AnyRow) -> Result<Change> {
     let json = |column: &str| -> Result<Option<serde_json::Value>> {
         let text: Option<String> = row.try_get(column).map_err(internal)?;
         text.map(|text| {
@@ -47,7 +47,7 @@ fn change(row: &SqliteRow) -> Result<Change> {
     })
 }
 
-impl SqliteStore {
+impl SqlStore {
     pub(crate) async fn latest(&self) -> Result<Revision> {
         let value: i64 = sqlx::query_scalar("SELECT value FROM kc_revision WHERE singleton = 1")
             .fetch_one(&self.pool)
@@ -58,15 +58,15 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl ChangeLog for SqliteStore {
+impl ChangeLog for SqlStore {
     async fn latest_revision(&self) -> Result<Revision> {
         self.latest().await
     }
 
     async fn changes_after(&self, after: Revision, limit: u32) -> Result<Vec<Change>> {
         let rows = sqlx::query(&format!(
-            "SELECT {CHANGE_COLUMNS} FROM changes WHERE revision > ?1 AND revision <= \
-             (SELECT COALESCE(MAX(revision), ?1) FROM (SELECT DISTINCT revision FROM changes WHERE revision > ?1 ORDER BY revision LIMIT ?2)) \
+            "SELECT {CHANGE_COLUMNS} FROM changes WHERE revision > $1 AND revision <= \
+             (SELECT COALESCE(MAX(revision), $1) FROM (SELECT DISTINCT revision FROM changes WHERE revision > $1 ORDER BY revision LIMIT $2)) \
              ORDER BY revision, seq"
         ))
         .bind(after.0)
@@ -84,8 +84,8 @@ impl ChangeLog for SqliteStore {
         limit: u32,
     ) -> Result<Vec<Change>> {
         let rows = sqlx::query(&format!(
-            "SELECT {CHANGE_COLUMNS} FROM changes WHERE organization_id = ?1 AND revision > ?2 AND revision <= \
-             (SELECT COALESCE(MAX(revision), ?2) FROM (SELECT DISTINCT revision FROM changes WHERE organization_id = ?1 AND revision > ?2 ORDER BY revision LIMIT ?3)) \
+            "SELECT {CHANGE_COLUMNS} FROM changes WHERE organization_id = $1 AND revision > $2 AND revision <= \
+             (SELECT COALESCE(MAX(revision), $2) FROM (SELECT DISTINCT revision FROM changes WHERE organization_id = $1 AND revision > $2 ORDER BY revision LIMIT $3)) \
              ORDER BY revision, seq"
         ))
         .bind(org.to_string())
@@ -109,10 +109,19 @@ impl ChangeLog for SqliteStore {
         if kinds.is_empty() {
             return Ok(Vec::new());
         }
-        let placeholders = vec!["?"; kinds.len()].join(", ");
+        // $1 is the organization, then one placeholder per kind, then the window, position and limit.
+        let placeholders: Vec<String> = (0..kinds.len()).map(|index| format!("${}", index + 2)).collect();
+        let next = kinds.len() + 2;
         let sql = format!(
-            "SELECT {CHANGE_COLUMNS} FROM changes WHERE organization_id = ? AND entity IN ({placeholders}) \
-             AND at > ? AND at < ? AND (revision > ? OR (revision = ? AND seq > ?)) ORDER BY revision, seq LIMIT ?"
+            "SELECT {CHANGE_COLUMNS} FROM changes WHERE organization_id = $1 AND entity IN ({}) \
+             AND at > ${} AND at < ${} AND (revision > ${} OR (revision = ${} AND seq > ${})) ORDER BY revision, seq LIMIT ${}",
+            placeholders.join(", "),
+            next,
+            next + 1,
+            next + 2,
+            next + 3,
+            next + 4,
+            next + 5
         );
         let mut query = sqlx::query(&sql).bind(org.to_string());
         for kind in kinds {
@@ -132,8 +141,12 @@ impl ChangeLog for SqliteStore {
     }
 
     async fn load_state(&self) -> Result<FullState> {
-        // One read transaction: WAL gives it a consistent view from its first read on.
+        // One read transaction with one view of the data: WAL gives SQLite that from the first read
+        // on; PostgreSQL needs repeatable read for it.
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        if self.dialect == super::Dialect::Postgres {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await.map_err(unavailable)?;
+        }
         let revision: i64 = sqlx::query_scalar("SELECT value FROM kc_revision WHERE singleton = 1")
             .fetch_one(&mut *tx)
             .await
