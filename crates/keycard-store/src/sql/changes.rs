@@ -66,7 +66,7 @@ impl ChangeLog for SqlStore {
     async fn changes_after(&self, after: Revision, limit: u32) -> Result<Vec<Change>> {
         let rows = sqlx::query(&format!(
             "SELECT {CHANGE_COLUMNS} FROM changes WHERE revision > $1 AND revision <= \
-             (SELECT COALESCE(MAX(revision), $1) FROM (SELECT DISTINCT revision FROM changes WHERE revision > $1 ORDER BY revision LIMIT $2)) \
+             (SELECT COALESCE(MAX(revision), $1) FROM (SELECT DISTINCT revision FROM changes WHERE revision > $1 ORDER BY revision LIMIT $2) AS page) \
              ORDER BY revision, seq"
         ))
         .bind(after.0)
@@ -85,7 +85,7 @@ impl ChangeLog for SqlStore {
     ) -> Result<Vec<Change>> {
         let rows = sqlx::query(&format!(
             "SELECT {CHANGE_COLUMNS} FROM changes WHERE organization_id = $1 AND revision > $2 AND revision <= \
-             (SELECT COALESCE(MAX(revision), $2) FROM (SELECT DISTINCT revision FROM changes WHERE organization_id = $1 AND revision > $2 ORDER BY revision LIMIT $3)) \
+             (SELECT COALESCE(MAX(revision), $2) FROM (SELECT DISTINCT revision FROM changes WHERE organization_id = $1 AND revision > $2 ORDER BY revision LIMIT $3) AS page) \
              ORDER BY revision, seq"
         ))
         .bind(org.to_string())

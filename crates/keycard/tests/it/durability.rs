@@ -115,7 +115,10 @@ impl Drop for Process {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_dash_nine_during_a_burst_loses_no_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("keycard.db").display());
+    let url = match crate::harness::fresh_postgres_database().await {
+        Some(url) => url,
+        None => format!("sqlite://{}", dir.path().join("keycard.db").display()),
+    };
     let mut process = Process::spawn(&url);
     let http = reqwest::Client::new();
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -225,7 +228,10 @@ fn keycard(args: &[&str], stdin: Option<&str>) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_commands_reach_a_running_server() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("keycard.db").display());
+    let url = match crate::harness::fresh_postgres_database().await {
+        Some(url) => url,
+        None => format!("sqlite://{}", dir.path().join("keycard.db").display()),
+    };
     assert!(keycard(&["migrate", "--database", &url], None).contains("schema is current"));
     let server = Process::spawn(&url);
 

@@ -35,9 +35,14 @@ pub enum Auth {
 }
 
 impl TestServer {
+    /// A server on a fresh database: SQLite in a temporary directory, or, when
+    /// `KEYCARD_TEST_POSTGRES_URL` names a PostgreSQL server, a new database of its own there.
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let database_url = format!("sqlite://{}", dir.path().join("keycard.db").display());
+        let database_url = match fresh_postgres_database().await {
+            Some(url) => url,
+            None => format!("sqlite://{}", dir.path().join("keycard.db").display()),
+        };
         Self::start_on(database_url, Some(dir)).await
     }
 
@@ -208,4 +213,16 @@ async fn mint_admin_key(store: &dyn Store) -> String {
         .await
         .unwrap();
     minted.value
+}
+
+/// Creates an empty database on the PostgreSQL server the tests were pointed at, if any.
+pub async fn fresh_postgres_database() -> Option<String> {
+    use sqlx::{Connection as _, Executor as _};
+    let admin = std::env::var("KEYCARD_TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty())?;
+    let name = format!("kc_test_{}", uuid::Uuid::now_v7().simple());
+    let mut conn = sqlx::postgres::PgConnection::connect(&admin).await.unwrap();
+    conn.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+    conn.close().await.unwrap();
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    Some(format!("{base}/{name}"))
 }
