@@ -265,9 +265,15 @@ pub fn check(
                 })
             })
         }
-        _ => match with_key(POLICY_KEY, &[resource_type, action], |key| index.policy_grants.get(key)) {
+        _ => match with_key(POLICY_KEY, &[resource_type, action], |key| {
+            index.policy_grants.get(key)
+        }) {
             Some(grant) => {
-                let exact = if grant.exact.is_empty() { None } else { grant.exact.get(resource_id) };
+                let exact = if grant.exact.is_empty() {
+                    None
+                } else {
+                    grant.exact.get(resource_id)
+                };
                 index.holds(subject, Some(&grant.any), exact)
             }
             None => index.holds(subject, None, None),

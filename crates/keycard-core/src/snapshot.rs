@@ -556,7 +556,12 @@ impl OrgSnapshot {
                 .collect();
             let key = grant_key(POLICY_KEY, &[&resource.resource_type, &action]);
             let bits = RoleBits::from_slots(slots);
-            let mut grant = self.index.policy_grants.get(key.as_str()).cloned().unwrap_or_default();
+            let mut grant = self
+                .index
+                .policy_grants
+                .get(key.as_str())
+                .cloned()
+                .unwrap_or_default();
             if resource.id == ResourceRef::ANY_ID {
                 grant.any = bits;
             } else if bits.is_empty() {
@@ -727,7 +732,8 @@ impl DecisionIndex {
         if let Some(subject) = self.subjects_by_name.get(name) {
             return Some(subject);
         }
-        crate::index::with_lowercase(name, |email| self.subjects_by_email.get(email)).map(Arc::as_ref)
+        crate::index::with_lowercase(name, |email| self.subjects_by_email.get(email))
+            .map(Arc::as_ref)
     }
 
     /// Whether one of the subject's active roles (direct, or passed on by its groups) is the

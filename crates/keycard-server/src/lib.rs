@@ -31,6 +31,7 @@ use crate::metrics::RequestLabels;
 pub fn app(state: AppState) -> Router {
     let (api, openapi) = v1::router().split_for_parts();
     let settings = state.settings.clone();
+    let min_revision_state = state.clone();
     api.merge(ops::router(openapi))
         .merge(iap::router())
         .merge(authzen::router())
@@ -55,6 +56,10 @@ pub fn app(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::new("internal", "the server failed to handle this request").into_response()
         }))
+        .layer(axum::middleware::from_fn_with_state(
+            min_revision_state,
+            min_revision,
+        ))
         .layer(TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn(request_context))
 }
@@ -76,6 +81,35 @@ async fn request_context(req: Request, next: Next) -> Response {
         response.headers_mut().insert("x-request-id", value);
     }
     response
+}
+
+/// The header a client sends its consistency token in: the revision a write answered with.
+pub const MIN_REVISION_HEADER: &str = "keycard-min-revision";
+
+/// Honours `Keycard-Min-Revision` on every face: the request is served only once this node's
+/// snapshot includes that revision (503 with `Retry-After` if it does not get there in time).
+async fn min_revision(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(value) = req.headers().get(MIN_REVISION_HEADER) {
+        let Some(revision) = value
+            .to_str()
+            .ok()
+            .and_then(|text| text.trim().parse::<i64>().ok())
+            .filter(|r| *r >= 0)
+        else {
+            return ApiError::new(
+                "invalid_header",
+                "Keycard-Min-Revision must be a revision number",
+            )
+            .into_response();
+        };
+        if let Err(err) = state
+            .at_least(keycard_core::change::Revision(revision))
+            .await
+        {
+            return ApiError::from(err).into_response();
+        }
+    }
+    next.run(req).await
 }
 
 async fn record_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {

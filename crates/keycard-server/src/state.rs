@@ -81,6 +81,24 @@ impl AppState {
         self.snapshot.catch_up(revision).await
     }
 
+    /// Waits, briefly, until this node's snapshot includes `revision` (a client's consistency
+    /// token); a node still behind after that answers `Unavailable`, to be retried, rather than
+    /// decide on stale data.
+    pub async fn at_least(&self, revision: Revision) -> Result<()> {
+        if self.snapshot.current().revision() >= revision {
+            return Ok(());
+        }
+        let _ = tokio::time::timeout(MIN_REVISION_WAIT, self.snapshot.catch_up(revision)).await;
+        let current = self.snapshot.current().revision();
+        if current >= revision {
+            Ok(())
+        } else {
+            Err(Error::Unavailable(format!(
+                "this node is at revision {current}, not yet {revision}; retry shortly"
+            )))
+        }
+    }
+
     /// The snapshot of one organization, as of now.
     pub fn organization(&self, id: OrganizationId) -> Result<(Arc<Snapshot>, OrganizationId)> {
         let snapshot = self.snapshot.current();
@@ -173,6 +191,9 @@ impl KeyCache {
     }
 }
 
+/// How long a request asking for a revision this node has not reached waits for it.
+const MIN_REVISION_WAIT: Duration = Duration::from_secs(2);
+
 /// How many revisions one catch-up step reads from the log.
 const CATCH_UP_BATCH: u32 = 1000;
 
@@ -225,10 +246,13 @@ impl SnapshotHandle {
     }
 }
 
-/// Runs [`SnapshotHandle::follow`] every `interval` until the handle is dropped elsewhere.
+/// Keeps the snapshot following the change log: at once when the store notifies a commit (any
+/// node's, on PostgreSQL), and every `interval` regardless, which covers lost notifications and
+/// stores that cannot notify. Ends when the handle is dropped elsewhere.
 pub fn spawn_follower(
     handle: Arc<SnapshotHandle>,
     interval: Duration,
+    mut notifications: Option<tokio::sync::watch::Receiver<i64>>,
 ) -> tokio::task::JoinHandle<()> {
     let weak = Arc::downgrade(&handle);
     drop(handle);
@@ -236,7 +260,19 @@ pub fn spawn_follower(
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            ticker.tick().await;
+            match notifications.as_mut() {
+                Some(receiver) => tokio::select! {
+                    _ = ticker.tick() => {}
+                    changed = receiver.changed() => {
+                        if changed.is_err() {
+                            notifications = None;
+                        }
+                    }
+                },
+                None => {
+                    ticker.tick().await;
+                }
+            }
             let Some(handle) = weak.upgrade() else { break };
             if let Err(err) = handle.follow().await {
                 tracing::warn!(error = %err, "following the change log failed");

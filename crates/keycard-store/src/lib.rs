@@ -17,10 +17,17 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
 
 /// Like [`open`], keeping the concrete type (for change notifications).
 pub async fn open_sql(url: &str) -> Result<SqlStore> {
-    if url.starts_with("sqlite:") || url.starts_with("postgres:") || url.starts_with("postgresql:") {
+    if url.starts_with("sqlite:") || url.starts_with("postgres:") || url.starts_with("postgresql:")
+    {
         SqlStore::open(url).await
     } else {
-        Err(Error::invalid("database url", format!("`{}` names no supported backend (sqlite:, postgres:)", redact_url(url))))
+        Err(Error::invalid(
+            "database url",
+            format!(
+                "`{}` names no supported backend (sqlite:, postgres:)",
+                redact_url(url)
+            ),
+        ))
     }
 }
 

@@ -19,7 +19,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         builder.init();
     }
 
-    let store = keycard_store::open(&config.database).await?;
+    let sql = keycard_store::open_sql(&config.database).await?;
+    let notifications = sql.subscribe();
+    let store: std::sync::Arc<dyn keycard_core::store::Store> = std::sync::Arc::new(sql);
     let admin_password = std::env::var("KEYCARD_ADMIN_PASSWORD")
         .ok()
         .filter(|value| !value.is_empty());
@@ -31,7 +33,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         );
     }
     let state = AppState::load(store, config.settings()).await?;
-    let follower = spawn_follower(state.snapshot.clone(), state.settings.follow_interval);
+    let follower = spawn_follower(
+        state.snapshot.clone(),
+        state.settings.follow_interval,
+        notifications,
+    );
 
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await

@@ -260,6 +260,26 @@ fn organization(
     Ok((snapshot, caller.organization))
 }
 
+/// `context.keycard_min_revision`: the request's consistency token, as the header carries it.
+async fn honour_min_revision(
+    state: &AppState,
+    request: &Map<String, Value>,
+) -> Result<(), AuthzenError> {
+    match request
+        .get("context")
+        .and_then(|context| context.get("keycard_min_revision"))
+    {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::Number(n)) if n.as_i64().is_some_and(|r| r >= 0) => state
+            .at_least(keycard_core::change::Revision(n.as_i64().unwrap_or(0)))
+            .await
+            .map_err(AuthzenError::from),
+        Some(_) => Err(AuthzenError::bad_request(
+            "`context.keycard_min_revision` must be a revision number",
+        )),
+    }
+}
+
 /// `POST /access/v1/evaluation`.
 async fn evaluation(
     State(state): State<AppState>,
@@ -268,6 +288,7 @@ async fn evaluation(
 ) -> Result<Response, AuthzenError> {
     let caller = pep(&state, &headers).await?;
     let request = json_object(&headers, &body)?;
+    honour_min_revision(&state, &request).await?;
     let evaluation = evaluation_from(&request, &Map::new()).map_err(AuthzenError::bad_request)?;
     let (snapshot, org_id) = organization(&state, &caller)?;
     let org = org_of(&snapshot, org_id)?;
@@ -284,6 +305,7 @@ async fn evaluations(
 ) -> Result<Response, AuthzenError> {
     let caller = pep(&state, &headers).await?;
     let request = json_object(&headers, &body)?;
+    honour_min_revision(&state, &request).await?;
     let semantic = match request.get("options") {
         None | Some(Value::Null) => "execute_all".to_owned(),
         Some(Value::Object(options)) => match options.get("evaluations_semantic") {

@@ -255,13 +255,15 @@ impl CatalogueStore for SqlStore {
         let before = find_view(w.conn(), org, provenance.as_str(), path)
             .await?
             .ok_or_else(|| Error::not_found("view", format!("{provenance}{path}")))?;
-        sqlx::query("DELETE FROM views WHERE organization_id = $1 AND provenance = $2 AND path = $3")
-            .bind(org.to_string())
-            .bind(provenance.as_str())
-            .bind(path)
-            .execute(w.conn())
-            .await
-            .map_err(internal)?;
+        sqlx::query(
+            "DELETE FROM views WHERE organization_id = $1 AND provenance = $2 AND path = $3",
+        )
+        .bind(org.to_string())
+        .bind(provenance.as_str())
+        .bind(path)
+        .execute(w.conn())
+        .await
+        .map_err(internal)?;
         w.record(
             EntityKind::View,
             &before.key(),

@@ -110,7 +110,9 @@ impl ChangeLog for SqlStore {
             return Ok(Vec::new());
         }
         // $1 is the organization, then one placeholder per kind, then the window, position and limit.
-        let placeholders: Vec<String> = (0..kinds.len()).map(|index| format!("${}", index + 2)).collect();
+        let placeholders: Vec<String> = (0..kinds.len())
+            .map(|index| format!("${}", index + 2))
+            .collect();
         let next = kinds.len() + 2;
         let sql = format!(
             "SELECT {CHANGE_COLUMNS} FROM changes WHERE organization_id = $1 AND entity IN ({}) \
@@ -145,7 +147,10 @@ impl ChangeLog for SqlStore {
         // on; PostgreSQL needs repeatable read for it.
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         if self.dialect == super::Dialect::Postgres {
-            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await.map_err(unavailable)?;
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
         }
         let revision: i64 = sqlx::query_scalar("SELECT value FROM kc_revision WHERE singleton = 1")
             .fetch_one(&mut *tx)

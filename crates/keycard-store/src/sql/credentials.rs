@@ -12,10 +12,7 @@ use sqlx::AnyConnection;
 use super::rows::{self, API_KEY_SELECT, SESSION_SELECT, ensure_in_org};
 use super::{SqlStore, internal, millis};
 
-async fn load_key(
-    conn: &mut AnyConnection,
-    id: ApiKeyId,
-) -> Result<Option<StoredSecret<ApiKey>>> {
+async fn load_key(conn: &mut AnyConnection, id: ApiKeyId) -> Result<Option<StoredSecret<ApiKey>>> {
     let row = sqlx::query(&format!("{API_KEY_SELECT} WHERE k.id = $1"))
         .bind(id.to_string())
         .fetch_optional(conn)

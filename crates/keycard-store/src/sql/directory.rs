@@ -39,8 +39,9 @@ async fn replace_links<T: std::fmt::Display>(
         .execute(&mut *conn)
         .await
         .map_err(internal)?;
-    let insert =
-        format!("INSERT INTO {table} ({owner_column}, {target_column}) VALUES ($1, $2) ON CONFLICT DO NOTHING");
+    let insert = format!(
+        "INSERT INTO {table} ({owner_column}, {target_column}) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+    );
     for target in targets {
         sqlx::query(&insert)
             .bind(owner)
@@ -881,11 +882,7 @@ fn owner_table(principal: Principal) -> &'static str {
     }
 }
 
-async fn ensure_link_ends(
-    conn: &mut AnyConnection,
-    org: OrganizationId,
-    link: Link,
-) -> Result<()> {
+async fn ensure_link_ends(conn: &mut AnyConnection, org: OrganizationId, link: Link) -> Result<()> {
     match link {
         Link::AccountInGroup(account, group) => {
             ensure_in_org(conn, "accounts", "account", org, &[account]).await?;

@@ -65,7 +65,11 @@ impl SqlStore {
     /// migrating it as needed.
     pub async fn open(url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
-        let dialect = if url.starts_with("sqlite:") { Dialect::Sqlite } else { Dialect::Postgres };
+        let dialect = if url.starts_with("sqlite:") {
+            Dialect::Sqlite
+        } else {
+            Dialect::Postgres
+        };
         let connect_url = match dialect {
             Dialect::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
             _ => url.to_owned(),
@@ -88,13 +92,67 @@ impl SqlStore {
             .connect(&connect_url)
             .await
             .map_err(unavailable)?;
-        let store = Self { pool, dialect, url: url.to_owned() };
+        let store = Self {
+            pool,
+            dialect,
+            url: url.to_owned(),
+        };
         store.migrate().await?;
         Ok(store)
     }
 
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// On PostgreSQL, a channel that receives the revision of every commit by any node, and a
+    /// `0` after each (re)connection, when notifications may have been missed and a follower
+    /// should catch up. `None` on SQLite, where followers poll.
+    pub fn subscribe(&self) -> Option<tokio::sync::watch::Receiver<i64>> {
+        if self.dialect != Dialect::Postgres {
+            return None;
+        }
+        let (sender, receiver) = tokio::sync::watch::channel(0);
+        let url = self.url.clone();
+        tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                match sqlx::postgres::PgListener::connect(&url).await {
+                    Ok(mut listener) => match listener.listen(NOTIFY_CHANNEL).await {
+                        Ok(()) => {
+                            backoff = Duration::from_millis(100);
+                            if sender.send(0).is_err() {
+                                return;
+                            }
+                            loop {
+                                match listener.recv().await {
+                                    Ok(notification) => {
+                                        let revision = notification.payload().parse().unwrap_or(0);
+                                        if sender.send(revision).is_err() {
+                                            return;
+                                        }
+                                    }
+                                    Err(err) => {
+                                        tracing::warn!(error = %err, "lost the change notification connection");
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                        Err(err) => tracing::warn!(error = %err, "listening for changes failed"),
+                    },
+                    Err(err) => {
+                        tracing::warn!(error = %err, "connecting for change notifications failed")
+                    }
+                }
+                if sender.is_closed() {
+                    return;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        });
+        Some(receiver)
     }
 
     /// The schema version this binary knows.
@@ -105,11 +163,19 @@ impl SqlStore {
     async fn migrate(&self) -> Result<()> {
         let mut conn = self.pool.acquire().await.map_err(unavailable)?;
         if self.dialect == Dialect::Postgres {
-            sqlx::query("SELECT pg_advisory_lock($1)").bind(MIGRATION_LOCK).execute(&mut *conn).await.map_err(unavailable)?;
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(MIGRATION_LOCK)
+                .execute(&mut *conn)
+                .await
+                .map_err(unavailable)?;
         }
         let outcome = self.migrate_on(&mut conn).await;
         if self.dialect == Dialect::Postgres {
-            sqlx::query("SELECT pg_advisory_unlock($1)").bind(MIGRATION_LOCK).execute(&mut *conn).await.map_err(unavailable)?;
+            sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(MIGRATION_LOCK)
+                .execute(&mut *conn)
+                .await
+                .map_err(unavailable)?;
         }
         outcome
     }
@@ -119,19 +185,31 @@ impl SqlStore {
             .execute(&mut *conn)
             .await
             .map_err(internal)?;
-        let current: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM kc_schema")
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(internal)?;
+        let current: i64 =
+            sqlx::query_scalar("SELECT CAST(COALESCE(MAX(version), 0) AS BIGINT) FROM kc_schema")
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(internal)?;
         let known = self.schema_version();
         if current > known {
             return Err(Error::Unavailable(format!(
                 "the database schema is version {current}, newer than this binary's {known}; upgrade keycard"
             )));
         }
-        for (index, sql) in self.dialect.migrations().iter().enumerate().skip(current as usize) {
-            let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(unavailable)?;
-            sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(internal)?;
+        for (index, sql) in self
+            .dialect
+            .migrations()
+            .iter()
+            .enumerate()
+            .skip(current as usize)
+        {
+            let mut tx = sqlx::Connection::begin(&mut *conn)
+                .await
+                .map_err(unavailable)?;
+            sqlx::raw_sql(sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(internal)?;
             sqlx::query("INSERT INTO kc_schema (version, applied_at) VALUES ($1, $2)")
                 .bind(index as i64 + 1)
                 .bind(millis(Utc::now()))
@@ -139,7 +217,11 @@ impl SqlStore {
                 .await
                 .map_err(internal)?;
             tx.commit().await.map_err(internal)?;
-            tracing::info!(version = index + 1, dialect = self.dialect.name(), "applied schema migration");
+            tracing::info!(
+                version = index + 1,
+                dialect = self.dialect.name(),
+                "applied schema migration"
+            );
         }
         Ok(())
     }
@@ -153,6 +235,7 @@ impl SqlStore {
                 .await
                 .map_err(unavailable)?;
         Ok(WriteTx {
+            dialect: self.dialect,
             tx,
             revision: Revision(revision),
             seq: 0,
@@ -163,8 +246,12 @@ impl SqlStore {
     }
 }
 
+/// The PostgreSQL channel every commit notifies with its revision.
+pub const NOTIFY_CHANNEL: &str = "keycard_changes";
+
 /// An open write transaction that records its changes under one revision.
 struct WriteTx {
+    dialect: Dialect,
     tx: Transaction<'static, Any>,
     revision: Revision,
     seq: i32,
@@ -212,10 +299,19 @@ impl WriteTx {
 
     /// Commits the write. A write that recorded no change is rolled back and reports the revision
     /// that was current, so no revision is ever empty.
-    async fn commit(self) -> Result<Revision> {
+    async fn commit(mut self) -> Result<Revision> {
         if self.seq == 0 {
             self.tx.rollback().await.map_err(internal)?;
             return Ok(Revision(self.revision.0 - 1));
+        }
+        if self.dialect == Dialect::Postgres {
+            // Delivered to listeners only if, and when, the transaction commits.
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(NOTIFY_CHANNEL)
+                .bind(self.revision.0.to_string())
+                .execute(&mut *self.tx)
+                .await
+                .map_err(unavailable)?;
         }
         self.tx.commit().await.map_err(unavailable)?;
         Ok(self.revision)

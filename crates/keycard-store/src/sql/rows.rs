@@ -9,7 +9,7 @@ use keycard_core::page::{Page, PageRequest};
 use keycard_core::{Error, Result};
 use serde::de::DeserializeOwned;
 use sqlx::any::AnyRow;
-use sqlx::{Row, AnyConnection};
+use sqlx::{AnyConnection, Row};
 
 use super::{from_millis, internal};
 
@@ -60,7 +60,11 @@ fn flag(row: &AnyRow, column: &str) -> Result<bool> {
 fn id_list<T: std::str::FromStr<Err = Error>>(row: &AnyRow, column: &str) -> Result<Vec<T>> {
     match get::<Option<String>>(row, column)? {
         None => Ok(Vec::new()),
-        Some(list) => list.split(',').filter(|id| !id.is_empty()).map(str::parse).collect(),
+        Some(list) => list
+            .split(',')
+            .filter(|id| !id.is_empty())
+            .map(str::parse)
+            .collect(),
     }
 }
 

@@ -67,13 +67,13 @@ async fn restarting_keeps_everything() {
 }
 
 /// A `keycard serve` process on a free port; dropped, it is killed.
-struct Process {
-    child: Child,
-    base: String,
+pub(crate) struct Process {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Process {
-    fn spawn(database_url: &str) -> Self {
+    pub(crate) fn spawn(database_url: &str) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_keycard"))
             .args([
                 "serve",
@@ -201,7 +201,7 @@ async fn kill_dash_nine_during_a_burst_loses_no_acknowledged_write() {
     assert!(acknowledged.len() >= 40);
 }
 
-fn keycard(args: &[&str], stdin: Option<&str>) -> String {
+pub(crate) fn keycard(args: &[&str], stdin: Option<&str>) -> String {
     use std::io::Write as _;
     let mut child = Command::new(env!("CARGO_BIN_EXE_keycard"))
         .args(args)

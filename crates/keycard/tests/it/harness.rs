@@ -218,10 +218,14 @@ async fn mint_admin_key(store: &dyn Store) -> String {
 /// Creates an empty database on the PostgreSQL server the tests were pointed at, if any.
 pub async fn fresh_postgres_database() -> Option<String> {
     use sqlx::{Connection as _, Executor as _};
-    let admin = std::env::var("KEYCARD_TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty())?;
+    let admin = std::env::var("KEYCARD_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|url| !url.is_empty())?;
     let name = format!("kc_test_{}", uuid::Uuid::now_v7().simple());
     let mut conn = sqlx::postgres::PgConnection::connect(&admin).await.unwrap();
-    conn.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+    conn.execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
     conn.close().await.unwrap();
     let (base, _) = admin.rsplit_once('/').unwrap();
     Some(format!("{base}/{name}"))

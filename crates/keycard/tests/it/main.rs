@@ -16,3 +16,4 @@ mod iap;
 mod openapi;
 mod pagination;
 mod polytomic;
+mod scale_out;
