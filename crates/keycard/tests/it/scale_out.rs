@@ -113,7 +113,7 @@ async fn three_nodes_share_one_database() {
         key,
         url,
     };
-    let mut nodes = vec![cluster.node(), cluster.node(), cluster.node()];
+    let mut nodes = [cluster.node(), cluster.node(), cluster.node()];
 
     let mut slowest = Duration::ZERO;
     for i in 0..9 {
