@@ -76,6 +76,10 @@ pub struct CheckRequest {
     /// Include the reasons for the decision.
     #[serde(default)]
     pub explain: bool,
+    /// Decide only once this node has reached this revision (a write's consistency token), as the
+    /// `Keycard-Min-Revision` header does.
+    #[serde(default)]
+    pub min_revision: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -181,6 +185,9 @@ async fn check(
     Json(request): Json<CheckRequest>,
 ) -> Result<axum::Json<CheckResponse>, ApiError> {
     validate_subject_type(&request.subject)?;
+    if let Some(revision) = request.min_revision {
+        state.at_least(Revision(revision)).await?;
+    }
     let snapshot = state.snapshot.current();
     let org = org_of(&snapshot, caller.organization)?;
     authorize_subject(&caller, org, &request.subject.id)?;
