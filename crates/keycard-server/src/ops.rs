@@ -24,7 +24,18 @@ pub fn router(openapi: utoipa::openapi::OpenApi) -> Router<AppState> {
 /// Ready when the store answers and the snapshot is loaded.
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let snapshot_revision = state.snapshot.current().revision();
-    match state.store.latest_revision().await {
+    // Probes time out quickly: answer within two seconds even when the database hangs.
+    let latest = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        state.store.latest_revision(),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        Err(keycard_core::Error::Unavailable(
+            "the database did not answer within 2 s".into(),
+        ))
+    });
+    match latest {
         Ok(revision) => (
             StatusCode::OK,
             axum::Json(

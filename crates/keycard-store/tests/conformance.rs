@@ -16,14 +16,23 @@ use sqlx::{Connection as _, Executor as _};
 async fn stores() -> Vec<(String, Arc<dyn Store>, tempfile::TempDir)> {
     let dir = tempfile::tempdir().unwrap();
     let mut stores: Vec<(String, Arc<dyn Store>, tempfile::TempDir)> = Vec::new();
-    let sqlite = keycard_store::open(&format!("sqlite://{}", dir.path().join("c.db").display())).await.unwrap();
+    let sqlite = keycard_store::open(&format!("sqlite://{}", dir.path().join("c.db").display()))
+        .await
+        .unwrap();
     stores.push(("sqlite".into(), sqlite, dir));
-    if let Some(admin) = std::env::var("KEYCARD_TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty()) {
+    if let Some(admin) = std::env::var("KEYCARD_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+    {
         let name = format!("kc_test_{}", uuid::Uuid::now_v7().simple());
         let mut conn = sqlx::postgres::PgConnection::connect(&admin).await.unwrap();
-        conn.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+        conn.execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap();
         let (base, _) = admin.rsplit_once('/').unwrap();
-        let pg = keycard_store::open(&format!("{base}/{name}")).await.unwrap();
+        let pg = keycard_store::open(&format!("{base}/{name}"))
+            .await
+            .unwrap();
         stores.push(("postgres".into(), pg, tempfile::tempdir().unwrap()));
     }
     stores
@@ -59,7 +68,15 @@ fn account(name: &str, roles: Vec<RoleId>) -> NewAccount {
 async fn concurrent_writers_get_unique_gapless_revisions() {
     for (backend, store, _dir) in stores().await {
         let actor = Actor::system();
-        let org = store.create_organization(&actor, standard_organization("c".to_owned().try_into().unwrap()).unwrap()).await.unwrap().value.id;
+        let org = store
+            .create_organization(
+                &actor,
+                standard_organization("c".to_owned().try_into().unwrap()).unwrap(),
+            )
+            .await
+            .unwrap()
+            .value
+            .id;
         let start = store.latest_revision().await.unwrap();
         let mut tasks = Vec::new();
         for writer in 0..8 {
@@ -68,7 +85,13 @@ async fn concurrent_writers_get_unique_gapless_revisions() {
             tasks.push(tokio::spawn(async move {
                 let mut revisions = Vec::new();
                 for index in 0..10 {
-                    revisions.push(store.create_role(&actor, org, role(&format!("w{writer}-{index}"))).await.unwrap().revision);
+                    revisions.push(
+                        store
+                            .create_role(&actor, org, role(&format!("w{writer}-{index}")))
+                            .await
+                            .unwrap()
+                            .revision,
+                    );
                 }
                 revisions
             }));
@@ -82,10 +105,16 @@ async fn concurrent_writers_get_unique_gapless_revisions() {
         assert_eq!(revisions, expected, "{backend}: unique and gapless");
         let changes = store.changes_after(start, 1000).await.unwrap();
         let logged: Vec<Revision> = changes.iter().map(|c| c.revision).collect();
-        assert_eq!(logged, expected, "{backend}: the log holds every revision, in order");
+        assert_eq!(
+            logged, expected,
+            "{backend}: the log holds every revision, in order"
+        );
         let page = store.changes_after(start, 5).await.unwrap();
         assert_eq!(page.len(), 5, "{backend}: a page is whole revisions");
-        assert_eq!(store.latest_revision().await.unwrap(), Revision(start.0 + 80));
+        assert_eq!(
+            store.latest_revision().await.unwrap(),
+            Revision(start.0 + 80)
+        );
     }
 }
 
@@ -93,27 +122,132 @@ async fn concurrent_writers_get_unique_gapless_revisions() {
 async fn constraints_map_to_typed_errors_and_writes_are_atomic() {
     for (backend, store, _dir) in stores().await {
         let actor = Actor::system();
-        let org = store.create_organization(&actor, standard_organization("c".to_owned().try_into().unwrap()).unwrap()).await.unwrap().value.id;
-        let editor = store.create_role(&actor, org, role("editor")).await.unwrap().value.id;
-        assert!(matches!(store.create_role(&actor, org, role("editor")).await, Err(Error::Conflict { .. })), "{backend}");
+        let org = store
+            .create_organization(
+                &actor,
+                standard_organization("c".to_owned().try_into().unwrap()).unwrap(),
+            )
+            .await
+            .unwrap()
+            .value
+            .id;
+        let editor = store
+            .create_role(&actor, org, role("editor"))
+            .await
+            .unwrap()
+            .value
+            .id;
+        assert!(
+            matches!(
+                store.create_role(&actor, org, role("editor")).await,
+                Err(Error::Conflict { .. })
+            ),
+            "{backend}"
+        );
         let before = store.latest_revision().await.unwrap();
         let missing = RoleId::new();
-        let refused = store.create_account(&actor, org, account("ann", vec![editor, missing])).await;
-        assert!(matches!(refused, Err(Error::NotFound { .. })), "{backend}: {refused:?}");
-        assert_eq!(store.latest_revision().await.unwrap(), before, "{backend}: a refused write leaves nothing");
-        assert!(store.find_account(org, &"ann".to_owned().try_into().unwrap()).await.unwrap().is_none());
-        let ann = store.create_account(&actor, org, account("ann", vec![editor])).await.unwrap().value.id;
-        assert!(matches!(store.get_account(org, AccountId::new()).await, Err(Error::NotFound { .. })));
-        let other = store.create_organization(&actor, standard_organization("d".to_owned().try_into().unwrap()).unwrap()).await.unwrap().value.id;
-        assert!(matches!(store.get_account(other, ann).await, Err(Error::NotFound { .. })), "{backend}: tenants are isolated");
-        assert!(matches!(store.remove_link(&actor, org, Link::RoleOf(Principal::Account(ann), missing)).await, Err(Error::NotFound { .. })));
+        let refused = store
+            .create_account(&actor, org, account("ann", vec![editor, missing]))
+            .await;
+        assert!(
+            matches!(refused, Err(Error::NotFound { .. })),
+            "{backend}: {refused:?}"
+        );
+        assert_eq!(
+            store.latest_revision().await.unwrap(),
+            before,
+            "{backend}: a refused write leaves nothing"
+        );
+        assert!(
+            store
+                .find_account(org, &"ann".to_owned().try_into().unwrap())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let ann = store
+            .create_account(&actor, org, account("ann", vec![editor]))
+            .await
+            .unwrap()
+            .value
+            .id;
+        assert!(matches!(
+            store.get_account(org, AccountId::new()).await,
+            Err(Error::NotFound { .. })
+        ));
+        let other = store
+            .create_organization(
+                &actor,
+                standard_organization("d".to_owned().try_into().unwrap()).unwrap(),
+            )
+            .await
+            .unwrap()
+            .value
+            .id;
+        assert!(
+            matches!(
+                store.get_account(other, ann).await,
+                Err(Error::NotFound { .. })
+            ),
+            "{backend}: tenants are isolated"
+        );
+        assert!(matches!(
+            store
+                .remove_link(&actor, org, Link::RoleOf(Principal::Account(ann), missing))
+                .await,
+            Err(Error::NotFound { .. })
+        ));
         let revision = store.delete_role(&actor, org, editor).await.unwrap();
-        let changes = store.changes_after(Revision(revision.0 - 1), 10).await.unwrap();
+        let changes = store
+            .changes_after(Revision(revision.0 - 1), 10)
+            .await
+            .unwrap();
         let kinds: Vec<&str> = changes.iter().map(|c| c.entity.as_str()).collect();
-        assert_eq!(kinds, vec!["account", "role"], "{backend}: the cascade is in the log, in the same revision");
+        assert_eq!(
+            kinds,
+            vec!["account", "role"],
+            "{backend}: the cascade is in the log, in the same revision"
+        );
         assert!(changes.iter().all(|c| c.revision == revision));
-        assert_eq!(store.get_account(org, ann).await.unwrap().roles, Vec::<RoleId>::new());
-        let admin = store.list_roles(org, &keycard_core::page::PageRequest::first(10)).await.unwrap().items.into_iter().find(|r| r.system).unwrap();
-        assert!(matches!(store.delete_role(&actor, org, admin.id).await, Err(Error::BuiltIn { .. })), "{backend}");
+        assert_eq!(
+            store.get_account(org, ann).await.unwrap().roles,
+            Vec::<RoleId>::new()
+        );
+        let admin = store
+            .list_roles(org, &keycard_core::page::PageRequest::first(10))
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .find(|r| r.system)
+            .unwrap();
+        assert!(
+            matches!(
+                store.delete_role(&actor, org, admin.id).await,
+                Err(Error::BuiltIn { .. })
+            ),
+            "{backend}"
+        );
     }
+}
+
+#[tokio::test]
+async fn a_binary_refuses_a_newer_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("newer.db").display());
+    let store = keycard_store::open_sql(&url).await.unwrap();
+    let known = store.schema_version();
+    drop(store);
+    let mut conn = sqlx::sqlite::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("INSERT INTO kc_schema (version, applied_at) VALUES ($1, 0)")
+        .bind(known + 1)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let refused = keycard_store::open(&url).await.map(|_| ()).unwrap_err();
+    assert!(
+        refused.to_string().contains("newer than this binary"),
+        "{refused}"
+    );
 }

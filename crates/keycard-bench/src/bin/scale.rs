@@ -31,7 +31,11 @@ fn role(name: String) -> anyhow::Result<NewRole> {
 }
 
 async fn default_org(store: &dyn Store) -> anyhow::Result<keycard_core::ids::OrganizationId> {
-    Ok(store.find_organization(&OrganizationName::try_from("default")?).await?.context("no default organization")?.id)
+    Ok(store
+        .find_organization(&OrganizationName::try_from("default")?)
+        .await?
+        .context("no default organization")?
+        .id)
 }
 
 /// Writes per second with `writers` concurrent writers.
@@ -44,7 +48,13 @@ async fn write_rate(store: Arc<dyn Store>, writers: usize, label: &str) -> anyho
         let label = label.to_owned();
         tasks.push(tokio::spawn(async move {
             for index in 0..WRITES / writers {
-                store.create_role(&Actor::system(), org, role(format!("{label}-{writers}-{writer}-{index}"))?).await?;
+                store
+                    .create_role(
+                        &Actor::system(),
+                        org,
+                        role(format!("{label}-{writers}-{writer}-{index}"))?,
+                    )
+                    .await?;
             }
             anyhow::Ok(())
         }));
@@ -58,13 +68,19 @@ async fn write_rate(store: Arc<dyn Store>, writers: usize, label: &str) -> anyho
 async fn fresh_postgres(admin: &str) -> anyhow::Result<String> {
     let name = format!("kc_bench_{}", uuid_suffix());
     let mut conn = sqlx::postgres::PgConnection::connect(admin).await?;
-    conn.execute(format!("CREATE DATABASE {name}").as_str()).await?;
-    let (base, _) = admin.rsplit_once('/').context("the admin url has no database")?;
+    conn.execute(format!("CREATE DATABASE {name}").as_str())
+        .await?;
+    let (base, _) = admin
+        .rsplit_once('/')
+        .context("the admin url has no database")?;
     Ok(format!("{base}/{name}"))
 }
 
 fn uuid_suffix() -> String {
-    keycard_core::ids::OrganizationId::new().as_uuid().simple().to_string()
+    keycard_core::ids::OrganizationId::new()
+        .as_uuid()
+        .simple()
+        .to_string()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -74,13 +90,17 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let admin = std::env::args().nth(1).ok_or_else(|| anyhow!("usage: scale POSTGRES_ADMIN_URL"))?;
+    let admin = std::env::args()
+        .nth(1)
+        .ok_or_else(|| anyhow!("usage: scale POSTGRES_ADMIN_URL"))?;
     let dir = std::env::temp_dir().join(format!("keycard-scale-{}", uuid_suffix()));
     std::fs::create_dir_all(&dir)?;
     let sqlite_url = format!("sqlite://{}", dir.join("scale.db").display());
     let postgres_url = fresh_postgres(&admin).await?;
 
-    println!("== write throughput ({WRITES} role creations each; every write is one transaction with its change-log rows)");
+    println!(
+        "== write throughput ({WRITES} role creations each; every write is one transaction with its change-log rows)"
+    );
     for (label, url) in [("sqlite", &sqlite_url), ("postgres", &postgres_url)] {
         let store = keycard_store::open(url).await?;
         bootstrap(store.as_ref(), Some("bench-admin-password")).await?;
@@ -90,7 +110,9 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
-    println!("== propagation: write through node A, decision changed on node B (PostgreSQL, LISTEN/NOTIFY)");
+    println!(
+        "== propagation: write through node A, decision changed on node B (PostgreSQL, LISTEN/NOTIFY)"
+    );
     let url = fresh_postgres(&admin).await?;
     let store_a = keycard_store::open(&url).await?;
     bootstrap(store_a.as_ref(), Some("bench-admin-password")).await?;
@@ -99,7 +121,11 @@ async fn main() -> anyhow::Result<()> {
     let store_b: Arc<dyn Store> = Arc::new(sql_b);
     let org = default_org(store_a.as_ref()).await?;
     let actor = Actor::system();
-    let reader = store_a.create_role(&actor, org, role("reader".into())?).await?.value.id;
+    let reader = store_a
+        .create_role(&actor, org, role("reader".into())?)
+        .await?
+        .value
+        .id;
     let account = NewAccount {
         username: "prober".to_owned().try_into()?,
         email: None,
@@ -113,10 +139,23 @@ async fn main() -> anyhow::Result<()> {
     };
     store_a.create_account(&actor, org, account).await?;
     let node_b = AppState::load(store_b, Settings::default()).await?;
-    let _follower = spawn_follower(node_b.snapshot.clone(), Duration::from_millis(500), notifications);
+    let _follower = spawn_follower(
+        node_b.snapshot.clone(),
+        Duration::from_millis(500),
+        notifications,
+    );
     // Let the listener connect before measuring.
     let ready = Instant::now();
-    while decision::resolve_subject(node_b.snapshot.current().organization(org).context("no org")?, "prober").is_none() {
+    while decision::resolve_subject(
+        node_b
+            .snapshot
+            .current()
+            .organization(org)
+            .context("no org")?,
+        "prober",
+    )
+    .is_none()
+    {
         if ready.elapsed() > Duration::from_secs(10) {
             return Err(anyhow!("node B never caught up"));
         }
@@ -128,14 +167,22 @@ async fn main() -> anyhow::Result<()> {
         let policy = NewPolicy {
             name: format!("grant{index}").try_into()?,
             system: false,
-            actions: vec![PolicyAction { action: "read".to_owned().try_into()?, role_ids: vec![reader] }],
-            resources: vec![ResourceRef { resource_type: "doc".into(), id: resource.clone() }],
+            actions: vec![PolicyAction {
+                action: "read".to_owned().try_into()?,
+                role_ids: vec![reader],
+            }],
+            resources: vec![ResourceRef {
+                resource_type: "doc".into(),
+                id: resource.clone(),
+            }],
         };
         store_a.create_policy(&actor, org, policy).await?;
         let committed = Instant::now();
         loop {
             let snapshot = node_b.snapshot.current();
-            let allowed = snapshot.organization(org).is_some_and(|o| decision::check(o, "prober", "read", "doc", &resource));
+            let allowed = snapshot
+                .organization(org)
+                .is_some_and(|o| decision::check(o, "prober", "read", "doc", &resource));
             if allowed {
                 break;
             }
