@@ -76,6 +76,24 @@ impl<T> Page<T> {
     }
 }
 
+/// Reads every page of a list, in order, for the few callers that need a whole list at once.
+pub async fn read_all<T, F, Fut>(mut fetch: F) -> Result<Vec<T>, Error>
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>, Error>>,
+{
+    let mut items = Vec::new();
+    let mut page = PageRequest::first(MAX_LIMIT);
+    loop {
+        let batch = fetch(page).await?;
+        items.extend(batch.items);
+        match batch.next_cursor {
+            Some(cursor) => page = PageRequest::parse(Some(&cursor), Some(MAX_LIMIT))?,
+            None => return Ok(items),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

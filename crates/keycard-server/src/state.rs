@@ -342,26 +342,14 @@ pub async fn organization_role(
     org: OrganizationId,
     name: &str,
 ) -> Result<keycard_core::ids::RoleId> {
-    let mut page = keycard_core::page::PageRequest::first(keycard_core::page::MAX_LIMIT);
-    loop {
-        let roles = store.list_roles(org, &page).await?;
-        if let Some(role) = roles
-            .items
-            .iter()
-            .find(|role| role.system && role.name.as_str() == name)
-        {
-            return Ok(role.id);
-        }
-        match roles.next_cursor {
-            Some(cursor) => {
-                page = keycard_core::page::PageRequest::parse(
-                    Some(&cursor),
-                    Some(keycard_core::page::MAX_LIMIT),
-                )?
-            }
-            None => return Err(Error::not_found("role", name)),
-        }
-    }
+    let roles =
+        keycard_core::page::read_all(|page| async move { store.list_roles(org, &page).await })
+            .await?;
+    roles
+        .into_iter()
+        .find(|role| role.system && role.name.as_str() == name)
+        .map(|role| role.id)
+        .ok_or_else(|| Error::not_found("role", name))
 }
 
 /// Looks an organization snapshot up, for handlers that already hold a snapshot.

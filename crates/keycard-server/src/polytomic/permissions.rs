@@ -186,26 +186,16 @@ pub async fn list_policies(
     caller.require_admin()?;
     let org_id = caller.0.organization;
     let actions = org_actions(&state, org_id)?;
-    let mut policies = Vec::new();
-    let mut page = keycard_core::page::PageRequest::first(keycard_core::page::MAX_LIMIT);
-    loop {
-        let batch = state.store.list_policies(org_id, &page).await?;
-        policies.extend(
-            batch
-                .items
-                .iter()
-                .map(|policy| policy_document(policy, &actions)),
-        );
-        match batch.next_cursor {
-            Some(cursor) => {
-                page = keycard_core::page::PageRequest::parse(
-                    Some(&cursor),
-                    Some(keycard_core::page::MAX_LIMIT),
-                )?
-            }
-            None => break,
-        }
-    }
+    let store = state.store.clone();
+    let policies = keycard_core::page::read_all(|page| {
+        let store = store.clone();
+        async move { store.list_policies(org_id, &page).await }
+    })
+    .await?;
+    let policies = policies
+        .iter()
+        .map(|policy| policy_document(policy, &actions))
+        .collect();
     Ok(data(Value::Array(policies)))
 }
 

@@ -457,21 +457,13 @@ pub async fn list_organizations(
     caller: PolyCaller,
 ) -> Result<Response, PolyError> {
     require_partner(&caller)?;
-    let mut organizations = Vec::new();
-    let mut page = keycard_core::page::PageRequest::first(keycard_core::page::MAX_LIMIT);
-    loop {
-        let batch = state.store.list_organizations(&page).await?;
-        organizations.extend(batch.items.iter().map(organization_document));
-        match batch.next_cursor {
-            Some(cursor) => {
-                page = keycard_core::page::PageRequest::parse(
-                    Some(&cursor),
-                    Some(keycard_core::page::MAX_LIMIT),
-                )?
-            }
-            None => break,
-        }
-    }
+    let store = state.store.clone();
+    let organizations = keycard_core::page::read_all(|page| {
+        let store = store.clone();
+        async move { store.list_organizations(&page).await }
+    })
+    .await?;
+    let organizations = organizations.iter().map(organization_document).collect();
     Ok(data(Value::Array(organizations)))
 }
 
