@@ -159,7 +159,7 @@ async fn main() -> anyhow::Result<()> {
         if ready.elapsed() > Duration::from_secs(10) {
             return Err(anyhow!("node B never caught up"));
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::task::yield_now().await;
     }
     let mut delays = Vec::with_capacity(PROPAGATIONS);
     for index in 0..PROPAGATIONS {

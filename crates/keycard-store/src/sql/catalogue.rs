@@ -224,21 +224,15 @@ impl CatalogueStore for SqlStore {
         let before = find_method(w.conn(), org, provenance.as_str(), name)
             .await?
             .ok_or_else(|| Error::not_found("method", format!("{provenance}/{name}")))?;
-        sqlx::query(
-            "DELETE FROM methods WHERE organization_id = $1 AND provenance = $2 AND name = $3",
-        )
-        .bind(org.to_string())
-        .bind(provenance.as_str())
-        .bind(name)
-        .execute(w.conn())
-        .await
-        .map_err(internal)?;
-        w.record(
+        delete_entry(
+            &mut w,
+            org,
+            ("methods", "name"),
+            provenance,
+            name,
             EntityKind::Method,
             &before.key(),
-            Operation::Delete,
-            Some(&before),
-            None,
+            &before,
         )
         .await?;
         w.commit().await
@@ -254,24 +248,44 @@ impl CatalogueStore for SqlStore {
         let mut w = self.begin_write(actor, org).await?;
         let before = find_view(w.conn(), org, provenance.as_str(), path)
             .await?
-            .ok_or_else(|| Error::not_found("view", format!("{provenance}{path}")))?;
-        sqlx::query(
-            "DELETE FROM views WHERE organization_id = $1 AND provenance = $2 AND path = $3",
-        )
-        .bind(org.to_string())
-        .bind(provenance.as_str())
-        .bind(path)
-        .execute(w.conn())
-        .await
-        .map_err(internal)?;
-        w.record(
+            .ok_or_else(|| Error::not_found("view", format!("{provenance}/{path}")))?;
+        delete_entry(
+            &mut w,
+            org,
+            ("views", "path"),
+            provenance,
+            path,
             EntityKind::View,
             &before.key(),
-            Operation::Delete,
-            Some(&before),
-            None,
+            &before,
         )
         .await?;
         w.commit().await
     }
+}
+
+/// Deletes one catalogue entry (a row of `table` keyed by organization, provenance and `column`)
+/// inside an open write, and logs it.
+#[allow(clippy::too_many_arguments)]
+async fn delete_entry<T: serde::Serialize>(
+    w: &mut WriteTx,
+    org: OrganizationId,
+    (table, column): (&str, &str),
+    provenance: &Provenance,
+    value: &str,
+    kind: EntityKind,
+    key: &str,
+    before: &T,
+) -> Result<()> {
+    sqlx::query(&format!(
+        "DELETE FROM {table} WHERE organization_id = $1 AND provenance = $2 AND {column} = $3"
+    ))
+    .bind(org.to_string())
+    .bind(provenance.as_str())
+    .bind(value)
+    .execute(w.conn())
+    .await
+    .map_err(internal)?;
+    w.record(kind, key, Operation::Delete, Some(before), None)
+        .await
 }
