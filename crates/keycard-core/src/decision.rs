@@ -19,7 +19,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::ids::{GroupId, PolicyId, RoleId};
-use crate::index::{METHOD_KEY, POLICY_KEY, ROUTE_KEY, VIEW_KEY, route_matches, with_key};
+use crate::index::{METHOD_KEY, ROUTE_KEY, VIEW_KEY, route_matches, with_key};
 use crate::model::{Account, Method, ResourceRef};
 use crate::snapshot::OrgSnapshot;
 
@@ -265,9 +265,7 @@ pub fn check(
                 })
             })
         }
-        _ => match with_key(POLICY_KEY, &[resource_type, action], |key| {
-            index.policy_grants.get(key)
-        }) {
+        _ => match index.policy_grant(resource_type, action) {
             Some(grant) => {
                 let exact = if grant.exact.is_empty() {
                     None

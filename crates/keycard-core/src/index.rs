@@ -4,7 +4,7 @@
 //! (its own and its ancestors', nothing when inactive). A check is then a few hash lookups and bit
 //! tests, whatever the size of the organization.
 //!
-//! Everything lives in persistent maps, so a write copies only the paths it changes. Grants carry
+//! Everything lives in persistent hash tries ([`crate::hash_trie`]), so a write copies only the paths it changes. Grants carry
 //! no conditions today; a conditional grant would live beside the bitset and be consulted only when
 //! the bitset misses, so that unconditional checks keep this cost.
 
@@ -13,9 +13,8 @@ use std::sync::Arc;
 
 use crate::ids::{AccountId, GroupId};
 
-/// A persistent hash map with a fast, DoS-resistant hasher.
-pub type FastMap<K, V> =
-    imbl::GenericHashMap<K, V, foldhash::fast::RandomState, imbl::shared_ptr::DefaultSharedPtr>;
+/// The persistent map the index is made of.
+pub type FastMap<K, V> = crate::hash_trie::TrieMap<K, V>;
 
 /// An immutable set of role slots.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -78,19 +77,21 @@ impl RoleBits {
     }
 }
 
-/// An account as checks see it.
+/// An account as checks see it. Laid out in the order a check reads it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[repr(C)]
 pub struct Subject {
-    pub id: AccountId,
+    /// Inline when short, so that finding a subject by name and verifying it is one memory read.
+    pub username: compact_str::CompactString,
     pub inactive: bool,
     /// Slots of the directly assigned roles, inline for the usual few.
-    pub roles: smallvec::SmallVec<[u32; 6]>,
+    pub roles: smallvec::SmallVec<[u32; 4]>,
     /// Direct groups.
     pub groups: Box<[GroupId]>,
+    pub id: AccountId,
 }
 
-/// Grant keys share one map; the first byte names the kind.
-pub const POLICY_KEY: char = 'p';
+/// Method, view and route keys share one map; the first byte names the kind.
 pub const METHOD_KEY: char = 'm';
 pub const VIEW_KEY: char = 'v';
 pub const ROUTE_KEY: char = 'r';

@@ -8,6 +8,7 @@ pub mod builtin;
 pub mod change;
 pub mod decision;
 pub mod error;
+pub mod hash_trie;
 pub mod ids;
 pub mod index;
 pub mod model;

@@ -5,14 +5,14 @@
 
 use std::sync::Arc;
 
+use compact_str::CompactString;
 use imbl::{HashMap, OrdSet};
 
 use crate::Error;
 use crate::change::{Change, EntityKind, Operation, Revision};
+use crate::hash_trie::{HashTrie, hash_of};
 use crate::ids::{AccountId, GroupId, OrganizationId, PolicyId, RoleId};
-use crate::index::{
-    FastMap, METHOD_KEY, POLICY_KEY, ROUTE_KEY, RoleBits, Subject, VIEW_KEY, grant_key,
-};
+use crate::index::{FastMap, METHOD_KEY, ROUTE_KEY, RoleBits, Subject, VIEW_KEY, grant_key};
 use crate::model::{Account, Group, Method, Organization, Policy, ResourceRef, Role, View};
 use crate::store::FullState;
 
@@ -28,8 +28,6 @@ pub struct Snapshot {
 pub struct OrgSnapshot {
     pub organization: Arc<Organization>,
     accounts: HashMap<AccountId, Arc<Account>>,
-    by_username: HashMap<String, AccountId>,
-    by_email: HashMap<String, AccountId>,
     groups: HashMap<GroupId, Arc<Group>>,
     roles: HashMap<RoleId, Arc<Role>>,
     policies: HashMap<PolicyId, Arc<Policy>>,
@@ -43,8 +41,10 @@ pub struct OrgSnapshot {
 /// resources by id.
 #[derive(Clone, Debug, Default)]
 pub struct PolicyGrant {
+    pub resource_type: compact_str::CompactString,
+    pub action: compact_str::CompactString,
     pub any: RoleBits,
-    pub exact: FastMap<Box<str>, RoleBits>,
+    pub exact: FastMap<Arc<str>, RoleBits>,
 }
 
 /// A catalogue route: verb (uppercase), path or template, and the method id serving it.
@@ -57,17 +57,19 @@ pub struct DecisionIndex {
     pub(crate) next_slot: u32,
     pub(crate) active: RoleBits,
     pub(crate) admin: Option<u32>,
-    pub(crate) subjects_by_id: FastMap<AccountId, Arc<Subject>>,
-    pub(crate) subjects_by_name: FastMap<Box<str>, Arc<Subject>>,
-    pub(crate) subjects_by_email: FastMap<Box<str>, Arc<Subject>>,
+    /// Subjects found by hash of their username, verified against it.
+    pub(crate) subjects: HashTrie<Arc<Subject>>,
+    pub(crate) usernames_by_id: FastMap<AccountId, CompactString>,
+    /// Keyed by lowercased email.
+    pub(crate) usernames_by_email: FastMap<CompactString, CompactString>,
     pub(crate) group_slots: FastMap<GroupId, Arc<[u32]>>,
     pub(crate) group_children: FastMap<GroupId, OrdSet<GroupId>>,
     /// Method and view grants.
-    pub(crate) grants: FastMap<Box<str>, RoleBits>,
-    /// Policy grants by (resource type, action): one lookup answers the common case.
-    pub(crate) policy_grants: FastMap<Box<str>, PolicyGrant>,
+    pub(crate) grants: FastMap<Arc<str>, RoleBits>,
+    /// Policy grants found by hash of (resource type, action): one lookup answers the common case.
+    pub(crate) policy_grants: HashTrie<PolicyGrant>,
     /// Route keys (`VERB`, exact path) to the method ids serving them.
-    pub(crate) routes: FastMap<Box<str>, Arc<[Box<str>]>>,
+    pub(crate) routes: FastMap<Arc<str>, Arc<[Box<str>]>>,
     /// Every route with its method id, for template matching.
     pub(crate) route_templates: Arc<Vec<RouteEntry>>,
 }
@@ -277,8 +279,6 @@ impl OrgSnapshot {
         Self {
             organization: Arc::new(organization),
             accounts: HashMap::new(),
-            by_username: HashMap::new(),
-            by_email: HashMap::new(),
             groups: HashMap::new(),
             roles: HashMap::new(),
             policies: HashMap::new(),
@@ -304,9 +304,10 @@ impl OrgSnapshot {
         slot
     }
 
-    fn subject_of(&mut self, account: &Account) -> Arc<Subject> {
-        Arc::new(Subject {
+    fn subject_of(&mut self, account: &Account) -> Subject {
+        Subject {
             id: account.id,
+            username: account.username.as_str().into(),
             inactive: account.inactive,
             roles: account
                 .roles
@@ -314,41 +315,46 @@ impl OrgSnapshot {
                 .map(|role| self.slot_of(*role))
                 .collect(),
             groups: account.groups.clone().into_boxed_slice(),
-        })
+        }
     }
 
     fn put_account(&mut self, account: Account) {
         self.remove_account(account.id);
-        self.by_username
-            .insert(account.username.to_string(), account.id);
         let subject = self.subject_of(&account);
-        self.index
-            .subjects_by_id
-            .insert(account.id, subject.clone());
-        self.index
-            .subjects_by_name
-            .insert(account.username.as_str().into(), subject.clone());
+        let username = subject.username.clone();
+        let index = &mut self.index;
+        index.usernames_by_id.insert(account.id, username.clone());
         if let Some(email) = &account.email {
-            let key = email.as_str().to_ascii_lowercase();
-            self.index
-                .subjects_by_email
-                .insert(key.as_str().into(), subject);
-            self.by_email.insert(key, account.id);
+            // Emails need not be unique: the latest account to take one answers to it.
+            index
+                .usernames_by_email
+                .insert(email.as_str().to_ascii_lowercase().into(), username.clone());
         }
+        index
+            .subjects
+            .insert(hash_of(username.as_str()), Arc::new(subject), |s| {
+                s.username == username
+            });
         self.accounts.insert(account.id, Arc::new(account));
     }
 
     fn remove_account(&mut self, id: AccountId) {
-        if let Some(old) = self.accounts.remove(&id) {
-            self.by_username.remove(old.username.as_str());
-            self.index.subjects_by_id.remove(&id);
-            self.index.subjects_by_name.remove(old.username.as_str());
-            if let Some(email) = &old.email {
-                let key = email.as_str().to_ascii_lowercase();
-                if self.by_email.get(&key) == Some(&id) {
-                    self.by_email.remove(&key);
-                    self.index.subjects_by_email.remove(key.as_str());
-                }
+        let Some(old) = self.accounts.remove(&id) else {
+            return;
+        };
+        let index = &mut self.index;
+        index.usernames_by_id.remove(&id);
+        let username = old.username.as_str();
+        index.subjects.remove(hash_of(username), |s| s.id == id);
+        if let Some(email) = &old.email {
+            let email = email.as_str().to_ascii_lowercase();
+            if index
+                .usernames_by_email
+                .get(email.as_str())
+                .map(CompactString::as_str)
+                == Some(username)
+            {
+                index.usernames_by_email.remove(email.as_str());
             }
         }
     }
@@ -492,7 +498,7 @@ impl OrgSnapshot {
         if bits.is_empty() {
             self.index.grants.remove(key.as_str());
         } else {
-            self.index.grants.insert(key.into_boxed_str(), bits);
+            self.index.grants.insert(key.into(), bits);
         }
     }
 
@@ -554,14 +560,23 @@ impl OrgSnapshot {
                 .into_iter()
                 .map(|role| self.slot_of(role))
                 .collect();
-            let key = grant_key(POLICY_KEY, &[&resource.resource_type, &action]);
             let bits = RoleBits::from_slots(slots);
+            let resource_type = resource.resource_type.as_str();
+            let hash = policy_grant_hash(resource_type, &action);
+            let is_key = |grant: &PolicyGrant| {
+                grant.resource_type == resource_type && grant.action == *action
+            };
             let mut grant = self
                 .index
                 .policy_grants
-                .get(key.as_str())
+                .find(hash, is_key)
                 .cloned()
-                .unwrap_or_default();
+                .unwrap_or_else(|| PolicyGrant {
+                    resource_type: resource_type.into(),
+                    action: action.as_str().into(),
+                    any: RoleBits::default(),
+                    exact: FastMap::default(),
+                });
             if resource.id == ResourceRef::ANY_ID {
                 grant.any = bits;
             } else if bits.is_empty() {
@@ -570,9 +585,9 @@ impl OrgSnapshot {
                 grant.exact.insert(resource.id.as_str().into(), bits);
             }
             if grant.any.is_empty() && grant.exact.is_empty() {
-                self.index.policy_grants.remove(key.as_str());
+                self.index.policy_grants.remove(hash, is_key);
             } else {
-                self.index.policy_grants.insert(key.into_boxed_str(), grant);
+                self.index.policy_grants.insert(hash, grant, is_key);
             }
         }
     }
@@ -611,7 +626,7 @@ impl OrgSnapshot {
             .into_iter()
             .map(|(key, mut ids)| {
                 ids.sort();
-                (key.into_boxed_str(), Arc::from(ids))
+                (Arc::from(key), Arc::from(ids))
             })
             .collect();
         self.index.route_templates = Arc::new(templates);
@@ -629,15 +644,15 @@ impl OrgSnapshot {
     }
 
     pub fn account_by_username(&self, username: &str) -> Option<&Account> {
-        self.by_username
-            .get(username)
-            .and_then(|id| self.account(*id))
+        self.index
+            .subject_by_username(username)
+            .and_then(|subject| self.account(subject.id))
     }
 
     pub fn account_by_email(&self, email: &str) -> Option<&Account> {
-        self.by_email
-            .get(&email.to_ascii_lowercase())
-            .and_then(|id| self.account(*id))
+        self.index
+            .subject_by_email(email)
+            .and_then(|subject| self.account(subject.id))
     }
 
     pub fn group(&self, id: GroupId) -> Option<&Group> {
@@ -720,20 +735,51 @@ fn policy_keys(policy: Option<&Policy>) -> impl Iterator<Item = (ResourceRef, St
     })
 }
 
+/// The hash policy grants are found by.
+#[inline]
+fn policy_grant_hash(resource_type: &str, action: &str) -> u64 {
+    hash_of(&(resource_type, action))
+}
+
 impl DecisionIndex {
     /// The subject a string names: an account id, a username or an email (case-insensitive).
     #[inline]
     pub fn subject(&self, name: &str) -> Option<&Subject> {
         if let Ok(id) = uuid::Uuid::try_parse(name)
-            && let Some(subject) = self.subjects_by_id.get(&AccountId::from_uuid(id))
+            && let Some(subject) = self.subject_by_id(AccountId::from_uuid(id))
         {
             return Some(subject);
         }
-        if let Some(subject) = self.subjects_by_name.get(name) {
-            return Some(subject);
-        }
-        crate::index::with_lowercase(name, |email| self.subjects_by_email.get(email))
+        self.subject_by_username(name)
+            .or_else(|| self.subject_by_email(name))
+    }
+
+    #[inline]
+    pub fn subject_by_username(&self, username: &str) -> Option<&Subject> {
+        self.subjects
+            .find(hash_of(username), |s| s.username == username)
             .map(Arc::as_ref)
+    }
+
+    pub fn subject_by_id(&self, id: AccountId) -> Option<&Subject> {
+        let username = self.usernames_by_id.get(&id)?;
+        self.subject_by_username(username)
+            .filter(|subject| subject.id == id)
+    }
+
+    /// Case-insensitive.
+    pub fn subject_by_email(&self, email: &str) -> Option<&Subject> {
+        crate::index::with_lowercase(email, |email| self.usernames_by_email.get(email))
+            .and_then(|username| self.subject_by_username(username))
+    }
+
+    /// What the policies on (resource type, action) grant.
+    #[inline]
+    pub fn policy_grant(&self, resource_type: &str, action: &str) -> Option<&PolicyGrant> {
+        self.policy_grants
+            .find(policy_grant_hash(resource_type, action), |grant| {
+                grant.resource_type == resource_type && grant.action == action
+            })
     }
 
     /// Whether one of the subject's active roles (direct, or passed on by its groups) is the
