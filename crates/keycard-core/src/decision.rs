@@ -243,9 +243,7 @@ pub fn check(
     let Some(subject) = index.subject(subject) else {
         return false;
     };
-    if subject.inactive {
-        return false;
-    }
+    // An inactive subject is indexed with no roles and no groups: it holds nothing.
     match resource_type {
         "method" if action == "call" => with_key(METHOD_KEY, &[resource_id], |key| {
             index.holds(subject, index.grants.get(key), None)

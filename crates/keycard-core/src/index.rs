@@ -77,17 +77,18 @@ impl RoleBits {
     }
 }
 
-/// An account as checks see it. Laid out in the order a check reads it.
+/// An account as checks see it, laid out in the order a check reads it. An inactive account is
+/// indexed with no roles and no groups, so that it grants nothing without a check reading the flag.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[repr(C)]
 pub struct Subject {
     /// Inline when short, so that finding a subject by name and verifying it is one memory read.
     pub username: compact_str::CompactString,
-    pub inactive: bool,
     /// Slots of the directly assigned roles, inline for the usual few.
     pub roles: smallvec::SmallVec<[u32; 4]>,
     /// Direct groups.
     pub groups: Box<[GroupId]>,
+    pub inactive: bool,
     pub id: AccountId,
 }
 

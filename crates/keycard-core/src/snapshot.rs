@@ -305,16 +305,24 @@ impl OrgSnapshot {
     }
 
     fn subject_of(&mut self, account: &Account) -> Subject {
+        let (roles, groups) = if account.inactive {
+            (Default::default(), Box::default())
+        } else {
+            (
+                account
+                    .roles
+                    .iter()
+                    .map(|role| self.slot_of(*role))
+                    .collect(),
+                account.groups.clone().into_boxed_slice(),
+            )
+        };
         Subject {
-            id: account.id,
             username: account.username.as_str().into(),
+            roles,
+            groups,
             inactive: account.inactive,
-            roles: account
-                .roles
-                .iter()
-                .map(|role| self.slot_of(*role))
-                .collect(),
-            groups: account.groups.clone().into_boxed_slice(),
+            id: account.id,
         }
     }
 
