@@ -1,7 +1,8 @@
 //! A persistent hash trie tuned for what checks do: many lookups, few writes.
 //!
-//! Branches are dense arrays of 64 children indexed by six bits of a 64-bit hash; leaves hold up
-//! to eight entries with their full hash, so a lookup walks a few pointers, compares hashes, and
+//! Branches are dense arrays of 64 children indexed by six bits of a 64-bit hash (the root of a
+//! large trie has 4,096 children, indexed by twelve); leaves hold up to eight entries with their
+//! full hash, so a lookup walks a few pointers, compares hashes, and
 //! looks at a key only when its hash matches. Writes copy the path from the root to one leaf (at
 //! most a dozen small nodes), so a clone of the trie costs one reference count and a write's cost
 //! does not grow with the number of entries. `imbl`'s maps, used before, spent most of a check in
@@ -19,6 +20,10 @@ use std::sync::{Arc, LazyLock};
 const BITS: u32 = 6;
 const FANOUT: usize = 1 << BITS;
 const LEAF_MAX: usize = 8;
+/// A trie this large gets a root of 4,096 children, so that a lookup in a big map skips a level;
+/// small maps (most of them) keep small roots.
+const WIDE_ROOT_BITS: u32 = 12;
+const WIDE_ROOT_AT: usize = 4096;
 
 /// One seed per process: hashes are never stored or sent anywhere, and a random seed keeps
 /// crafted keys from piling into one leaf.
@@ -34,7 +39,8 @@ pub fn hash_of<Q: Hash + ?Sized>(key: &Q) -> u64 {
 enum Node<T> {
     Empty,
     Leaf(Arc<[(u64, T)]>),
-    Branch(Arc<[Node<T>; FANOUT]>),
+    /// A power-of-two number of children, indexed by the next bits of the hash.
+    Branch(Arc<[Node<T>]>),
 }
 
 /// A persistent set of values found by hash and predicate.
@@ -53,9 +59,15 @@ impl<T> Default for HashTrie<T> {
     }
 }
 
+/// The child of a branch of `width` children that `hash` goes to, below `shift` bits.
 #[inline]
-fn slot(hash: u64, shift: u32) -> usize {
-    ((hash >> shift) as usize) & (FANOUT - 1)
+fn slot(hash: u64, shift: u32, width: usize) -> usize {
+    ((hash >> shift) as usize) & (width - 1)
+}
+
+#[inline]
+fn bits_of(width: usize) -> u32 {
+    width.trailing_zeros()
 }
 
 impl<T: Clone> HashTrie<T> {
@@ -82,8 +94,8 @@ impl<T: Clone> HashTrie<T> {
                         .map(|(_, value)| value);
                 }
                 Node::Branch(children) => {
-                    node = &children[slot(hash, shift)];
-                    shift += BITS;
+                    node = &children[slot(hash, shift, children.len())];
+                    shift += bits_of(children.len());
                 }
             }
         }
@@ -94,8 +106,30 @@ impl<T: Clone> HashTrie<T> {
         let replaced = insert_at(&mut self.root, 0, hash, value, &matches);
         if replaced.is_none() {
             self.len += 1;
+            if self.len == WIDE_ROOT_AT {
+                self.widen_root();
+            }
         }
         replaced
+    }
+
+    /// Rebuilds the trie under a wide root, once, when it reaches [`WIDE_ROOT_AT`] entries.
+    fn widen_root(&mut self) {
+        let wide = matches!(&self.root, Node::Branch(children) if children.len() > FANOUT);
+        if wide {
+            return;
+        }
+        let entries: Vec<(u64, T)> = self.iter_entries().map(|(h, v)| (*h, v.clone())).collect();
+        let mut root = Node::Branch(
+            std::iter::repeat_with(|| Node::Empty)
+                .take(1 << WIDE_ROOT_BITS)
+                .collect(),
+        );
+        for (hash, value) in entries {
+            // Values are distinct: nothing matches, every value is added.
+            insert_at(&mut root, 0, hash, value, &|_| false);
+        }
+        self.root = root;
     }
 
     /// Removes (and returns) the value with this hash that `matches` accepts.
@@ -111,6 +145,12 @@ impl<T: Clone> HashTrie<T> {
 
     pub fn iter(&self) -> Iter<'_, T> {
         Iter {
+            entries: self.iter_entries(),
+        }
+    }
+
+    fn iter_entries(&self) -> Entries<'_, T> {
+        Entries {
             stack: vec![&self.root],
             leaf: [].iter(),
         }
@@ -142,26 +182,31 @@ fn insert_at<T: Clone>(
                 *entries = copy.into();
                 return None;
             }
-            let mut children: [Node<T>; FANOUT] = std::array::from_fn(|_| Node::Empty);
-            let mut grouped: [Vec<(u64, T)>; FANOUT] = std::array::from_fn(|_| Vec::new());
+            let mut grouped: Vec<Vec<(u64, T)>> = (0..FANOUT).map(|_| Vec::new()).collect();
             for entry in copy {
-                grouped[slot(entry.0, shift)].push(entry);
+                grouped[slot(entry.0, shift, FANOUT)].push(entry);
             }
-            for (child, entries) in children.iter_mut().zip(grouped) {
-                if !entries.is_empty() {
-                    *child = Node::Leaf(entries.into());
-                }
-            }
-            let child = &mut children[slot(hash, shift)];
+            let mut children: Vec<Node<T>> = grouped
+                .into_iter()
+                .map(|entries| {
+                    if entries.is_empty() {
+                        Node::Empty
+                    } else {
+                        Node::Leaf(entries.into())
+                    }
+                })
+                .collect();
+            let child = &mut children[slot(hash, shift, FANOUT)];
             let replaced = insert_at(child, shift + BITS, hash, value, matches);
-            *node = Node::Branch(Arc::new(children));
+            *node = Node::Branch(children.into());
             replaced
         }
         Node::Branch(children) => {
+            let width = children.len();
             let children = Arc::make_mut(children);
             insert_at(
-                &mut children[slot(hash, shift)],
-                shift + BITS,
+                &mut children[slot(hash, shift, width)],
+                shift + bits_of(width),
                 hash,
                 value,
                 matches,
@@ -192,8 +237,14 @@ fn remove_at<T: Clone>(
             Some(removed)
         }
         Node::Branch(children) => {
+            let width = children.len();
             let kids = Arc::make_mut(children);
-            let removed = remove_at(&mut kids[slot(hash, shift)], shift + BITS, hash, matches);
+            let removed = remove_at(
+                &mut kids[slot(hash, shift, width)],
+                shift + bits_of(width),
+                hash,
+                matches,
+            );
             // A branch left with a leaf's worth of entries becomes that leaf again.
             let mut total = 0;
             for child in kids.iter() {
@@ -220,19 +271,19 @@ fn remove_at<T: Clone>(
     }
 }
 
-/// Every value, in hash order.
-pub struct Iter<'a, T> {
+/// Every entry with its hash, in trie order.
+struct Entries<'a, T> {
     stack: Vec<&'a Node<T>>,
     leaf: std::slice::Iter<'a, (u64, T)>,
 }
 
-impl<'a, T> Iterator for Iter<'a, T> {
-    type Item = &'a T;
+impl<'a, T> Iterator for Entries<'a, T> {
+    type Item = &'a (u64, T);
 
-    fn next(&mut self) -> Option<&'a T> {
+    fn next(&mut self) -> Option<&'a (u64, T)> {
         loop {
-            if let Some((_, value)) = self.leaf.next() {
-                return Some(value);
+            if let Some(entry) = self.leaf.next() {
+                return Some(entry);
             }
             match self.stack.pop()? {
                 Node::Empty => {}
@@ -240,6 +291,19 @@ impl<'a, T> Iterator for Iter<'a, T> {
                 Node::Branch(children) => self.stack.extend(children.iter().rev()),
             }
         }
+    }
+}
+
+/// Every value, in trie order.
+pub struct Iter<'a, T> {
+    entries: Entries<'a, T>,
+}
+
+impl<'a, T> Iterator for Iter<'a, T> {
+    type Item = &'a T;
+
+    fn next(&mut self) -> Option<&'a T> {
+        self.entries.next().map(|(_, value)| value)
     }
 }
 
@@ -362,13 +426,14 @@ mod tests {
 
     #[test]
     fn clones_are_independent() {
-        let mut first: TrieMap<u32, u32> = (0..1000).map(|k| (k, k)).collect();
+        let mut first: TrieMap<u32, u32> = (0..10_000).map(|k| (k, k)).collect();
         let second = first.clone();
         first.insert(5, 50);
         first.remove(&6);
         assert_eq!((first.get(&5), first.get(&6)), (Some(&50), None));
         assert_eq!((second.get(&5), second.get(&6)), (Some(&5), Some(&6)));
-        assert_eq!((first.len(), second.len()), (999, 1000));
+        assert_eq!((first.len(), second.len()), (9_999, 10_000));
+        assert!((0..10_000).filter(|k| *k != 6).all(|k| first.get(&k).is_some()));
     }
 
     proptest! {

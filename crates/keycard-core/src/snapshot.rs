@@ -58,7 +58,7 @@ pub struct DecisionIndex {
     pub(crate) active: RoleBits,
     pub(crate) admin: Option<u32>,
     /// Subjects found by hash of their username, verified against it.
-    pub(crate) subjects: HashTrie<Arc<Subject>>,
+    pub(crate) subjects: HashTrie<Subject>,
     pub(crate) usernames_by_id: FastMap<AccountId, CompactString>,
     /// Keyed by lowercased email.
     pub(crate) usernames_by_email: FastMap<CompactString, CompactString>,
@@ -340,7 +340,7 @@ impl OrgSnapshot {
         }
         index
             .subjects
-            .insert(hash_of(username.as_str()), Arc::new(subject), |s| {
+            .insert(hash_of(username.as_str()), subject, |s| {
                 s.username == username
             });
         self.accounts.insert(account.id, Arc::new(account));
@@ -766,7 +766,6 @@ impl DecisionIndex {
     pub fn subject_by_username(&self, username: &str) -> Option<&Subject> {
         self.subjects
             .find(hash_of(username), |s| s.username == username)
-            .map(Arc::as_ref)
     }
 
     pub fn subject_by_id(&self, id: AccountId) -> Option<&Subject> {
