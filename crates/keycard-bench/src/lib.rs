@@ -5,6 +5,8 @@
 //! grants per role drawn from 20 actions x 50 types, 5,000 resources (100 per type), and 20,000
 //! queries "may user U do action A on resource R", half of them allowed.
 
+pub mod large;
+
 use std::collections::HashSet;
 
 use chrono::Utc;
@@ -268,7 +270,7 @@ pub struct QueryText {
 }
 
 impl QueryText {
-    fn new(parts: [&str; 4]) -> Self {
+    pub fn new(parts: [&str; 4]) -> Self {
         let mut text = String::with_capacity(parts.iter().map(|p| p.len()).sum());
         let mut ends = [0; 4];
         for (end, part) in ends.iter_mut().zip(parts) {

@@ -200,13 +200,17 @@ const CATCH_UP_BATCH: u32 = 1000;
 impl SnapshotHandle {
     pub async fn load(store: Arc<dyn Store>) -> Result<Self> {
         let state = store.load_state().await?;
-        let snapshot = Snapshot::from_state(state)?;
-        Ok(Self {
+        Ok(Self::with_snapshot(store, Snapshot::from_state(state)?))
+    }
+
+    /// A handle on a snapshot already built from `store`, which it follows from then on.
+    pub fn with_snapshot(store: Arc<dyn Store>, snapshot: Snapshot) -> Self {
+        Self {
             current: ArcSwap::from_pointee(snapshot),
             store,
             sync: Mutex::new(()),
             keys: KeyCache::default(),
-        })
+        }
     }
 
     /// The snapshot decisions read now; no lock is taken.

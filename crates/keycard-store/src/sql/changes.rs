@@ -1,6 +1,7 @@
 //! Reading the change log, and the full read the snapshot is built from.
 
 use async_trait::async_trait;
+use futures_util::TryStreamExt as _;
 use keycard_core::change::{Change, EntityKind, Operation, Revision};
 use keycard_core::ids::OrganizationId;
 use keycard_core::store::{ChangeLog, FullState};
@@ -156,16 +157,16 @@ impl ChangeLog for SqlStore {
             .fetch_one(&mut *tx)
             .await
             .map_err(unavailable)?;
+        // Rows are decoded as they stream in: a million accounts never sit in memory as raw rows.
         macro_rules! all {
-            ($select:expr, $decode:expr) => {
-                sqlx::query($select)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(internal)?
-                    .iter()
-                    .map($decode)
-                    .collect::<Result<Vec<_>>>()?
-            };
+            ($select:expr, $decode:expr) => {{
+                let mut rows = sqlx::query($select).fetch(&mut *tx);
+                let mut decoded = Vec::new();
+                while let Some(row) = rows.try_next().await.map_err(internal)? {
+                    decoded.push(($decode)(&row)?);
+                }
+                decoded
+            }};
         }
         let state = FullState {
             revision: Revision(revision),

@@ -347,16 +347,27 @@ pub(crate) async fn ensure_in_org<I: std::fmt::Display>(
     org: OrganizationId,
     ids: &[I],
 ) -> Result<()> {
-    let sql = format!("SELECT 1 FROM {table} WHERE organization_id = $1 AND id = $2");
-    for id in ids {
-        let found = sqlx::query(&sql)
-            .bind(org.to_string())
-            .bind(id.to_string())
-            .fetch_optional(&mut *conn)
+    // A policy may name thousands of roles: one query per few hundred ids, not one per id.
+    const CHUNK: usize = 500;
+    for chunk in ids.chunks(CHUNK) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT id FROM {table} WHERE organization_id = $1 AND id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(org.to_string());
+        for id in chunk {
+            query = query.bind(id.to_string());
+        }
+        let found: std::collections::HashSet<String> = query
+            .fetch_all(&mut *conn)
             .await
-            .map_err(internal)?;
-        if found.is_none() {
-            return Err(Error::not_found(what, id));
+            .map_err(internal)?
+            .iter()
+            .map(|row| get::<String>(row, "id"))
+            .collect::<Result<_>>()?;
+        if let Some(missing) = chunk.iter().find(|id| !found.contains(&id.to_string())) {
+            return Err(Error::not_found(what, missing));
         }
     }
     Ok(())
