@@ -6,10 +6,19 @@
 # Prints requests/s, p50 and p99 for each, and Keycard's ratios. Loopback only; every server
 # started here is stopped at the end.
 #
-#   bash bench/http.sh [DURATION_SECONDS]
+# With `pinned`, every server runs on CPU 0 with one worker thread (TOKIO_WORKER_THREADS=1,
+# GOMAXPROCS=1) and wrk on CPU 1, so that the load generator never preempts the server: the
+# latency figures are then the server's own, not the scheduler's.
+#
+#   bash bench/http.sh [DURATION_SECONDS] [pinned]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-15}"
+server_cpu=() load_cpu=()
+if [ "${2:-}" = pinned ]; then
+  server_cpu=(taskset -c 0) load_cpu=(taskset -c 1)
+  export TOKIO_WORKER_THREADS=1 GOMAXPROCS=1
+fi
 work="$(mktemp -d)"
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
@@ -30,10 +39,10 @@ wait_for() { # FILE PATTERN: prints the address a server announced
   echo "server did not start: $1" >&2; cat "$1" >&2; return 1
 }
 
-KEYCARD_LOG=warn ./target/release/keycard serve --listen 127.0.0.1:0 --database "sqlite://$work/keycard.db" 2>"$work/keycard.log" &
+KEYCARD_LOG=warn "${server_cpu[@]}" ./target/release/keycard serve --listen 127.0.0.1:0 --database "sqlite://$work/keycard.db" 2>"$work/keycard.log" &
 pids+=($!)
 keycard_url="$(wait_for "$work/keycard.log" "keycard: listening on ")"
-./target/release/bare-axum 127.0.0.1:0 2>"$work/bare.log" &
+"${server_cpu[@]}" ./target/release/bare-axum 127.0.0.1:0 2>"$work/bare.log" &
 pids+=($!)
 bare_url="$(wait_for "$work/bare.log" "bare-axum: listening on ")"
 
@@ -51,7 +60,7 @@ storage:
 audit:
   enabled: false
 YAML
-"$cerbos_dir/node_modules/@cerbos/cerbos-linux-x64/cerbos-linux-x64" server --config="$work/cerbos.yaml" >"$work/cerbos.log" 2>&1 &
+"${server_cpu[@]}" "$cerbos_dir/node_modules/@cerbos/cerbos-linux-x64/cerbos-linux-x64" server --config="$work/cerbos.yaml" >"$work/cerbos.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 300); do curl -sf http://127.0.0.1:35920/_cerbos/health >/dev/null && break; sleep 0.1; done
 
@@ -70,9 +79,9 @@ verify keycard "$keycard_url/access/v1/evaluation" "$work/authzen.jsonl" "Bearer
 verify cerbos "http://127.0.0.1:35920/api/check/resources" "$work/cerbos.jsonl" "" 'import json,sys; r=json.load(sys.stdin)["results"][0]["actions"]; print(1 if list(r.values())[0]=="EFFECT_ALLOW" else 0)'
 
 run() { # NAME URL BODIES AUTH
-  BODIES="$3" AUTH="$4" wrk -t1 -c64 -d"${duration}s" --latency -s bench/wrk-bodies.lua "$2" | grep RESULT | sed "s/^RESULT/$1/"
+  BODIES="$3" AUTH="$4" "${load_cpu[@]}" wrk -t1 -c64 -d"${duration}s" --latency -s bench/wrk-bodies.lua "$2" | grep RESULT | sed "s/^RESULT/$1/"
 }
-echo "== wrk -t1 -c64 -d${duration}s"
+echo "== wrk -t1 -c64 -d${duration}s${2:+ ($2)}"
 keycard_line="$(run keycard "$keycard_url/access/v1/evaluation" "$work/authzen.jsonl" "Bearer $key")"
 bare_line="$(run bare-axum "$bare_url/access/v1/evaluation" "$work/authzen.jsonl" "")"
 cerbos_line="$(run cerbos "http://127.0.0.1:35920/api/check/resources" "$work/cerbos.jsonl" "")"

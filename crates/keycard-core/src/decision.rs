@@ -19,9 +19,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::ids::{GroupId, PolicyId, RoleId};
-use crate::index::{METHOD_KEY, ROUTE_KEY, VIEW_KEY, route_matches, with_key};
+use crate::index::{METHOD_KEY, ROUTE_KEY, Subject, VIEW_KEY, route_matches, with_key};
 use crate::model::{Account, Method, ResourceRef};
-use crate::snapshot::OrgSnapshot;
+use crate::snapshot::{DecisionIndex, OrgSnapshot};
 
 /// A question for the engine.
 #[derive(Clone, Copy, Debug)]
@@ -244,6 +244,10 @@ pub fn check(
         return false;
     };
     // An inactive subject is indexed with no roles and no groups: it holds nothing.
+    // Most checks are on policy types: one byte tells them from the three reserved ones.
+    if !matches!(resource_type.as_bytes().first(), Some(b'm' | b'v' | b'r')) {
+        return check_policies(index, subject, action, resource_type, resource_id);
+    }
     match resource_type {
         "method" if action == "call" => with_key(METHOD_KEY, &[resource_id], |key| {
             index.holds(subject, index.grants.get(key), None)
@@ -263,17 +267,29 @@ pub fn check(
                 })
             })
         }
-        _ => match index.policy_grant(resource_type, action) {
-            Some(grant) => {
-                let exact = if grant.exact.is_empty() {
-                    None
-                } else {
-                    grant.exact.get(resource_id)
-                };
-                index.holds(subject, Some(&grant.any), exact)
-            }
-            None => index.holds(subject, None, None),
-        },
+        _ => check_policies(index, subject, action, resource_type, resource_id),
+    }
+}
+
+/// A check on a type decided by policies.
+#[inline]
+fn check_policies(
+    index: &DecisionIndex,
+    subject: &Subject,
+    action: &str,
+    resource_type: &str,
+    resource_id: &str,
+) -> bool {
+    match index.policy_grant(resource_type, action) {
+        Some(grant) => {
+            let exact = if grant.exact.is_empty() {
+                None
+            } else {
+                grant.exact.get(resource_id)
+            };
+            index.holds(subject, Some(&grant.any), exact)
+        }
+        None => index.holds(subject, None, None),
     }
 }
 

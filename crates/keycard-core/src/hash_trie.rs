@@ -433,7 +433,11 @@ mod tests {
         assert_eq!((first.get(&5), first.get(&6)), (Some(&50), None));
         assert_eq!((second.get(&5), second.get(&6)), (Some(&5), Some(&6)));
         assert_eq!((first.len(), second.len()), (9_999, 10_000));
-        assert!((0..10_000).filter(|k| *k != 6).all(|k| first.get(&k).is_some()));
+        assert!(
+            (0..10_000)
+                .filter(|k| *k != 6)
+                .all(|k| first.get(&k).is_some())
+        );
     }
 
     proptest! {

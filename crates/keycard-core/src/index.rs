@@ -11,7 +11,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use crate::ids::{AccountId, GroupId};
+use crate::ids::AccountId;
 
 /// The persistent map the index is made of.
 pub type FastMap<K, V> = crate::hash_trie::TrieMap<K, V>;
@@ -86,8 +86,8 @@ pub struct Subject {
     pub username: compact_str::CompactString,
     /// Slots of the directly assigned roles, inline for the usual few.
     pub roles: smallvec::SmallVec<[u32; 4]>,
-    /// Direct groups.
-    pub groups: Box<[GroupId]>,
+    /// Numbers of the direct groups (see `DecisionIndex::group_numbers`).
+    pub groups: Box<[u32]>,
     pub inactive: bool,
     pub id: AccountId,
 }

@@ -47,6 +47,9 @@ pub struct PolicyGrant {
     pub exact: FastMap<Arc<str>, RoleBits>,
 }
 
+/// The role slots a group passes on (its own and its ancestors'), inline for the usual few.
+pub type GroupSlots = smallvec::SmallVec<[u32; 6]>;
+
 /// A catalogue route: verb (uppercase), path or template, and the method id serving it.
 pub(crate) type RouteEntry = (Box<str>, Box<str>, Box<str>);
 
@@ -62,7 +65,12 @@ pub struct DecisionIndex {
     pub(crate) usernames_by_id: FastMap<AccountId, CompactString>,
     /// Keyed by lowercased email.
     pub(crate) usernames_by_email: FastMap<CompactString, CompactString>,
-    pub(crate) group_slots: FastMap<GroupId, Arc<[u32]>>,
+    /// Dense numbers for groups, as slots are for roles (never reused): subjects list their groups
+    /// by number, four bytes each.
+    pub(crate) group_numbers: FastMap<GroupId, u32>,
+    pub(crate) next_group_number: u32,
+    /// The slots each group passes on, by group number, held inline.
+    pub(crate) group_slots: FastMap<u32, GroupSlots>,
     pub(crate) group_children: FastMap<GroupId, OrdSet<GroupId>>,
     /// Method and view grants.
     pub(crate) grants: FastMap<Arc<str>, RoleBits>,
@@ -304,6 +312,17 @@ impl OrgSnapshot {
         slot
     }
 
+    /// The number of a group, allocated on first sight (accounts may be loaded before groups).
+    fn group_number(&mut self, group: GroupId) -> u32 {
+        if let Some(number) = self.index.group_numbers.get(&group) {
+            return *number;
+        }
+        let number = self.index.next_group_number;
+        self.index.next_group_number += 1;
+        self.index.group_numbers.insert(group, number);
+        number
+    }
+
     fn subject_of(&mut self, account: &Account) -> Subject {
         let (roles, groups) = if account.inactive {
             (Default::default(), Box::default())
@@ -314,7 +333,11 @@ impl OrgSnapshot {
                     .iter()
                     .map(|role| self.slot_of(*role))
                     .collect(),
-                account.groups.clone().into_boxed_slice(),
+                account
+                    .groups
+                    .iter()
+                    .map(|group| self.group_number(*group))
+                    .collect(),
             )
         };
         Subject {
@@ -413,28 +436,34 @@ impl OrgSnapshot {
     fn refresh_group_slots(&mut self, start: GroupId) {
         let mut queue = std::collections::VecDeque::from([start]);
         while let Some(id) = queue.pop_front() {
-            let slots: Arc<[u32]> = match self.groups.get(&id).cloned() {
+            let number = self.group_number(id);
+            let slots: GroupSlots = match self.groups.get(&id).cloned() {
                 Some(group) if !group.inactive => {
-                    let mut slots: Vec<u32> =
+                    let mut slots: GroupSlots =
                         group.roles.iter().map(|role| self.slot_of(*role)).collect();
                     for parent in &group.parents {
-                        if let Some(inherited) = self.index.group_slots.get(parent) {
+                        let inherited = self
+                            .index
+                            .group_numbers
+                            .get(parent)
+                            .and_then(|parent| self.index.group_slots.get(parent));
+                        if let Some(inherited) = inherited {
                             slots.extend(inherited.iter().copied());
                         }
                     }
                     slots.sort_unstable();
                     slots.dedup();
-                    slots.into()
+                    slots
                 }
-                _ => Arc::from([]),
+                _ => GroupSlots::new(),
             };
-            if self.index.group_slots.get(&id) == Some(&slots) && id != start {
+            if self.index.group_slots.get(&number) == Some(&slots) && id != start {
                 continue;
             }
             if slots.is_empty() && !self.groups.contains_key(&id) {
-                self.index.group_slots.remove(&id);
+                self.index.group_slots.remove(&number);
             } else {
-                self.index.group_slots.insert(id, slots);
+                self.index.group_slots.insert(number, slots);
             }
             if let Some(children) = self.index.group_children.get(&id) {
                 queue.extend(children.iter().copied());

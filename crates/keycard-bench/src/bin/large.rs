@@ -203,7 +203,11 @@ fn pass(texts: &[QueryText], check: impl Fn(&QueryText) -> bool) -> f64 {
 }
 
 /// Checks per second with two threads, each making `passes` passes from its own starting point.
-fn two_threads(texts: &[QueryText], passes: usize, check: impl Fn(&QueryText) -> bool + Sync) -> f64 {
+fn two_threads(
+    texts: &[QueryText],
+    passes: usize,
+    check: impl Fn(&QueryText) -> bool + Sync,
+) -> f64 {
     let started = Instant::now();
     std::thread::scope(|scope| {
         for thread in 0..2 {
@@ -299,7 +303,11 @@ async fn load(
         };
         role_ids.push(store.create_role(&actor, org, new).await?.value.id);
     }
-    println!("  {} roles through the store: {:.1?}", shape.roles, started.elapsed());
+    println!(
+        "  {} roles through the store: {:.1?}",
+        shape.roles,
+        started.elapsed()
+    );
     let started = Instant::now();
     for resource_type in 0..shape.types {
         let actions = (0..shape.actions)
@@ -325,7 +333,11 @@ async fn load(
         store.create_policy(&actor, org, new).await?;
     }
 
-    println!("  {} policies through the store: {:.1?}", shape.types, started.elapsed());
+    println!(
+        "  {} policies through the store: {:.1?}",
+        shape.types,
+        started.elapsed()
+    );
     let started = Instant::now();
     let mut conn = SqliteConnection::connect(url).await?;
     sqlx::query("PRAGMA synchronous = OFF")
@@ -418,7 +430,10 @@ async fn load(
         insert_pairs(&mut tx, "account_groups (account_id, group_id)", &groups).await?;
     }
     tx.commit().await?;
-    println!("  groups, accounts and memberships into the tables: {:.1?}", started.elapsed());
+    println!(
+        "  groups, accounts and memberships into the tables: {:.1?}",
+        started.elapsed()
+    );
     Ok(org)
 }
 
