@@ -9,6 +9,12 @@ mod cli;
 mod config;
 mod serve;
 
+/// mimalloc: glibc's allocator serialises threads on its arena lock when one thread frees what
+/// another allocated, which is what loading a snapshot (the SQLite driver's thread allocates rows,
+/// the loader frees them) and serving requests do all the time.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = cli::Cli::parse();
