@@ -41,9 +41,21 @@ impl Default for Settings {
     }
 }
 
-/// The shared state behind every request.
+/// The shared state behind every request. Extractors and middleware clone it several times per
+/// request, so a clone is one reference count (counts shared by every core are what a request
+/// pays for, not the copying).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
+}
+
+pub struct SharedState {
     pub store: Arc<dyn Store>,
     pub snapshot: Arc<SnapshotHandle>,
     pub settings: Arc<Settings>,
@@ -66,14 +78,14 @@ impl AppState {
             })?
             .id;
         let snapshot = Arc::new(SnapshotHandle::load(store.clone()).await?);
-        Ok(Self {
+        Ok(Self(Arc::new(SharedState {
             store,
             snapshot,
             settings: Arc::new(settings),
             default_organization,
             limiter: Arc::new(LoginLimiter::default()),
             metrics: Arc::new(Metrics::default()),
-        })
+        })))
     }
 
     /// Waits until the snapshot includes `revision`, so a client that wrote and then checks sees its write.
