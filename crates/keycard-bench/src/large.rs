@@ -147,7 +147,7 @@ impl LargeWorkload {
         while workload.queries.len() < shape.queries {
             let account = rng.gen_range(0..shape.accounts);
             let effective = workload.effective_roles(account);
-            let allowed_turn = workload.queries.len() % 2 == 0;
+            let allowed_turn = workload.queries.len().is_multiple_of(2);
             let cell = if allowed_turn {
                 let role = effective[rng.gen_range(0..effective.len())] as usize;
                 workload.role_cells

@@ -14,13 +14,55 @@ use crate::hash_trie::{HashTrie, hash_of};
 use crate::ids::{AccountId, GroupId, OrganizationId, PolicyId, RoleId};
 use crate::index::{FastMap, METHOD_KEY, ROUTE_KEY, RoleBits, Subject, VIEW_KEY, grant_key};
 use crate::model::{Account, Group, Method, Organization, Policy, ResourceRef, Role, View};
-use crate::store::FullState;
+use crate::store::{FullState, StateItem};
 
 /// Every organization's authorization state as of one revision.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     revision: Revision,
     organizations: HashMap<OrganizationId, Arc<OrgSnapshot>>,
+}
+
+/// Builds a snapshot from the pieces of a full read, in the order the store streams them (an
+/// organization before its contents; the contents in any order).
+#[derive(Default)]
+pub struct SnapshotBuilder {
+    snapshot: Snapshot,
+}
+
+impl SnapshotBuilder {
+    pub fn add(&mut self, item: StateItem) -> Result<(), Error> {
+        let snapshot = &mut self.snapshot;
+        match item {
+            StateItem::Revision(revision) => snapshot.revision = revision,
+            StateItem::Organization(org) => {
+                snapshot
+                    .organizations
+                    .insert(org.id, Arc::new(OrgSnapshot::new(org)));
+            }
+            StateItem::Account(account) => {
+                snapshot.edit(account.organization_id, |org| org.put_account(account))?;
+            }
+            StateItem::Group(group) => {
+                snapshot.edit(group.organization_id, |org| org.put_group(group))?;
+            }
+            StateItem::Role(role) => {
+                snapshot.edit(role.organization_id, |org| org.put_role(role))?;
+            }
+            StateItem::Policy(org_id, policy) => {
+                snapshot.edit(org_id, |org| org.put_policy(policy))?;
+            }
+            StateItem::Method(org_id, method) => {
+                snapshot.edit(org_id, |org| org.put_method(method))?;
+            }
+            StateItem::View(org_id, view) => snapshot.edit(org_id, |org| org.put_view(view))?,
+        }
+        Ok(())
+    }
+
+    pub fn finish(self) -> Snapshot {
+        self.snapshot
+    }
 }
 
 /// One organization's authorization state: its entities, and the index checks read.
@@ -105,34 +147,11 @@ impl Snapshot {
 
     /// Builds a snapshot from a full read of the store.
     pub fn from_state(state: FullState) -> Result<Self, Error> {
-        let mut snapshot = Snapshot {
-            revision: state.revision,
-            organizations: HashMap::new(),
-        };
-        for org in state.organizations {
-            snapshot
-                .organizations
-                .insert(org.id, Arc::new(OrgSnapshot::new(org)));
+        let mut builder = SnapshotBuilder::default();
+        for item in state.into_items() {
+            builder.add(item)?;
         }
-        for account in state.accounts {
-            snapshot.edit(account.organization_id, |org| org.put_account(account))?;
-        }
-        for group in state.groups {
-            snapshot.edit(group.organization_id, |org| org.put_group(group))?;
-        }
-        for role in state.roles {
-            snapshot.edit(role.organization_id, |org| org.put_role(role))?;
-        }
-        for (org_id, policy) in state.policies {
-            snapshot.edit(org_id, |org| org.put_policy(policy))?;
-        }
-        for (org_id, method) in state.methods {
-            snapshot.edit(org_id, |org| org.put_method(method))?;
-        }
-        for (org_id, view) in state.views {
-            snapshot.edit(org_id, |org| org.put_view(view))?;
-        }
-        Ok(snapshot)
+        Ok(builder.finish())
     }
 
     /// Applies changes that follow this snapshot's revision, in log order. Changes at or below the

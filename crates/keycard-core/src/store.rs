@@ -36,6 +36,60 @@ pub struct FullState {
     pub views: Vec<(OrganizationId, View)>,
 }
 
+/// One piece of a full read, as [`ChangeLog::read_state`] streams it: the revision first, then
+/// the organizations, then their contents.
+#[derive(Clone, Debug)]
+pub enum StateItem {
+    Revision(Revision),
+    Organization(Organization),
+    Account(Account),
+    Group(Group),
+    Role(Role),
+    Policy(OrganizationId, Policy),
+    Method(OrganizationId, Method),
+    View(OrganizationId, View),
+}
+
+impl FullState {
+    /// Adds one streamed piece.
+    pub fn push(&mut self, item: StateItem) {
+        match item {
+            StateItem::Revision(revision) => self.revision = revision,
+            StateItem::Organization(org) => self.organizations.push(org),
+            StateItem::Account(account) => self.accounts.push(account),
+            StateItem::Group(group) => self.groups.push(group),
+            StateItem::Role(role) => self.roles.push(role),
+            StateItem::Policy(org, policy) => self.policies.push((org, policy)),
+            StateItem::Method(org, method) => self.methods.push((org, method)),
+            StateItem::View(org, view) => self.views.push((org, view)),
+        }
+    }
+
+    /// The pieces, in the order [`ChangeLog::read_state`] streams them.
+    pub fn into_items(self) -> impl Iterator<Item = StateItem> {
+        std::iter::once(StateItem::Revision(self.revision))
+            .chain(self.organizations.into_iter().map(StateItem::Organization))
+            .chain(self.accounts.into_iter().map(StateItem::Account))
+            .chain(self.groups.into_iter().map(StateItem::Group))
+            .chain(self.roles.into_iter().map(StateItem::Role))
+            .chain(
+                self.policies
+                    .into_iter()
+                    .map(|(org, policy)| StateItem::Policy(org, policy)),
+            )
+            .chain(
+                self.methods
+                    .into_iter()
+                    .map(|(org, method)| StateItem::Method(org, method)),
+            )
+            .chain(
+                self.views
+                    .into_iter()
+                    .map(|(org, view)| StateItem::View(org, view)),
+            )
+    }
+}
+
 /// Direct members of a group.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GroupMembers {
@@ -294,8 +348,24 @@ pub trait ChangeLog: Send + Sync {
         resume: Option<(Revision, i32)>,
         limit: u32,
     ) -> Result<Vec<Change>>;
-    /// Everything the decision snapshot needs, as of one revision.
-    async fn load_state(&self) -> Result<FullState>;
+    /// Everything the decision snapshot needs, as of one revision, handed to `sink` piece by piece
+    /// as it is read (so that the snapshot can be built while the read goes on). An error from
+    /// `sink` ends the read with that error.
+    async fn read_state(
+        &self,
+        sink: &mut (dyn FnMut(StateItem) -> Result<()> + Send),
+    ) -> Result<()>;
+
+    /// Everything the decision snapshot needs, as of one revision, in memory.
+    async fn load_state(&self) -> Result<FullState> {
+        let mut state = FullState::default();
+        self.read_state(&mut |item| {
+            state.push(item);
+            Ok(())
+        })
+        .await?;
+        Ok(state)
+    }
 }
 
 /// A request remembered under an idempotency key.

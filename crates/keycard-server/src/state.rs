@@ -9,8 +9,8 @@ use keycard_core::ids::OrganizationId;
 use keycard_core::model::{self, Actor, NewAccount};
 use keycard_core::names::{OrganizationName, Provenance, Username};
 use keycard_core::secret;
-use keycard_core::snapshot::{OrgSnapshot, Snapshot};
-use keycard_core::store::Store;
+use keycard_core::snapshot::{OrgSnapshot, Snapshot, SnapshotBuilder};
+use keycard_core::store::{StateItem, Store};
 use keycard_core::{Error, Result};
 use tokio::sync::Mutex;
 
@@ -210,9 +210,37 @@ const MIN_REVISION_WAIT: Duration = Duration::from_secs(2);
 const CATCH_UP_BATCH: u32 = 1000;
 
 impl SnapshotHandle {
+    /// Reads the state from the store and builds the snapshot at the same time: the build runs
+    /// on its own thread, fed as rows arrive, so loading takes about as long as the read alone.
     pub async fn load(store: Arc<dyn Store>) -> Result<Self> {
-        let state = store.load_state().await?;
-        Ok(Self::with_snapshot(store, Snapshot::from_state(state)?))
+        let (pieces, received) = std::sync::mpsc::sync_channel::<StateItem>(4096);
+        let builder = std::thread::Builder::new()
+            .name("snapshot-build".into())
+            .spawn(move || -> Result<Snapshot> {
+                let mut builder = SnapshotBuilder::default();
+                for item in received {
+                    builder.add(item)?;
+                }
+                Ok(builder.finish())
+            })
+            .map_err(|err| Error::Internal(format!("cannot start the snapshot build: {err}")))?;
+        // A full channel blocks this task until the builder catches up: the read never runs far
+        // ahead of the build.
+        let read = store
+            .read_state(&mut |item| {
+                pieces
+                    .send(item)
+                    .map_err(|_| Error::Internal("the snapshot build stopped".into()))
+            })
+            .await;
+        drop(pieces);
+        let built = builder
+            .join()
+            .map_err(|_| Error::Internal("the snapshot build panicked".into()))?;
+        // The builder's own error explains a failed send better than the send's.
+        let snapshot = built?;
+        read?;
+        Ok(Self::with_snapshot(store, snapshot))
     }
 
     /// A handle on a snapshot already built from `store`, which it follows from then on.

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use futures_util::TryStreamExt as _;
 use keycard_core::change::{Change, EntityKind, Operation, Revision};
 use keycard_core::ids::OrganizationId;
-use keycard_core::store::{ChangeLog, FullState};
+use keycard_core::store::{ChangeLog, StateItem};
 use keycard_core::{Error, Result};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -143,7 +143,10 @@ impl ChangeLog for SqlStore {
         rows.iter().map(change).collect()
     }
 
-    async fn load_state(&self) -> Result<FullState> {
+    async fn read_state(
+        &self,
+        sink: &mut (dyn FnMut(StateItem) -> Result<()> + Send),
+    ) -> Result<()> {
         // One read transaction with one view of the data: WAL gives SQLite that from the first read
         // on; PostgreSQL needs repeatable read for it.
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
@@ -157,29 +160,30 @@ impl ChangeLog for SqlStore {
             .fetch_one(&mut *tx)
             .await
             .map_err(unavailable)?;
-        // Rows are decoded as they stream in: a million accounts never sit in memory as raw rows.
-        macro_rules! all {
+        sink(StateItem::Revision(Revision(revision)))?;
+        // Rows are decoded and handed on as they stream in: a million accounts never sit in
+        // memory as raw rows.
+        macro_rules! each {
             ($select:expr, $decode:expr) => {{
                 let mut rows = sqlx::query($select).fetch(&mut *tx);
-                let mut decoded = Vec::new();
                 while let Some(row) = rows.try_next().await.map_err(internal)? {
-                    decoded.push(($decode)(&row)?);
+                    sink(($decode)(&row)?)?;
                 }
-                decoded
             }};
         }
-        let state = FullState {
-            revision: Revision(revision),
-            organizations: all!(ORGANIZATION_SELECT, rows::organization),
-            accounts: all!(ACCOUNT_SELECT, rows::account),
-            groups: all!(GROUP_SELECT, rows::group),
-            roles: all!(ROLE_SELECT, rows::role),
-            policies: all!(POLICY_SELECT, |row| rows::policy(row)
-                .map(|p| (p.organization_id, p))),
-            methods: all!(METHOD_SELECT, rows::method),
-            views: all!(VIEW_SELECT, rows::view),
-        };
+        each!(ORGANIZATION_SELECT, |row| rows::organization(row)
+            .map(StateItem::Organization));
+        each!(ACCOUNT_SELECT, |row| rows::account(row)
+            .map(StateItem::Account));
+        each!(GROUP_SELECT, |row| rows::group(row).map(StateItem::Group));
+        each!(ROLE_SELECT, |row| rows::role(row).map(StateItem::Role));
+        each!(POLICY_SELECT, |row| rows::policy(row)
+            .map(|p| StateItem::Policy(p.organization_id, p)));
+        each!(METHOD_SELECT, |row| rows::method(row)
+            .map(|(org, method)| StateItem::Method(org, method)));
+        each!(VIEW_SELECT, |row| rows::view(row)
+            .map(|(org, view)| StateItem::View(org, view)));
         tx.commit().await.map_err(internal)?;
-        Ok(state)
+        Ok(())
     }
 }
