@@ -251,3 +251,95 @@ async fn a_binary_refuses_a_newer_schema() {
         "{refused}"
     );
 }
+
+/// The full read the snapshot is built from returns every account exactly as a single read does,
+/// across more than one of the batches it reads accounts in.
+#[tokio::test]
+async fn the_full_read_matches_single_reads() {
+    for (backend, store, _dir) in stores().await {
+        let actor = Actor::system();
+        let org = store
+            .create_organization(
+                &actor,
+                standard_organization(format!("full-{backend}").try_into().unwrap()).unwrap(),
+            )
+            .await
+            .unwrap()
+            .value
+            .id;
+        let roles: Vec<RoleId> = created_roles(store.as_ref(), org, 3).await;
+        let group = store
+            .create_group(
+                &actor,
+                org,
+                keycard_core::model::NewGroup {
+                    name: "g".to_owned().try_into().unwrap(),
+                    description: "a group".into(),
+                    provenance: "Local".to_owned().try_into().unwrap(),
+                    inactive: false,
+                    roles: vec![roles[0]],
+                    parents: vec![],
+                },
+            )
+            .await
+            .unwrap()
+            .value
+            .id;
+        let mut ids = Vec::new();
+        for n in 0..2_050 {
+            let mut new = account(&format!("user{n}"), roles[..n % 3].to_vec());
+            new.email = (n % 2 == 0).then(|| format!("User{n}@Example.com").try_into().unwrap());
+            new.inactive = n % 5 == 0;
+            new.first_name = format!("First \"{n}\" é");
+            if n % 7 == 0 {
+                new.groups = vec![group];
+            }
+            if n % 11 == 0 {
+                new.password_hash = Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into());
+            }
+            ids.push(
+                store
+                    .create_account(&actor, org, new)
+                    .await
+                    .unwrap()
+                    .value
+                    .id,
+            );
+        }
+        let mut loaded: Vec<_> = store
+            .load_state()
+            .await
+            .unwrap()
+            .accounts
+            .into_iter()
+            .filter(|a| a.organization_id == org)
+            .collect();
+        loaded.sort_by_key(|a| a.id);
+        let mut expected = Vec::new();
+        for id in ids {
+            expected.push(store.get_account(org, id).await.unwrap());
+        }
+        expected.sort_by_key(|a| a.id);
+        assert_eq!(loaded.len(), 2_050, "{backend}");
+        assert_eq!(loaded, expected, "{backend}");
+    }
+}
+
+async fn created_roles(
+    store: &dyn Store,
+    org: keycard_core::ids::OrganizationId,
+    n: usize,
+) -> Vec<RoleId> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        ids.push(
+            store
+                .create_role(&Actor::system(), org, role(&format!("r{i}")))
+                .await
+                .unwrap()
+                .value
+                .id,
+        );
+    }
+    ids
+}

@@ -10,8 +10,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::rows::{
-    self, ACCOUNT_SELECT, GROUP_SELECT, METHOD_SELECT, ORGANIZATION_SELECT, POLICY_SELECT,
-    ROLE_SELECT, VIEW_SELECT,
+    self, GROUP_SELECT, METHOD_SELECT, ORGANIZATION_SELECT, POLICY_SELECT, ROLE_SELECT, VIEW_SELECT,
 };
 use super::{SqlStore, from_millis, internal, unavailable};
 
@@ -173,8 +172,28 @@ impl ChangeLog for SqlStore {
         }
         each!(ORGANIZATION_SELECT, |row| rows::organization(row)
             .map(StateItem::Organization));
-        each!(ACCOUNT_SELECT, |row| rows::account(row)
-            .map(StateItem::Account));
+        let account_batches = rows::account_batch_select(self.dialect, 2000);
+        let mut last = String::new();
+        loop {
+            let row = sqlx::query(&account_batches)
+                .bind(&last)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(internal)?;
+            let batch: Option<String> = row.try_get("batch").map_err(internal)?;
+            let Some(batch) = batch else { break };
+            let accounts: Vec<serde_json::Map<String, serde_json::Value>> =
+                serde_json::from_str(&batch).map_err(|err| {
+                    Error::Internal(format!("stored accounts are unreadable: {err}"))
+                })?;
+            for account in &accounts {
+                sink(StateItem::Account(rows::account(account)?))?;
+            }
+            match row.try_get::<Option<String>, _>("last").map_err(internal)? {
+                Some(greatest) if !accounts.is_empty() => last = greatest,
+                _ => break,
+            }
+        }
         each!(GROUP_SELECT, |row| rows::group(row).map(StateItem::Group));
         each!(ROLE_SELECT, |row| rows::role(row).map(StateItem::Role));
         each!(POLICY_SELECT, |row| rows::policy(row)
