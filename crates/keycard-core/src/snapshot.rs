@@ -369,6 +369,23 @@ impl OrgSnapshot {
     }
 
     fn put_account(&mut self, account: Account) {
+        // The common update (roles, groups, a flag) keeps the names: then only the subject and
+        // the entity change, and the name tries are not copied.
+        let names_kept = self
+            .accounts
+            .get(&account.id)
+            .is_some_and(|old| old.username == account.username && old.email == account.email);
+        if names_kept {
+            let subject = self.subject_of(&account);
+            let username = subject.username.clone();
+            self.index
+                .subjects
+                .insert(hash_of(username.as_str()), subject, |s| {
+                    s.username == username
+                });
+            self.accounts.insert(account.id, Arc::new(account));
+            return;
+        }
         self.remove_account(account.id);
         let subject = self.subject_of(&account);
         let username = subject.username.clone();
