@@ -248,6 +248,38 @@ impl Workload {
     }
 }
 
+/// A plain custom role, as every benchmark creates them.
+pub fn custom_role(name: String) -> Result<keycard_core::model::NewRole, keycard_core::Error> {
+    Ok(keycard_core::model::NewRole {
+        name: name.try_into()?,
+        description: String::new(),
+        provenance: "Custom".to_owned().try_into()?,
+        system: false,
+        inactive: false,
+        methods: vec![],
+        views: vec![],
+    })
+}
+
+/// Decides one query with Keycard's engine.
+#[inline]
+pub fn keycard_check(org: &keycard_core::snapshot::OrgSnapshot, text: &QueryText) -> bool {
+    keycard_core::decision::check(
+        std::hint::black_box(org),
+        text.subject(),
+        text.action(),
+        text.resource_type(),
+        text.resource_id(),
+    )
+}
+
+/// Seconds for one pass of `check` over every query.
+pub fn pass(texts: &[QueryText], check: impl Fn(&QueryText) -> bool) -> f64 {
+    let started = std::time::Instant::now();
+    std::hint::black_box(texts.iter().filter(|t| check(t)).count());
+    started.elapsed().as_secs_f64()
+}
+
 /// A generated name, validated.
 fn text<T: TryFrom<String, Error = keycard_core::Error>>(value: String) -> T {
     value.try_into().unwrap_or_else(|err| unreachable_name(err))

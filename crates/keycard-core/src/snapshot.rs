@@ -322,24 +322,18 @@ impl OrgSnapshot {
 
     /// The slot of a role, allocated on first sight (policies may name roles not yet, or no longer, known).
     fn slot_of(&mut self, role: RoleId) -> u32 {
-        if let Some(slot) = self.index.slots.get(&role) {
-            return *slot;
-        }
-        let slot = self.index.next_slot;
-        self.index.next_slot += 1;
-        self.index.slots.insert(role, slot);
-        slot
+        let index = &mut self.index;
+        number_on_first_sight(&mut index.slots, &mut index.next_slot, role)
     }
 
     /// The number of a group, allocated on first sight (accounts may be loaded before groups).
     fn group_number(&mut self, group: GroupId) -> u32 {
-        if let Some(number) = self.index.group_numbers.get(&group) {
-            return *number;
-        }
-        let number = self.index.next_group_number;
-        self.index.next_group_number += 1;
-        self.index.group_numbers.insert(group, number);
-        number
+        let index = &mut self.index;
+        number_on_first_sight(
+            &mut index.group_numbers,
+            &mut index.next_group_number,
+            group,
+        )
     }
 
     fn subject_of(&mut self, account: &Account) -> Subject {
@@ -806,6 +800,21 @@ fn policy_keys(policy: Option<&Policy>) -> impl Iterator<Item = (ResourceRef, St
                 .map(move |action| (resource.clone(), action.action.to_string()))
         })
     })
+}
+
+/// The dense number of `key`, the next one if it has none yet. Numbers are never reused.
+fn number_on_first_sight<K: std::hash::Hash + Eq + Clone>(
+    numbers: &mut FastMap<K, u32>,
+    next: &mut u32,
+    key: K,
+) -> u32 {
+    if let Some(number) = numbers.get(&key) {
+        return *number;
+    }
+    let number = *next;
+    *next += 1;
+    numbers.insert(key, number);
+    number
 }
 
 /// The hash policy grants are found by.

@@ -6,13 +6,13 @@
 //! `checks [passes]`
 
 use std::collections::HashMap;
-use std::hint::black_box;
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
-use keycard_bench::{QueryText, Shape, Workload, action_name, type_name, user_name};
-use keycard_core::decision;
-use keycard_core::snapshot::{OrgSnapshot, Snapshot};
+use keycard_bench::{
+    QueryText, Shape, Workload, action_name, keycard_check, pass, type_name, user_name,
+};
+use keycard_core::snapshot::Snapshot;
 
 const SEED: u64 = 20_261_122;
 
@@ -65,25 +65,6 @@ fn main() -> anyhow::Result<()> {
         queries.len(),
     );
     Ok(())
-}
-
-#[inline]
-fn keycard_check(org: &OrgSnapshot, text: &QueryText) -> bool {
-    decision::check(
-        black_box(org),
-        text.subject(),
-        text.action(),
-        text.resource_type(),
-        text.resource_id(),
-    )
-}
-
-/// Seconds for one pass over every query.
-fn pass(queries: &[QueryText], check: impl Fn(&QueryText) -> bool) -> f64 {
-    let started = Instant::now();
-    let allowed = queries.iter().filter(|text| check(text)).count();
-    black_box(allowed);
-    started.elapsed().as_secs_f64()
 }
 
 /// The workload's decisions from plain hash maps: users to role numbers, type then action to the

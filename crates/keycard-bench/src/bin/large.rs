@@ -18,12 +18,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, anyhow, bail};
 use chrono::Utc;
 use keycard_bench::large::{LargeShape, LargeWorkload, group_name};
-use keycard_bench::{QueryText, action_name, role_name, type_name, user_name};
-use keycard_core::decision;
+use keycard_bench::{QueryText, action_name, keycard_check, pass, role_name, type_name, user_name};
 use keycard_core::ids::{AccountId, GroupId, OrganizationId, RoleId};
-use keycard_core::model::{Actor, Link, NewPolicy, NewRole, PolicyAction, Principal, ResourceRef};
+use keycard_core::model::{Actor, Link, NewPolicy, PolicyAction, Principal, ResourceRef};
 use keycard_core::names::OrganizationName;
-use keycard_core::snapshot::OrgSnapshot;
 use keycard_core::store::Store;
 use keycard_server::state::SnapshotHandle;
 use sqlx::{Connection as _, QueryBuilder, Sqlite, SqliteConnection};
@@ -184,24 +182,6 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-#[inline]
-fn keycard_check(org: &OrgSnapshot, text: &QueryText) -> bool {
-    decision::check(
-        black_box(org),
-        text.subject(),
-        text.action(),
-        text.resource_type(),
-        text.resource_id(),
-    )
-}
-
-/// Seconds for one pass over every query.
-fn pass(texts: &[QueryText], check: impl Fn(&QueryText) -> bool) -> f64 {
-    let started = Instant::now();
-    black_box(texts.iter().filter(|t| check(t)).count());
-    started.elapsed().as_secs_f64()
-}
-
 /// Checks per second with two threads, each making `passes` passes from its own starting point.
 fn two_threads(
     texts: &[QueryText],
@@ -292,15 +272,7 @@ async fn load(
     let started = Instant::now();
     let mut role_ids = Vec::with_capacity(shape.roles);
     for role in 0..shape.roles {
-        let new = NewRole {
-            name: role_name(role).try_into()?,
-            description: String::new(),
-            provenance: "Custom".to_owned().try_into()?,
-            system: false,
-            inactive: false,
-            methods: vec![],
-            views: vec![],
-        };
+        let new = keycard_bench::custom_role(role_name(role))?;
         role_ids.push(store.create_role(&actor, org, new).await?.value.id);
     }
     println!(

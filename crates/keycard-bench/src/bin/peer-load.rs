@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, anyhow};
 use keycard_bench::{Shape, Workload, action_name, resource_id, role_name, type_name, user_name};
-use keycard_core::model::{Actor, NewAccount, NewPolicy, NewRole, PolicyAction, ResourceRef};
+use keycard_core::model::{Actor, NewAccount, NewPolicy, PolicyAction, ResourceRef};
 use keycard_core::names::OrganizationName;
 use keycard_core::store::Store;
 use serde_json::json;
@@ -115,15 +115,7 @@ async fn load(
     let actor = Actor::system();
     let mut role_ids = Vec::with_capacity(workload.shape.roles);
     for role in 0..workload.shape.roles {
-        let new = NewRole {
-            name: role_name(role).try_into()?,
-            description: String::new(),
-            provenance: "Custom".to_owned().try_into()?,
-            system: false,
-            inactive: false,
-            methods: vec![],
-            views: vec![],
-        };
+        let new = keycard_bench::custom_role(role_name(role))?;
         role_ids.push(store.create_role(&actor, org, new).await?.value.id);
     }
     for (user, roles) in workload.user_roles.iter().enumerate() {

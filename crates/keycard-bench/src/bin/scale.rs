@@ -19,15 +19,7 @@ const WRITES: usize = 400;
 const PROPAGATIONS: usize = 200;
 
 fn role(name: String) -> anyhow::Result<NewRole> {
-    Ok(NewRole {
-        name: name.try_into()?,
-        description: String::new(),
-        provenance: "Custom".to_owned().try_into()?,
-        system: false,
-        inactive: false,
-        methods: vec![],
-        views: vec![],
-    })
+    Ok(keycard_bench::custom_role(name)?)
 }
 
 async fn default_org(store: &dyn Store) -> anyhow::Result<keycard_core::ids::OrganizationId> {
