@@ -363,33 +363,26 @@ impl OrgSnapshot {
     }
 
     fn put_account(&mut self, account: Account) {
-        // The common update (roles, groups, a flag) keeps the names: then only the subject and
-        // the entity change, and the name tries are not copied.
-        let names_kept = self
-            .accounts
-            .get(&account.id)
+        // The common update (roles, groups, a flag) keeps the names: then the name entries stay
+        // as they are, and only the subject and the entity are replaced.
+        let old = self.accounts.get(&account.id).cloned();
+        let names_kept = old
+            .as_ref()
             .is_some_and(|old| old.username == account.username && old.email == account.email);
-        if names_kept {
-            let subject = self.subject_of(&account);
-            let username = subject.username.clone();
-            self.index
-                .subjects
-                .insert(hash_of(username.as_str()), subject, |s| {
-                    s.username == username
-                });
-            self.accounts.insert(account.id, Arc::new(account));
-            return;
+        if let Some(old) = old.filter(|_| !names_kept) {
+            self.forget_names(&old);
         }
-        self.remove_account(account.id);
         let subject = self.subject_of(&account);
         let username = subject.username.clone();
         let index = &mut self.index;
-        index.usernames_by_id.insert(account.id, username.clone());
-        if let Some(email) = &account.email {
-            // Emails need not be unique: the latest account to take one answers to it.
-            index
-                .usernames_by_email
-                .insert(email.as_str().to_ascii_lowercase().into(), username.clone());
+        if !names_kept {
+            index.usernames_by_id.insert(account.id, username.clone());
+            if let Some(email) = &account.email {
+                // Emails need not be unique: the latest account to take one answers to it.
+                index
+                    .usernames_by_email
+                    .insert(email.as_str().to_ascii_lowercase().into(), username.clone());
+            }
         }
         index
             .subjects
@@ -400,13 +393,18 @@ impl OrgSnapshot {
     }
 
     fn remove_account(&mut self, id: AccountId) {
-        let Some(old) = self.accounts.remove(&id) else {
-            return;
-        };
+        if let Some(old) = self.accounts.remove(&id) {
+            self.forget_names(&old);
+        }
+    }
+
+    /// Removes what finds an account by name: its subject (filed under its username) and its
+    /// username and email entries.
+    fn forget_names(&mut self, old: &Account) {
         let index = &mut self.index;
-        index.usernames_by_id.remove(&id);
+        index.usernames_by_id.remove(&old.id);
         let username = old.username.as_str();
-        index.subjects.remove(hash_of(username), |s| s.id == id);
+        index.subjects.remove(hash_of(username), |s| s.id == old.id);
         if let Some(email) = &old.email {
             let email = email.as_str().to_ascii_lowercase();
             if index

@@ -57,6 +57,40 @@ impl SqlStore {
     }
 }
 
+impl SqlStore {
+    /// The changes of the next `limit` revisions after `after` (whole revisions, never split), of
+    /// one organization or of all.
+    async fn change_page(
+        &self,
+        org: Option<OrganizationId>,
+        after: Revision,
+        limit: u32,
+    ) -> Result<Vec<Change>> {
+        let (filter, first) = match org {
+            Some(_) => ("organization_id = $1 AND ", 2),
+            None => ("", 1),
+        };
+        let (after_at, limit_at) = (first, first + 1);
+        let sql = format!(
+            "SELECT {CHANGE_COLUMNS} FROM changes WHERE {filter}revision > ${after_at} AND revision <= \
+             (SELECT COALESCE(MAX(revision), ${after_at}) FROM (SELECT DISTINCT revision FROM changes \
+             WHERE {filter}revision > ${after_at} ORDER BY revision LIMIT ${limit_at}) AS page) \
+             ORDER BY revision, seq"
+        );
+        let mut query = sqlx::query(&sql);
+        if let Some(org) = org {
+            query = query.bind(org.to_string());
+        }
+        let rows = query
+            .bind(after.0)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(change).collect()
+    }
+}
+
 #[async_trait]
 impl ChangeLog for SqlStore {
     async fn latest_revision(&self) -> Result<Revision> {
@@ -64,17 +98,7 @@ impl ChangeLog for SqlStore {
     }
 
     async fn changes_after(&self, after: Revision, limit: u32) -> Result<Vec<Change>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {CHANGE_COLUMNS} FROM changes WHERE revision > $1 AND revision <= \
-             (SELECT COALESCE(MAX(revision), $1) FROM (SELECT DISTINCT revision FROM changes WHERE revision > $1 ORDER BY revision LIMIT $2) AS page) \
-             ORDER BY revision, seq"
-        ))
-        .bind(after.0)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(unavailable)?;
-        rows.iter().map(change).collect()
+        self.change_page(None, after, limit).await
     }
 
     async fn organization_changes(
@@ -83,18 +107,7 @@ impl ChangeLog for SqlStore {
         after: Revision,
         limit: u32,
     ) -> Result<Vec<Change>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {CHANGE_COLUMNS} FROM changes WHERE organization_id = $1 AND revision > $2 AND revision <= \
-             (SELECT COALESCE(MAX(revision), $2) FROM (SELECT DISTINCT revision FROM changes WHERE organization_id = $1 AND revision > $2 ORDER BY revision LIMIT $3) AS page) \
-             ORDER BY revision, seq"
-        ))
-        .bind(org.to_string())
-        .bind(after.0)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(unavailable)?;
-        rows.iter().map(change).collect()
+        self.change_page(Some(org), after, limit).await
     }
 
     async fn organization_events(
@@ -110,14 +123,11 @@ impl ChangeLog for SqlStore {
             return Ok(Vec::new());
         }
         // $1 is the organization, then one placeholder per kind, then the window, position and limit.
-        let placeholders: Vec<String> = (0..kinds.len())
-            .map(|index| format!("${}", index + 2))
-            .collect();
         let next = kinds.len() + 2;
         let sql = format!(
             "SELECT {CHANGE_COLUMNS} FROM changes WHERE organization_id = $1 AND entity IN ({}) \
              AND at > ${} AND at < ${} AND (revision > ${} OR (revision = ${} AND seq > ${})) ORDER BY revision, seq LIMIT ${}",
-            placeholders.join(", "),
+            super::placeholders(2, kinds.len()),
             next,
             next + 1,
             next + 2,

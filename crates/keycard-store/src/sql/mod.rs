@@ -323,6 +323,14 @@ fn to_json<T: Serialize>(value: &T) -> Result<String> {
         .map_err(|err| Error::Internal(format!("encoding a change failed: {err}")))
 }
 
+/// `$first, $first+1, ...`: `count` numbered placeholders for a list bound one value each.
+pub(crate) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }

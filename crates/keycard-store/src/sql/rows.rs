@@ -135,10 +135,6 @@ fn required<T>(column: &str, value: Option<T>) -> Result<T> {
     value.ok_or_else(|| Error::Internal(format!("stored `{column}` is missing")))
 }
 
-fn flag(row: &(impl Columns + ?Sized), column: &str) -> Result<bool> {
-    row.flag(column)
-}
-
 /// A sorted, comma-separated list of ids (NULL when empty), as `string_agg` builds it.
 fn id_list<T: std::str::FromStr<Err = Error>>(
     row: &(impl Columns + ?Sized),
@@ -201,9 +197,9 @@ pub(crate) fn account(row: &(impl Columns + ?Sized)) -> Result<Account> {
         email: row.text("email")?.map(TryFrom::try_from).transpose()?,
         first_name: required("first_name", row.text("first_name")?)?,
         provenance: validated(row, "provenance")?,
-        inactive: flag(row, "inactive")?,
-        service_account: flag(row, "service_account")?,
-        has_password: flag(row, "has_password")?,
+        inactive: row.flag("inactive")?,
+        service_account: row.flag("service_account")?,
+        has_password: row.flag("has_password")?,
         roles: id_list(row, "roles")?,
         groups: id_list(row, "groups")?,
         created_at: time(row, "created_at")?,
@@ -218,7 +214,7 @@ pub(crate) fn group(row: &AnyRow) -> Result<Group> {
         name: validated(row, "name")?,
         description: get(row, "description")?,
         provenance: validated(row, "provenance")?,
-        inactive: flag(row, "inactive")?,
+        inactive: row.flag("inactive")?,
         roles: id_list(row, "roles")?,
         parents: id_list(row, "parents")?,
         created_at: time(row, "created_at")?,
@@ -233,8 +229,8 @@ pub(crate) fn role(row: &AnyRow) -> Result<Role> {
         name: validated(row, "name")?,
         description: get(row, "description")?,
         provenance: validated(row, "provenance")?,
-        system: flag(row, "system")?,
-        inactive: flag(row, "inactive")?,
+        system: row.flag("system")?,
+        inactive: row.flag("inactive")?,
         methods: json(row, "methods")?,
         views: json(row, "views")?,
         created_at: time(row, "created_at")?,
@@ -247,7 +243,7 @@ pub(crate) fn policy(row: &AnyRow) -> Result<Policy> {
         id: parsed(row, "id")?,
         organization_id: parsed(row, "organization_id")?,
         name: validated(row, "name")?,
-        system: flag(row, "system")?,
+        system: row.flag("system")?,
         actions: json(row, "actions")?,
         resources: json(row, "resources")?,
         created_at: time(row, "created_at")?,
@@ -263,7 +259,7 @@ pub(crate) fn method(row: &AnyRow) -> Result<(OrganizationId, Method)> {
         Method {
             provenance: validated(row, "provenance")?,
             name: get(row, "name")?,
-            deprecated: flag(row, "deprecated")?,
+            deprecated: row.flag("deprecated")?,
             route: verb.zip(path).map(|(verb, path)| Route { verb, path }),
         },
     ))
@@ -440,10 +436,9 @@ pub(crate) async fn ensure_in_org<I: std::fmt::Display>(
     // A policy may name thousands of roles: one query per few hundred ids, not one per id.
     const CHUNK: usize = 500;
     for chunk in ids.chunks(CHUNK) {
-        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
         let sql = format!(
             "SELECT id FROM {table} WHERE organization_id = $1 AND id IN ({})",
-            placeholders.join(", ")
+            super::placeholders(2, chunk.len())
         );
         let mut query = sqlx::query(&sql).bind(org.to_string());
         for id in chunk {
