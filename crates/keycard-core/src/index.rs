@@ -86,8 +86,9 @@ pub struct Subject {
     pub username: compact_str::CompactString,
     /// Slots of the directly assigned roles, inline for the usual few.
     pub roles: smallvec::SmallVec<[u32; 4]>,
-    /// Numbers of the direct groups (see `DecisionIndex::group_numbers`).
-    pub groups: Box<[u32]>,
+    /// Numbers of the direct groups (see `DecisionIndex::group_numbers`), inline for the usual
+    /// few: a check reads them with the subject.
+    pub groups: smallvec::SmallVec<[u32; 8]>,
     pub inactive: bool,
     pub id: AccountId,
 }

@@ -7,6 +7,7 @@
 pub mod builtin;
 pub mod change;
 pub mod decision;
+pub mod dense_map;
 pub mod error;
 pub mod hash_trie;
 pub mod ids;

@@ -10,6 +10,7 @@ use imbl::{HashMap, OrdSet};
 
 use crate::Error;
 use crate::change::{Change, EntityKind, Operation, Revision};
+use crate::dense_map::DenseMap;
 use crate::hash_trie::{HashTrie, hash_of};
 use crate::ids::{AccountId, GroupId, OrganizationId, PolicyId, RoleId};
 use crate::index::{FastMap, METHOD_KEY, ROUTE_KEY, RoleBits, Subject, VIEW_KEY, grant_key};
@@ -89,8 +90,9 @@ pub struct PolicyGrant {
     pub exact: FastMap<Arc<str>, RoleBits>,
 }
 
-/// The role slots a group passes on (its own and its ancestors'), inline for the usual few.
-pub type GroupSlots = smallvec::SmallVec<[u32; 6]>;
+/// The role slots a group passes on (its own and its ancestors'), inline for the usual few, so
+/// that a check reads them in the same memory read that finds them.
+pub type GroupSlots = smallvec::SmallVec<[u32; 10]>;
 
 /// A catalogue route: verb (uppercase), path or template, and the method id serving it.
 pub(crate) type RouteEntry = (Box<str>, Box<str>, Box<str>);
@@ -112,7 +114,7 @@ pub struct DecisionIndex {
     pub(crate) group_numbers: FastMap<GroupId, u32>,
     pub(crate) next_group_number: u32,
     /// The slots each group passes on, by group number, held inline.
-    pub(crate) group_slots: FastMap<u32, GroupSlots>,
+    pub(crate) group_slots: DenseMap<GroupSlots>,
     pub(crate) group_children: FastMap<GroupId, OrdSet<GroupId>>,
     /// Method and view grants.
     pub(crate) grants: FastMap<Arc<str>, RoleBits>,
@@ -338,7 +340,7 @@ impl OrgSnapshot {
 
     fn subject_of(&mut self, account: &Account) -> Subject {
         let (roles, groups) = if account.inactive {
-            (Default::default(), Box::default())
+            Default::default()
         } else {
             (
                 account
@@ -474,7 +476,7 @@ impl OrgSnapshot {
                             .index
                             .group_numbers
                             .get(parent)
-                            .and_then(|parent| self.index.group_slots.get(parent));
+                            .and_then(|parent| self.index.group_slots.get(*parent));
                         if let Some(inherited) = inherited {
                             slots.extend(inherited.iter().copied());
                         }
@@ -485,14 +487,18 @@ impl OrgSnapshot {
                 }
                 _ => GroupSlots::new(),
             };
-            if self.index.group_slots.get(&number) == Some(&slots) && id != start {
+            if self
+                .index
+                .group_slots
+                .get(number)
+                .map(|s| s.as_slice())
+                .unwrap_or_default()
+                == slots.as_slice()
+                && id != start
+            {
                 continue;
             }
-            if slots.is_empty() && !self.groups.contains_key(&id) {
-                self.index.group_slots.remove(&number);
-            } else {
-                self.index.group_slots.insert(number, slots);
-            }
+            self.index.group_slots.set(number, slots);
             if let Some(children) = self.index.group_children.get(&id) {
                 queue.extend(children.iter().copied());
             }
@@ -879,7 +885,7 @@ impl DecisionIndex {
         subject.roles.iter().any(|slot| granted(*slot))
             || subject.groups.iter().any(|group| {
                 self.group_slots
-                    .get(group)
+                    .get(*group)
                     .is_some_and(|slots| slots.iter().any(|slot| granted(*slot)))
             })
     }
