@@ -6,19 +6,24 @@
 # Prints requests/s, p50 and p99 for each, and Keycard's ratios. Loopback only; every server
 # started here is stopped at the end.
 #
-# With `pinned`, every server runs on CPU 0 with one worker thread (TOKIO_WORKER_THREADS=1,
-# GOMAXPROCS=1) and wrk on CPU 1, so that the load generator never preempts the server: the
-# latency figures are then the server's own, not the scheduler's.
+# With `one-worker`, every server runs one worker thread (TOKIO_WORKER_THREADS=1, GOMAXPROCS=1),
+# so that the server and wrk, one busy thread each, do not take turns on the two cores: the latency
+# figures are then the server's own more than the scheduler's. With `pinned`, in addition, the
+# servers are held to CPU 0 and wrk to CPU 1.
 #
-#   bash bench/http.sh [DURATION_SECONDS] [pinned]
+#   bash bench/http.sh [DURATION_SECONDS] [one-worker|pinned]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration="${1:-15}"
 server_cpu=() load_cpu=()
-if [ "${2:-}" = pinned ]; then
-  server_cpu=(taskset -c 0) load_cpu=(taskset -c 1)
-  export TOKIO_WORKER_THREADS=1 GOMAXPROCS=1
-fi
+case "${2:-}" in
+  "") ;;
+  one-worker) export TOKIO_WORKER_THREADS=1 GOMAXPROCS=1 ;;
+  pinned)
+    server_cpu=(taskset -c 0) load_cpu=(taskset -c 1)
+    export TOKIO_WORKER_THREADS=1 GOMAXPROCS=1 ;;
+  *) echo "usage: bash bench/http.sh [DURATION_SECONDS] [one-worker|pinned]" >&2; exit 2 ;;
+esac
 work="$(mktemp -d)"
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }

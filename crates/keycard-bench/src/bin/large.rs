@@ -133,6 +133,21 @@ async fn main() -> anyhow::Result<()> {
     );
     drop(reference);
 
+    // What this machine's memory allows: a read that depends on the one before, at random over a
+    // buffer as large as the snapshot, and eight such chains side by side.
+    let chain = MemoryChain::new(snapshot_bytes.max(1 << 30), SEED);
+    let one_chain = chain.nanoseconds_per_read(1);
+    let eight_chains = chain.nanoseconds_per_read(8);
+    drop(chain);
+    let keycard_ns = keycard_best * 1e9 / texts.len() as f64;
+    println!(
+        "memory: a dependent random read takes {one_chain:.0} ns ({eight_chains:.0} ns each with eight in flight); \
+         a check takes {keycard_ns:.0} ns, the time of {:.1} dependent reads; 5 M checks/s on two threads \
+         leaves {:.1} per check",
+        keycard_ns / one_chain,
+        400.0 / one_chain
+    );
+
     // One write, then the decision it changes.
     let roles: HashMap<String, RoleId> = org_snapshot
         .roles()
@@ -201,6 +216,45 @@ fn two_threads(
         }
     });
     (2 * passes * texts.len()) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// A random cycle through a large buffer of 64-byte cells (one cache line each): following it, every
+/// read depends on the one before and misses every cache.
+struct MemoryChain {
+    cells: Vec<[u32; 16]>,
+}
+
+impl MemoryChain {
+    fn new(bytes: usize, seed: u64) -> Self {
+        use rand::{Rng, SeedableRng};
+        let count = bytes / 64;
+        let mut order: Vec<u32> = (0..count as u32).collect();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        // Sattolo's shuffle: one cycle through every cell.
+        for index in (1..count).rev() {
+            order.swap(index, rng.gen_range(0..index));
+        }
+        let mut cells = vec![[0u32; 16]; count];
+        for (position, cell) in order.iter().enumerate() {
+            cells[*cell as usize][0] = order[(position + 1) % count];
+        }
+        Self { cells }
+    }
+
+    /// Nanoseconds per read, following `chains` cycles from different cells at once.
+    fn nanoseconds_per_read(&self, chains: usize) -> f64 {
+        let steps = 2_000_000;
+        let stride = self.cells.len() / chains;
+        let mut at: Vec<u32> = (0..chains).map(|chain| (chain * stride) as u32).collect();
+        let started = Instant::now();
+        for _ in 0..steps {
+            for cell in at.iter_mut() {
+                *cell = self.cells[*cell as usize][0];
+            }
+        }
+        black_box(&at);
+        started.elapsed().as_secs_f64() * 1e9 / (steps * chains) as f64
+    }
 }
 
 /// The same decisions from `std` maps: every account's effective roles precomputed, and a role
