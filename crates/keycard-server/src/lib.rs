@@ -32,7 +32,8 @@ pub fn app(state: AppState) -> Router {
     let (api, openapi) = v1::router().split_for_parts();
     let settings = state.settings.clone();
     let min_revision_state = state.clone();
-    api.merge(ops::router(openapi))
+    let routes = api
+        .merge(ops::router(openapi))
         .merge(iap::router())
         .merge(authzen::router())
         .merge(polytomic::router(state.clone()))
@@ -47,21 +48,27 @@ pub fn app(state: AppState) -> Router {
                 "this path does not accept that method",
             )
         })
-        .with_state(state)
-        .layer(axum::extract::DefaultBodyLimit::max(settings.body_limit))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            settings.request_timeout,
-        ))
-        .layer(CatchPanicLayer::custom(|_| {
-            ApiError::new("internal", "the server failed to handle this request").into_response()
-        }))
+        .with_state(state);
+    // The layers every request passes through wrap the router once. Added with `Router::layer`,
+    // each would wrap every route, and a request would clone and box the service once per layer
+    // (about a fifth of a decision request's time under load).
+    let service = tower::ServiceBuilder::new()
+        .layer(axum::middleware::from_fn(request_context))
+        .layer(TraceLayer::new_for_http())
         .layer(axum::middleware::from_fn_with_state(
             min_revision_state,
             min_revision,
         ))
-        .layer(TraceLayer::new_for_http())
-        .layer(axum::middleware::from_fn(request_context))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::new("internal", "the server failed to handle this request").into_response()
+        }))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            settings.request_timeout,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(settings.body_limit))
+        .service(routes);
+    Router::new().fallback_service(service)
 }
 
 /// Gives every request an id (the client's `x-request-id` when it is sane), available to error
