@@ -13,13 +13,11 @@ use keycard_core::model::{Actor, Link, NewAccount, NewRole, Principal};
 use keycard_core::store::Store;
 use sqlx::{Connection as _, Executor as _};
 
-async fn stores() -> Vec<(String, Arc<dyn Store>, tempfile::TempDir)> {
+/// A fresh database per backend: its name, URL, and the directory that holds it (SQLite).
+async fn databases() -> Vec<(String, String, tempfile::TempDir)> {
     let dir = tempfile::tempdir().unwrap();
-    let mut stores: Vec<(String, Arc<dyn Store>, tempfile::TempDir)> = Vec::new();
-    let sqlite = keycard_store::open(&format!("sqlite://{}", dir.path().join("c.db").display()))
-        .await
-        .unwrap();
-    stores.push(("sqlite".into(), sqlite, dir));
+    let sqlite = format!("sqlite://{}", dir.path().join("c.db").display());
+    let mut databases = vec![("sqlite".to_owned(), sqlite, dir)];
     if let Some(admin) = std::env::var("KEYCARD_TEST_POSTGRES_URL")
         .ok()
         .filter(|url| !url.is_empty())
@@ -30,10 +28,19 @@ async fn stores() -> Vec<(String, Arc<dyn Store>, tempfile::TempDir)> {
             .await
             .unwrap();
         let (base, _) = admin.rsplit_once('/').unwrap();
-        let pg = keycard_store::open(&format!("{base}/{name}"))
-            .await
-            .unwrap();
-        stores.push(("postgres".into(), pg, tempfile::tempdir().unwrap()));
+        databases.push((
+            "postgres".into(),
+            format!("{base}/{name}"),
+            tempfile::tempdir().unwrap(),
+        ));
+    }
+    databases
+}
+
+async fn stores() -> Vec<(String, Arc<dyn Store>, tempfile::TempDir)> {
+    let mut stores: Vec<(String, Arc<dyn Store>, tempfile::TempDir)> = Vec::new();
+    for (backend, url, dir) in databases().await {
+        stores.push((backend, keycard_store::open(&url).await.unwrap(), dir));
     }
     stores
 }
@@ -258,15 +265,7 @@ async fn a_binary_refuses_a_newer_schema() {
 async fn the_full_read_matches_single_reads() {
     for (backend, store, _dir) in stores().await {
         let actor = Actor::system();
-        let org = store
-            .create_organization(
-                &actor,
-                standard_organization(format!("full-{backend}").try_into().unwrap()).unwrap(),
-            )
-            .await
-            .unwrap()
-            .value
-            .id;
+        let org = created_organization(store.as_ref(), &format!("full-{backend}")).await;
         let roles: Vec<RoleId> = created_roles(store.as_ref(), org, 3).await;
         let group = store
             .create_group(
@@ -323,6 +322,69 @@ async fn the_full_read_matches_single_reads() {
         assert_eq!(loaded.len(), 2_050, "{backend}");
         assert_eq!(loaded, expected, "{backend}");
     }
+}
+
+/// A writer reads its own changes from memory (`RecentChanges`), other nodes from the log: both
+/// must see the same changes, and the writer must fall back to the log across another's write.
+#[tokio::test]
+async fn a_writer_sees_its_changes_as_the_log_holds_them() {
+    for (backend, url, _dir) in databases().await {
+        let writer = keycard_store::open(&url).await.unwrap();
+        let other = keycard_store::open(&url).await.unwrap();
+        let actor = Actor::system();
+        let start = writer.latest_revision().await.unwrap();
+        let org = created_organization(writer.as_ref(), &format!("own-{backend}")).await;
+        let roles = created_roles(writer.as_ref(), org, 2).await;
+        let mut new = account("ann", vec![roles[0]]);
+        new.email = Some("Ann@Example.com".to_owned().try_into().unwrap());
+        new.first_name = "Ann \"the first\" é".into();
+        let ann = writer
+            .create_account(&actor, org, new)
+            .await
+            .unwrap()
+            .value
+            .id;
+        // Another node's write in between: the writer's memory has a gap there.
+        other
+            .add_link(&actor, org, Link::RoleOf(Principal::Account(ann), roles[1]))
+            .await
+            .unwrap();
+        writer
+            .remove_link(&actor, org, Link::RoleOf(Principal::Account(ann), roles[0]))
+            .await
+            .unwrap();
+        let end = writer.latest_revision().await.unwrap();
+        let mut pages = (Vec::new(), Vec::new());
+        for (store, read) in [(&writer, &mut pages.0), (&other, &mut pages.1)] {
+            let mut at = start;
+            while at < end {
+                let page = store.changes_after(at, 2).await.unwrap();
+                at = page.last().unwrap().revision;
+                read.extend(page);
+            }
+        }
+        assert!(pages.0.len() > 5, "{backend}: {} changes", pages.0.len());
+        assert_eq!(pages.0, pages.1, "{backend}");
+        let revisions: Vec<i64> = pages.0.iter().map(|c| c.revision.0).collect();
+        assert!(
+            revisions
+                .windows(2)
+                .all(|w| w[1] == w[0] || w[1] == w[0] + 1),
+            "{backend}: {revisions:?}"
+        );
+    }
+}
+
+async fn created_organization(store: &dyn Store, name: &str) -> keycard_core::ids::OrganizationId {
+    store
+        .create_organization(
+            &Actor::system(),
+            standard_organization(name.to_owned().try_into().unwrap()).unwrap(),
+        )
+        .await
+        .unwrap()
+        .value
+        .id
 }
 
 async fn created_roles(

@@ -98,6 +98,50 @@ async fn main() -> anyhow::Result<()> {
         })
         .collect();
     let org_snapshot = snapshot.organization(org).context("organization")?;
+
+    // The writes measured at the end: for 200 denied queries, the first role that grants the
+    // query's cell, granted to the query's account. A run stopped between a grant and its undoing
+    // leaves the grant behind: undo it first.
+    let roles: HashMap<String, RoleId> = org_snapshot
+        .roles()
+        .map(|role| (role.name.to_string(), role.id))
+        .collect();
+    let mut writes = Vec::new();
+    for (query, text) in workload
+        .queries
+        .iter()
+        .zip(&texts)
+        .filter(|(q, _)| !q.expected)
+        .take(200)
+    {
+        let cell = query.resource_type as usize * shape.actions + query.action as usize;
+        let role = workload.cell_roles[cell]
+            .first()
+            .and_then(|role| roles.get(&role_name(*role as usize)))
+            .context("a role granted the cell")?;
+        let account = org_snapshot
+            .account_by_username(text.subject())
+            .map(|a| a.id)
+            .context("account")?;
+        writes.push((Link::RoleOf(Principal::Account(account), *role), text));
+    }
+    let mut undone = 0;
+    for (link, _) in &writes {
+        match store.remove_link(&Actor::system(), org, *link).await {
+            Ok(_) => undone += 1,
+            Err(keycard_core::Error::NotFound { .. }) => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
+    let snapshot = if undone > 0 {
+        println!("undid {undone} grant(s) left by an interrupted run");
+        let revision = store.latest_revision().await?;
+        handle.catch_up(revision).await?;
+        handle.current()
+    } else {
+        snapshot
+    };
+    let org_snapshot = snapshot.organization(org).context("organization")?;
     for (query, text) in workload.queries.iter().zip(&texts) {
         if keycard_check(org_snapshot, text) != query.expected {
             bail!("wrong decision on {query:?}");
@@ -149,31 +193,10 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // One write, then the decision it changes.
-    let roles: HashMap<String, RoleId> = org_snapshot
-        .roles()
-        .map(|role| (role.name.to_string(), role.id))
-        .collect();
     let actor = Actor::system();
     let mut delays = Vec::new();
-    for (query, text) in workload
-        .queries
-        .iter()
-        .zip(&texts)
-        .filter(|(q, _)| !q.expected)
-        .take(200)
-    {
-        let cell = query.resource_type as usize * shape.actions + query.action as usize;
-        let role = workload.cell_roles[cell]
-            .first()
-            .and_then(|role| roles.get(&role_name(*role as usize)))
-            .context("a role granted the cell")?;
-        let account = handle
-            .current()
-            .organization(org)
-            .and_then(|o| o.account_by_username(text.subject()).map(|a| a.id))
-            .context("account")?;
-        let link = Link::RoleOf(Principal::Account(account), *role);
-        let revision = store.add_link(&actor, org, link).await?;
+    for (link, text) in &writes {
+        let revision = store.add_link(&actor, org, *link).await?;
         let committed = Instant::now();
         handle.catch_up(revision).await?;
         let current = handle.current();
@@ -183,7 +206,7 @@ async fn main() -> anyhow::Result<()> {
             bail!("the grant is not visible at revision {revision:?}");
         }
         // Undone, so that the next run finds the database as generated.
-        store.remove_link(&actor, org, link).await?;
+        store.remove_link(&actor, org, *link).await?;
     }
     delays.sort();
     let at = |q: f64| delays[((delays.len() - 1) as f64 * q) as usize];

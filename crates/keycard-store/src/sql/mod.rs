@@ -6,10 +6,11 @@
 //! revision counter, which every write transaction bumps first (a row lock on PostgreSQL), so
 //! revisions are gapless and commit in order: a follower reading `revision > N` never misses one.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use keycard_core::change::{EntityKind, Operation, Revision};
+use keycard_core::change::{Change, EntityKind, Operation, Revision};
 use keycard_core::ids::OrganizationId;
 use keycard_core::model::Actor;
 use keycard_core::{Error, Result};
@@ -54,6 +55,9 @@ pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
     url: String,
+    /// What this process's own writes recorded, so that a node applies its own write without
+    /// reading it back from the log (`changes::RecentChanges`).
+    recent: Arc<changes::RecentChanges>,
 }
 
 /// An advisory lock id for schema migrations on PostgreSQL, so that nodes starting together
@@ -96,6 +100,7 @@ impl SqlStore {
             pool,
             dialect,
             url: url.to_owned(),
+            recent: Arc::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -241,7 +246,10 @@ impl SqlStore {
             seq: 0,
             actor: actor.label.clone(),
             org,
-            at: Utc::now(),
+            // Stored to the millisecond: the recorded changes carry what a reader of the log sees.
+            at: from_millis(millis(Utc::now())),
+            recorded: Vec::new(),
+            recent: self.recent.clone(),
         })
     }
 }
@@ -258,6 +266,9 @@ struct WriteTx {
     actor: String,
     org: OrganizationId,
     at: DateTime<Utc>,
+    /// The changes as the log holds them, handed to `recent` once the write commits.
+    recorded: Vec<Change>,
+    recent: Arc<changes::RecentChanges>,
 }
 
 impl WriteTx {
@@ -288,11 +299,28 @@ impl WriteTx {
         .bind(operation.as_str())
         .bind(&self.actor)
         .bind(millis(self.at))
-        .bind(before)
-        .bind(after)
+        .bind(before.as_deref())
+        .bind(after.as_deref())
         .execute(&mut *self.tx)
         .await
         .map_err(internal)?;
+        let parsed = |text: Option<String>| {
+            text.map(|text| serde_json::from_str(&text))
+                .transpose()
+                .map_err(|err| Error::Internal(format!("a recorded change is unreadable: {err}")))
+        };
+        self.recorded.push(Change {
+            revision: self.revision,
+            seq: self.seq,
+            organization_id: self.org,
+            entity,
+            entity_id: entity_id.to_owned(),
+            operation,
+            actor: self.actor.clone(),
+            at: self.at,
+            before: parsed(before)?,
+            after: parsed(after)?,
+        });
         self.seq += 1;
         Ok(())
     }
@@ -314,6 +342,7 @@ impl WriteTx {
                 .map_err(unavailable)?;
         }
         self.tx.commit().await.map_err(unavailable)?;
+        self.recent.committed(self.revision, self.recorded);
         Ok(self.revision)
     }
 }
