@@ -842,8 +842,9 @@ impl DecisionIndex {
 
     #[inline]
     pub fn subject_by_username(&self, username: &str) -> Option<&Subject> {
-        self.subjects
-            .find(hash_of(username), |s| s.username == username)
+        self.subjects.find(hash_of(username), |s| {
+            crate::index::same_text(s.username.as_str(), username)
+        })
     }
 
     pub fn subject_by_id(&self, id: AccountId) -> Option<&Subject> {
@@ -863,7 +864,8 @@ impl DecisionIndex {
     pub fn policy_grant(&self, resource_type: &str, action: &str) -> Option<&PolicyGrant> {
         self.policy_grants
             .find(policy_grant_hash(resource_type, action), |grant| {
-                grant.resource_type == resource_type && grant.action == action
+                crate::index::same_text(grant.resource_type.as_str(), resource_type)
+                    && crate::index::same_text(grant.action.as_str(), action)
             })
     }
 
