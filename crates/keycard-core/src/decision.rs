@@ -370,9 +370,26 @@ fn decide_policies(
 
 /// Whether an account holds its organization's system `Admin` role.
 pub fn is_admin(org: &OrgSnapshot, account: &Account) -> bool {
-    effective_roles(org, account)
+    // Every authenticated request asks this: answered from the index (role slots and the slots
+    // each group passes on), for the account as given, which may be newer than the snapshot's.
+    let index = org.index();
+    if account.inactive {
+        return false;
+    }
+    let Some(admin) = index.admin.filter(|slot| index.active.contains(*slot)) else {
+        return false;
+    };
+    account
+        .roles
         .iter()
-        .any(|held| org.role(held.role).is_some_and(|role| role.is_admin()))
+        .any(|role| index.slots.get(role) == Some(&admin))
+        || account.groups.iter().any(|group| {
+            index
+                .group_numbers
+                .get(group)
+                .and_then(|number| index.group_slots.get(*number))
+                .is_some_and(|slots| slots.contains(&admin))
+        })
 }
 
 /// Everything an account may call and see through role grants.
@@ -452,13 +469,14 @@ pub fn resources_for(
             .methods()
             .filter_map(|m| m.route.as_ref().map(|route| route.path.clone()))
             .collect(),
-        // `*` is always a candidate: it is in the answer exactly when every resource of the type is.
         _ => org
             .attached_resources(resource_type)
             .map(|resource| resource.id.clone())
-            .chain([ResourceRef::ANY_ID.to_owned()])
             .collect(),
     };
+    // `*` is always a candidate: it is in the answer exactly when every resource of the type is
+    // (for any type, the organization's `Admin`; for policy types, a policy on all of them).
+    candidates.push(ResourceRef::ANY_ID.to_owned());
     candidates.sort();
     candidates.dedup();
     candidates.retain(|id| check(org, subject, action, resource_type, id));

@@ -26,6 +26,7 @@ struct Directory {
     groups: Vec<(bool, Vec<usize>, Vec<usize>)>, // (inactive, parent indexes, role indexes)
     account: (bool, Vec<usize>, Vec<usize>),     // (inactive, group indexes, role indexes)
     policy_roles: Vec<usize>,                    // roles the `edit` action of one policy binds
+    admin: Option<usize>,                        // the role that is the system `Admin`, if any
 }
 
 fn directory() -> impl Strategy<Value = Directory> {
@@ -47,14 +48,16 @@ fn directory() -> impl Strategy<Value = Directory> {
             proptest::collection::vec(0..role_count, 0..2),
         );
         let policy_roles = proptest::collection::vec(0..role_count, 0..3);
-        (roles, groups, account, policy_roles).prop_map(|(roles, groups, account, policy_roles)| {
-            Directory {
+        let admin = proptest::option::weighted(0.3, 0..role_count);
+        (roles, groups, account, policy_roles, admin).prop_map(
+            |(roles, groups, account, policy_roles, admin)| Directory {
                 roles,
                 groups,
                 account,
                 policy_roles,
-            }
-        })
+                admin,
+            },
+        )
     })
 }
 
@@ -133,10 +136,14 @@ fn build_ordered(dir: &Directory, reversed: bool) -> Built {
             .map(|(index, inactive)| Role {
                 id: roles[index],
                 organization_id: org,
-                name: name::<RoleName>(format!("r{index}")),
+                name: name::<RoleName>(if dir.admin == Some(index) {
+                    "Admin".into()
+                } else {
+                    format!("r{index}")
+                }),
                 description: String::new(),
                 provenance: name::<Provenance>("Custom".into()),
-                system: false,
+                system: dir.admin == Some(index),
                 inactive: *inactive,
                 methods: vec![MethodRef {
                     provenance: name("App".into()),
@@ -263,6 +270,13 @@ proptest! {
     fn the_fast_check_agrees_with_the_explained_decision(dir in directory()) {
         for built in [build(&dir), build_ordered(&dir, true)] {
             let org = built.snapshot.organization(built.org).unwrap();
+            let account = org.account(built.account).unwrap();
+            prop_assert_eq!(
+                is_admin(org, account),
+                effective_roles(org, account)
+                    .iter()
+                    .any(|held| org.role(held.role).is_some_and(|role| role.is_admin()))
+            );
             for (subject, action, resource_type, id) in queries() {
                 let explained = decide(org, &Query { subject, action, resource_type, resource_id: &id });
                 prop_assert_eq!(
@@ -284,7 +298,7 @@ proptest! {
                 let everything = listed.iter().any(|id| id == "*");
                 for probe in ["x", "special", "*", "App/m0", "App/m1", "/v0", "/v1", "/m0/{id}", "/m1/{id}"] {
                     let allowed = check(org, "alice", action, resource_type, probe);
-                    let covered = listed.iter().any(|id| id == probe) || (everything && !matches!(resource_type, "method" | "view" | "route"));
+                    let covered = listed.iter().any(|id| id == probe) || everything;
                     prop_assert_eq!(allowed, covered, "{} {} {}: {:?}", action, resource_type, probe, listed);
                 }
                 for id in ["x", "special", "App/m0", "/v0", "/m0/{id}"] {
@@ -365,6 +379,7 @@ fn unknown_and_inactive_subjects_are_denied() {
         groups: vec![(false, vec![], vec![0])],
         account: (true, vec![0], vec![0]),
         policy_roles: vec![0],
+        admin: None,
     };
     let built = build(&dir);
     let org = built.snapshot.organization(built.org).unwrap();
@@ -391,6 +406,7 @@ fn method_and_policy_grants_explain_themselves() {
         groups: vec![(false, vec![], vec![0])],
         account: (false, vec![0], vec![]),
         policy_roles: vec![0],
+        admin: None,
     };
     let built = build(&dir);
     let org = built.snapshot.organization(built.org).unwrap();
