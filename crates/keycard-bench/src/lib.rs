@@ -273,6 +273,58 @@ pub fn keycard_check(org: &keycard_core::snapshot::OrgSnapshot, text: &QueryText
     )
 }
 
+/// The benchmarks' reference engine: the same decisions from `std` hash maps with a fast hasher
+/// (user name to role numbers, type then action to a role bitset). It is the floor for a
+/// hash-map design, but not persistent, so a snapshot could not use it.
+pub struct ReferenceEngine {
+    roles_of: FoldMap<String, Box<[u32]>>,
+    granted: FoldMap<String, FoldMap<String, Box<[u64]>>>,
+}
+
+type FoldMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
+impl ReferenceEngine {
+    /// `roles_of`: each user's role numbers (those it holds, however it holds them); `grants`:
+    /// (type, action, role) numbers; `roles`: how many roles there are.
+    pub fn new(
+        roles_of: impl IntoIterator<Item = (String, Box<[u32]>)>,
+        grants: impl IntoIterator<Item = (usize, usize, u32)>,
+        roles: usize,
+    ) -> Self {
+        let mut granted: FoldMap<String, FoldMap<String, Box<[u64]>>> = FoldMap::default();
+        for (resource_type, action, role) in grants {
+            let bits = granted
+                .entry(type_name(resource_type))
+                .or_default()
+                .entry(action_name(action))
+                .or_insert_with(|| vec![0u64; roles.div_ceil(64)].into_boxed_slice());
+            if let Some(word) = bits.get_mut(role as usize / 64) {
+                *word |= 1 << (role % 64);
+            }
+        }
+        Self {
+            roles_of: roles_of.into_iter().collect(),
+            granted,
+        }
+    }
+
+    #[inline]
+    pub fn check(&self, text: &QueryText) -> bool {
+        let Some(roles) = self.roles_of.get(text.subject()) else {
+            return false;
+        };
+        self.granted
+            .get(text.resource_type())
+            .and_then(|by_action| by_action.get(text.action()))
+            .is_some_and(|bits| {
+                roles.iter().any(|role| {
+                    bits.get(*role as usize / 64)
+                        .is_some_and(|word| word & (1 << (role % 64)) != 0)
+                })
+            })
+    }
+}
+
 /// Seconds for one pass of `check` over every query.
 pub fn pass(texts: &[QueryText], check: impl Fn(&QueryText) -> bool) -> f64 {
     let started = std::time::Instant::now();

@@ -370,26 +370,9 @@ fn decide_policies(
 
 /// Whether an account holds its organization's system `Admin` role.
 pub fn is_admin(org: &OrgSnapshot, account: &Account) -> bool {
-    // Every authenticated request asks this: answered from the index (role slots and the slots
-    // each group passes on), for the account as given, which may be newer than the snapshot's.
-    let index = org.index();
-    if account.inactive {
-        return false;
-    }
-    let Some(admin) = index.admin.filter(|slot| index.active.contains(*slot)) else {
-        return false;
-    };
-    account
-        .roles
-        .iter()
-        .any(|role| index.slots.get(role) == Some(&admin))
-        || account.groups.iter().any(|group| {
-            index
-                .group_numbers
-                .get(group)
-                .and_then(|number| index.group_slots.get(*number))
-                .is_some_and(|slots| slots.contains(&admin))
-        })
+    // Every authenticated request asks this: answered from the index, without building the
+    // effective roles.
+    org.index().holds_admin(account)
 }
 
 /// Everything an account may call and see through role grants.

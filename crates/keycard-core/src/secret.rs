@@ -118,16 +118,21 @@ pub fn parse_token(value: &str) -> Option<PresentedToken<'_>> {
 
 /// Checks a presented secret against a stored digest in constant time.
 pub fn verify_secret(secret: &str, stored_hash: &str) -> bool {
-    // Hex in a stack buffer: this runs on every request authenticated by a key or a token.
-    let mut hex = [0u8; 64];
-    if hex::encode_to_slice(Sha256::digest(secret.as_bytes()), &mut hex).is_err() {
-        return false;
-    }
-    hex.ct_eq(stored_hash.as_bytes()).into()
+    hex_digest(secret).ct_eq(stored_hash.as_bytes()).into()
 }
 
+/// The stored form of a secret: its SHA-256 in lowercase hex.
 fn digest(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
+    String::from_utf8_lossy(&hex_digest(secret)).into_owned()
+}
+
+/// The digest in a stack buffer: verifying runs on every request authenticated by a key or token.
+fn hex_digest(secret: &str) -> [u8; 64] {
+    let mut hex = [0u8; 64];
+    // 32 bytes always fill the 64 hex digits exactly; were it to fail, the zeros match no
+    // stored digest.
+    let _ = hex::encode_to_slice(Sha256::digest(secret.as_bytes()), &mut hex);
+    hex
 }
 
 /// A random password for the bootstrap administrator when none is configured.

@@ -472,12 +472,7 @@ impl OrgSnapshot {
                     let mut slots: GroupSlots =
                         group.roles.iter().map(|role| self.slot_of(*role)).collect();
                     for parent in &group.parents {
-                        let inherited = self
-                            .index
-                            .group_numbers
-                            .get(parent)
-                            .and_then(|parent| self.index.group_slots.get(*parent));
-                        if let Some(inherited) = inherited {
+                        if let Some(inherited) = self.index.slots_passed_on(parent) {
                             slots.extend(inherited.iter().copied());
                         }
                     }
@@ -867,6 +862,30 @@ impl DecisionIndex {
                 crate::index::same_text(grant.resource_type.as_str(), resource_type)
                     && crate::index::same_text(grant.action.as_str(), action)
             })
+    }
+
+    /// The role slots a group passes on (its own and its ancestors'; none when it is inactive).
+    fn slots_passed_on(&self, group: &GroupId) -> Option<&GroupSlots> {
+        self.group_numbers
+            .get(group)
+            .and_then(|number| self.group_slots.get(*number))
+    }
+
+    /// Whether an account, as given (it may be newer than the snapshot's copy), holds the
+    /// organization's active `Admin` role, directly or through its groups.
+    pub fn holds_admin(&self, account: &Account) -> bool {
+        let Some(admin) = self.admin.filter(|slot| self.active.contains(*slot)) else {
+            return false;
+        };
+        !account.inactive
+            && (account
+                .roles
+                .iter()
+                .any(|role| self.slots.get(role) == Some(&admin))
+                || account.groups.iter().any(|group| {
+                    self.slots_passed_on(group)
+                        .is_some_and(|slots| slots.contains(&admin))
+                }))
     }
 
     /// Whether one of the subject's active roles (direct, or passed on by its groups) is the

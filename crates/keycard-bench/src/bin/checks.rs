@@ -5,18 +5,13 @@
 //!
 //! `checks [passes]`
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use anyhow::{Context as _, bail};
-use keycard_bench::{
-    QueryText, Shape, Workload, action_name, keycard_check, pass, type_name, user_name,
-};
+use keycard_bench::{ReferenceEngine, Shape, Workload, keycard_check, pass, user_name};
 use keycard_core::snapshot::Snapshot;
 
 const SEED: u64 = 20_261_122;
-
-type FoldMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 fn main() -> anyhow::Result<()> {
     let passes: usize = std::env::args()
@@ -36,7 +31,7 @@ fn main() -> anyhow::Result<()> {
             bail!("wrong decision on {query:?}");
         }
     }
-    let reference = Reference::new(&workload);
+    let reference = reference(&workload);
     for (query, text) in workload.queries.iter().zip(&queries) {
         if reference.check(text) != query.expected {
             bail!("reference: wrong decision on {query:?}");
@@ -67,42 +62,25 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The workload's decisions from plain hash maps: users to role numbers, type then action to the
-/// roles granted it.
-struct Reference {
-    roles_of: FoldMap<String, Vec<usize>>,
-    granted: FoldMap<String, FoldMap<String, Vec<bool>>>,
-}
-
-impl Reference {
-    fn new(workload: &Workload) -> Self {
-        let roles_of = workload
-            .user_roles
+/// The workload's decisions from the reference engine: users to their role numbers, and every
+/// role's (action, type) grants.
+fn reference(workload: &Workload) -> ReferenceEngine {
+    ReferenceEngine::new(
+        workload.user_roles.iter().enumerate().map(|(user, roles)| {
+            (
+                user_name(user),
+                roles.iter().map(|role| *role as u32).collect(),
+            )
+        }),
+        workload
+            .role_grants
             .iter()
             .enumerate()
-            .map(|(user, roles)| (user_name(user), roles.clone()))
-            .collect();
-        let mut granted: FoldMap<String, FoldMap<String, Vec<bool>>> = FoldMap::default();
-        for (role, grants) in workload.role_grants.iter().enumerate() {
-            for (action, resource_type) in grants {
-                granted
-                    .entry(type_name(*resource_type))
-                    .or_default()
-                    .entry(action_name(*action))
-                    .or_insert_with(|| vec![false; workload.shape.roles])[role] = true;
-            }
-        }
-        Self { roles_of, granted }
-    }
-
-    #[inline]
-    fn check(&self, text: &QueryText) -> bool {
-        let Some(roles) = self.roles_of.get(text.subject()) else {
-            return false;
-        };
-        self.granted
-            .get(text.resource_type())
-            .and_then(|by_action| by_action.get(text.action()))
-            .is_some_and(|bits| roles.iter().any(|role| bits[*role]))
-    }
+            .flat_map(|(role, grants)| {
+                grants
+                    .iter()
+                    .map(move |(action, resource_type)| (*resource_type, *action, role as u32))
+            }),
+        workload.shape.roles,
+    )
 }

@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, anyhow, bail};
 use chrono::Utc;
 use keycard_bench::large::{LargeShape, LargeWorkload, group_name};
-use keycard_bench::{QueryText, action_name, keycard_check, pass, role_name, type_name, user_name};
+use keycard_bench::{
+    QueryText, ReferenceEngine, action_name, keycard_check, pass, role_name, type_name, user_name,
+};
 use keycard_core::ids::{AccountId, GroupId, OrganizationId, RoleId};
 use keycard_core::model::{Actor, Link, NewPolicy, PolicyAction, Principal, ResourceRef};
 use keycard_core::names::OrganizationName;
@@ -31,8 +33,6 @@ use sqlx::{Connection as _, QueryBuilder, Sqlite, SqliteConnection};
 static ALLOCATOR: cap::Cap<mimalloc::MiMalloc> = cap::Cap::new(mimalloc::MiMalloc, usize::MAX);
 
 const SEED: u64 = 20_261_123;
-
-type FoldMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -148,7 +148,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     println!("all {} decisions match the generator", texts.len());
-    let reference = Reference::new(&workload);
+    let reference = reference(&workload);
     for (query, text) in workload.queries.iter().zip(&texts) {
         if reference.check(text) != query.expected {
             bail!("reference: wrong decision on {query:?}");
@@ -280,52 +280,28 @@ impl MemoryChain {
     }
 }
 
-/// The same decisions from `std` maps: every account's effective roles precomputed, and a role
-/// bitset per (type, action).
-struct Reference {
-    effective: FoldMap<String, Box<[u32]>>,
-    cells: FoldMap<String, FoldMap<String, Box<[u64]>>>,
-}
-
-impl Reference {
-    fn new(workload: &LargeWorkload) -> Self {
-        let shape = workload.shape;
-        let effective = (0..shape.accounts)
-            .map(|account| {
-                (
-                    user_name(account),
-                    workload.effective_roles(account).into_boxed_slice(),
-                )
-            })
-            .collect();
-        let mut cells: FoldMap<String, FoldMap<String, Box<[u64]>>> = FoldMap::default();
-        for (cell, roles) in workload.cell_roles.iter().enumerate() {
-            let mut bits = vec![0u64; shape.roles.div_ceil(64)];
-            for role in roles {
-                bits[*role as usize / 64] |= 1 << (role % 64);
-            }
-            cells
-                .entry(type_name(cell / shape.actions))
-                .or_default()
-                .insert(action_name(cell % shape.actions), bits.into_boxed_slice());
-        }
-        Self { effective, cells }
-    }
-
-    #[inline]
-    fn check(&self, text: &QueryText) -> bool {
-        let Some(roles) = self.effective.get(text.subject()) else {
-            return false;
-        };
-        self.cells
-            .get(text.resource_type())
-            .and_then(|by_action| by_action.get(text.action()))
-            .is_some_and(|bits| {
+/// The same decisions from the reference engine, given every account's effective roles
+/// precomputed (what a non-persistent engine would hold).
+fn reference(workload: &LargeWorkload) -> ReferenceEngine {
+    let shape = workload.shape;
+    ReferenceEngine::new(
+        (0..shape.accounts).map(|account| {
+            (
+                user_name(account),
+                workload.effective_roles(account).into_boxed_slice(),
+            )
+        }),
+        workload
+            .cell_roles
+            .iter()
+            .enumerate()
+            .flat_map(|(cell, roles)| {
                 roles
                     .iter()
-                    .any(|role| bits[*role as usize / 64] & (1 << (role % 64)) != 0)
-            })
-    }
+                    .map(move |role| (cell / shape.actions, cell % shape.actions, *role))
+            }),
+        shape.roles,
+    )
 }
 
 /// Loads the workload: roles and policies through the store, groups, accounts and memberships
@@ -455,27 +431,19 @@ async fn load(
         insert.build().execute(&mut *tx).await?;
     }
     for account_chunk in (0..shape.accounts).collect::<Vec<_>>().chunks(100_000) {
-        let roles: Vec<(&String, &String)> = account_chunk
-            .iter()
-            .flat_map(|account| {
-                workload
-                    .roles_of_account(*account)
-                    .iter()
-                    .map(move |role| (*account, *role))
-            })
-            .map(|(account, role)| (&account_ids[account], &role_text[role as usize]))
-            .collect();
+        let roles = membership_rows(
+            account_chunk,
+            |account| workload.roles_of_account(account),
+            &account_ids,
+            &role_text,
+        );
         insert_pairs(&mut tx, "account_roles (account_id, role_id)", &roles).await?;
-        let groups: Vec<(&String, &String)> = account_chunk
-            .iter()
-            .flat_map(|account| {
-                workload
-                    .groups_of_account(*account)
-                    .iter()
-                    .map(move |group| (*account, *group))
-            })
-            .map(|(account, group)| (&account_ids[account], &group_ids[group as usize]))
-            .collect();
+        let groups = membership_rows(
+            account_chunk,
+            |account| workload.groups_of_account(account),
+            &account_ids,
+            &group_ids,
+        );
         insert_pairs(&mut tx, "account_groups (account_id, group_id)", &groups).await?;
     }
     tx.commit().await?;
@@ -484,6 +452,20 @@ async fn load(
         started.elapsed()
     );
     Ok(org)
+}
+
+/// (account id, target id) rows for the accounts of `chunk`, one per target `of` gives each.
+fn membership_rows<'a>(
+    chunk: &[usize],
+    of: impl Fn(usize) -> &'a [u32],
+    account_ids: &'a [String],
+    target_ids: &'a [String],
+) -> Vec<(&'a String, &'a String)> {
+    chunk
+        .iter()
+        .flat_map(|account| of(*account).iter().map(move |target| (*account, *target)))
+        .map(|(account, target)| (&account_ids[account], &target_ids[target as usize]))
+        .collect()
 }
 
 async fn insert_pairs(

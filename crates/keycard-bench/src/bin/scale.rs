@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow};
 use keycard_core::decision;
-use keycard_core::model::{Actor, NewAccount, NewPolicy, NewRole, PolicyAction, ResourceRef};
+use keycard_core::model::{Actor, NewAccount, NewPolicy, PolicyAction, ResourceRef};
 use keycard_core::names::OrganizationName;
 use keycard_core::store::Store;
 use keycard_server::{AppState, Settings, bootstrap, spawn_follower};
@@ -17,10 +17,6 @@ use sqlx::{Connection as _, Executor as _};
 
 const WRITES: usize = 400;
 const PROPAGATIONS: usize = 200;
-
-fn role(name: String) -> anyhow::Result<NewRole> {
-    Ok(keycard_bench::custom_role(name)?)
-}
 
 async fn default_org(store: &dyn Store) -> anyhow::Result<keycard_core::ids::OrganizationId> {
     Ok(store
@@ -44,7 +40,7 @@ async fn write_rate(store: Arc<dyn Store>, writers: usize, label: &str) -> anyho
                     .create_role(
                         &Actor::system(),
                         org,
-                        role(format!("{label}-{writers}-{writer}-{index}"))?,
+                        keycard_bench::custom_role(format!("{label}-{writers}-{writer}-{index}"))?,
                     )
                     .await?;
             }
@@ -114,7 +110,7 @@ async fn main() -> anyhow::Result<()> {
     let org = default_org(store_a.as_ref()).await?;
     let actor = Actor::system();
     let reader = store_a
-        .create_role(&actor, org, role("reader".into())?)
+        .create_role(&actor, org, keycard_bench::custom_role("reader".into())?)
         .await?
         .value
         .id;

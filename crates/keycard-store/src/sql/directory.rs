@@ -445,7 +445,7 @@ impl AccountStore for SqlStore {
     ) -> Result<Option<Account>> {
         let row = sqlx::query(&format!(
             "{} WHERE a.organization_id = $1 AND a.username = $2",
-            rows::ACCOUNT_SELECT
+            *rows::ACCOUNT_SELECT
         ))
         .bind(org.to_string())
         .bind(username.as_str())
@@ -463,7 +463,7 @@ impl AccountStore for SqlStore {
         let mut conn = self.pool.acquire().await.map_err(unavailable)?;
         fetch_page(
             &mut conn,
-            rows::ACCOUNT_SELECT,
+            &rows::ACCOUNT_SELECT,
             "a",
             org,
             page,

@@ -16,30 +16,57 @@ use super::{from_millis, internal};
 pub(crate) const ORGANIZATION_SELECT: &str =
     "SELECT id, name, actions, sso, created_at, updated_at FROM organizations o";
 
-pub(crate) const ACCOUNT_SELECT: &str = "SELECT a.id, a.organization_id, a.username, a.email, a.first_name, \
-    a.provenance, a.inactive, a.service_account, CASE WHEN a.password_hash IS NULL THEN 0 ELSE 1 END AS has_password, a.created_at, a.updated_at, \
-    (SELECT string_agg(role_id, ',' ORDER BY role_id) FROM account_roles WHERE account_id = a.id) AS roles, \
-    (SELECT string_agg(group_id, ',' ORDER BY group_id) FROM account_groups WHERE account_id = a.id) AS groups \
-    FROM accounts a";
+/// An account's columns as (name, expression over `accounts a`): the one list that the single read
+/// ([`ACCOUNT_SELECT`]) and the batched read ([`account_batch_select`]) are both built from.
+const ACCOUNT_COLUMNS: [(&str, &str); 13] = [
+    ("id", "a.id"),
+    ("organization_id", "a.organization_id"),
+    ("username", "a.username"),
+    ("email", "a.email"),
+    ("first_name", "a.first_name"),
+    ("provenance", "a.provenance"),
+    ("inactive", "a.inactive"),
+    ("service_account", "a.service_account"),
+    (
+        "has_password",
+        "CASE WHEN a.password_hash IS NULL THEN 0 ELSE 1 END",
+    ),
+    ("created_at", "a.created_at"),
+    ("updated_at", "a.updated_at"),
+    (
+        "roles",
+        "(SELECT string_agg(role_id, ',' ORDER BY role_id) FROM account_roles WHERE account_id = a.id)",
+    ),
+    (
+        "groups",
+        "(SELECT string_agg(group_id, ',' ORDER BY group_id) FROM account_groups WHERE account_id = a.id)",
+    ),
+];
+
+pub(crate) static ACCOUNT_SELECT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let columns: Vec<String> = ACCOUNT_COLUMNS
+        .iter()
+        .map(|(name, expression)| format!("{expression} AS {name}"))
+        .collect();
+    format!("SELECT {} FROM accounts a", columns.join(", "))
+});
 
 /// Accounts a batch at a time, each batch one JSON array built by the database (one row instead
-/// of thousands: the SQL driver's cost is per row), after the id `$1`, in id order. Columns as in
-/// [`ACCOUNT_SELECT`]; `last` is the batch's greatest id.
+/// of thousands: the SQL driver's cost is per row), after the id `$1`, in id order. Each object
+/// has the columns of [`ACCOUNT_SELECT`]; `last` is the batch's greatest id.
 pub(crate) fn account_batch_select(dialect: super::Dialect, batch: u32) -> String {
     let (array, object, cast) = match dialect {
         super::Dialect::Sqlite => ("json_group_array", "json_object", ""),
         super::Dialect::Postgres => ("json_agg", "json_build_object", "::text"),
     };
+    let members: Vec<String> = ACCOUNT_COLUMNS
+        .iter()
+        .map(|(name, expression)| format!("'{name}', {expression}"))
+        .collect();
     format!(
-        "SELECT {array}({object}('id', a.id, 'organization_id', a.organization_id, \
-         'username', a.username, 'email', a.email, 'first_name', a.first_name, \
-         'provenance', a.provenance, 'inactive', a.inactive, 'service_account', a.service_account, \
-         'has_password', CASE WHEN a.password_hash IS NULL THEN 0 ELSE 1 END, \
-         'created_at', a.created_at, 'updated_at', a.updated_at, \
-         'roles', (SELECT string_agg(role_id, ',' ORDER BY role_id) FROM account_roles WHERE account_id = a.id), \
-         'groups', (SELECT string_agg(group_id, ',' ORDER BY group_id) FROM account_groups WHERE account_id = a.id))){cast} AS batch, \
-         max(a.id) AS last \
-         FROM (SELECT * FROM accounts WHERE id > $1 ORDER BY id LIMIT {batch}) a"
+        "SELECT {array}({object}({})){cast} AS batch, max(a.id) AS last \
+         FROM (SELECT * FROM accounts WHERE id > $1 ORDER BY id LIMIT {batch}) a",
+        members.join(", ")
     )
 }
 
@@ -358,7 +385,7 @@ pub(crate) async fn load_account(
 ) -> Result<Account> {
     fetch_one(
         conn,
-        ACCOUNT_SELECT,
+        &ACCOUNT_SELECT,
         "a",
         "account",
         org,
