@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 tokio::task_local! {
     /// The id of the request being served, for error bodies.
-    pub static REQUEST_ID: String;
+    pub static REQUEST_ID: HeaderValue;
 }
 
 /// Every error code any face emits, with its HTTP status. Faces render their own shapes but take
@@ -102,7 +102,9 @@ impl From<Error> for ApiError {
 }
 
 pub fn current_request_id() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
+    REQUEST_ID
+        .try_with(|id| id.to_str().map(str::to_owned).unwrap_or_default())
+        .unwrap_or_default()
 }
 
 impl IntoResponse for ApiError {

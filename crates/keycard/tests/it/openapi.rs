@@ -46,5 +46,16 @@ async fn the_server_serves_its_spec_and_docs() {
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("keycard_http_requests_total"), "{metrics}");
+    assert!(
+        metrics.contains(
+            "keycard_http_requests_total{method=\"GET\",route=\"/readyz\",status=\"200\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "keycard_http_request_duration_seconds_count{method=\"GET\",route=\"/readyz\",status=\"200\"} 1"
+        ),
+        "{metrics}"
+    );
 }

@@ -188,4 +188,14 @@ async fn three_nodes_share_one_database() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    // Refused before any route runs, the error still carries the request's id, in both places.
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        (body["code"].as_str(), body["request_id"].as_str()),
+        (Some("invalid_header"), Some(request_id.as_str()))
+    );
 }
