@@ -19,7 +19,10 @@ use serde_json::{Map, Value, json};
 use crate::auth::{self, Caller, Presented};
 use crate::state::{AppState, org_of};
 
+mod plain;
 mod search;
+
+use plain::{PlainEvaluation, plain_evaluation};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -129,8 +132,8 @@ pub async fn pep(state: &AppState, headers: &HeaderMap) -> Result<Caller, Authze
     Ok(caller)
 }
 
-/// Parses the body as a JSON object, refusing anything but `application/json`.
-pub fn json_object(headers: &HeaderMap, body: &Bytes) -> Result<Map<String, Value>, AuthzenError> {
+/// Refuses a body that is not `application/json`.
+fn json_content(headers: &HeaderMap) -> Result<(), AuthzenError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -141,6 +144,12 @@ pub fn json_object(headers: &HeaderMap, body: &Bytes) -> Result<Map<String, Valu
             "Content-Type must be application/json",
         ));
     }
+    Ok(())
+}
+
+/// Parses the body as a JSON object, refusing anything but `application/json`.
+pub fn json_object(headers: &HeaderMap, body: &Bytes) -> Result<Map<String, Value>, AuthzenError> {
+    json_content(headers)?;
     if body.is_empty() {
         return Err(AuthzenError::bad_request("the request body is empty"));
     }
@@ -207,17 +216,46 @@ pub struct Evaluation {
 
 impl Evaluation {
     fn decide(&self, state: &AppState, org: &OrgSnapshot) -> bool {
-        let allowed = is_account_type(&self.subject.kind)
-            && decision::check(
-                org,
-                self.subject.id.as_deref().unwrap_or(""),
-                &self.action.kind,
-                &self.resource.kind,
-                self.resource.id.as_deref().unwrap_or(""),
-            );
-        state.metrics.decided(allowed);
-        allowed
+        decide(
+            state,
+            org,
+            &PlainEvaluation {
+                subject: (&self.subject.kind, self.subject.id.as_deref().unwrap_or("")),
+                action: &self.action.kind,
+                resource: (
+                    &self.resource.kind,
+                    self.resource.id.as_deref().unwrap_or(""),
+                ),
+            },
+        )
     }
+}
+
+/// The decision on one evaluation, counted.
+fn decide(state: &AppState, org: &OrgSnapshot, evaluation: &PlainEvaluation<'_>) -> bool {
+    let ((subject_type, subject), (resource_type, resource)) =
+        (evaluation.subject, evaluation.resource);
+    let allowed = is_account_type(subject_type)
+        && decision::check(org, subject, evaluation.action, resource_type, resource);
+    state.metrics.decided(allowed);
+    allowed
+}
+
+/// `{"decision": allowed}`, from a constant body.
+fn decision_response(allowed: bool) -> Response {
+    let body = if allowed {
+        r#"{"decision":true}"#
+    } else {
+        r#"{"decision":false}"#
+    };
+    (
+        [(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// Builds an evaluation from an object, taking members it lacks from `defaults`.
@@ -287,12 +325,18 @@ async fn evaluation(
     body: Bytes,
 ) -> Result<Response, AuthzenError> {
     let caller = pep(&state, &headers).await?;
+    json_content(&headers)?;
+    if let Some(evaluation) = plain_evaluation(&body) {
+        let (snapshot, org_id) = organization(&state, &caller)?;
+        let org = org_of(&snapshot, org_id)?;
+        return Ok(decision_response(decide(&state, org, &evaluation)));
+    }
     let request = json_object(&headers, &body)?;
     honour_min_revision(&state, &request).await?;
     let evaluation = evaluation_from(&request, &Map::new()).map_err(AuthzenError::bad_request)?;
     let (snapshot, org_id) = organization(&state, &caller)?;
     let org = org_of(&snapshot, org_id)?;
-    Ok(axum::Json(json!({"decision": evaluation.decide(&state, org)})).into_response())
+    Ok(decision_response(evaluation.decide(&state, org)))
 }
 
 /// `POST /access/v1/evaluations`: top-level members are defaults that an item's members replace
@@ -338,7 +382,7 @@ async fn evaluations(
     if items.is_empty() {
         let evaluation =
             evaluation_from(&request, &Map::new()).map_err(AuthzenError::bad_request)?;
-        return Ok(axum::Json(json!({"decision": evaluation.decide(&state, org)})).into_response());
+        return Ok(decision_response(evaluation.decide(&state, org)));
     }
     let mut results = Vec::with_capacity(items.len());
     for item in &items {
