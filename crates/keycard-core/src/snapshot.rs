@@ -29,6 +29,8 @@ pub struct Snapshot {
 #[derive(Default)]
 pub struct SnapshotBuilder {
     snapshot: Snapshot,
+    /// Organizations with catalogue methods, whose routes are indexed when the build finishes.
+    catalogues: Vec<OrganizationId>,
 }
 
 impl SnapshotBuilder {
@@ -55,13 +57,17 @@ impl SnapshotBuilder {
             }
             StateItem::Method(org_id, method) => {
                 snapshot.edit(org_id, |org| org.put_method(method))?;
+                if !self.catalogues.contains(&org_id) {
+                    self.catalogues.push(org_id);
+                }
             }
             StateItem::View(org_id, view) => snapshot.edit(org_id, |org| org.put_view(view))?,
         }
         Ok(())
     }
 
-    pub fn finish(self) -> Snapshot {
+    pub fn finish(mut self) -> Snapshot {
+        self.snapshot.reindex_routes(&self.catalogues);
         self.snapshot
     }
 }
@@ -160,14 +166,32 @@ impl Snapshot {
     /// current revision are skipped, so replaying an overlapping batch is harmless.
     pub fn apply(&mut self, changes: &[Change]) -> Result<(), Error> {
         let start = self.revision;
-        for change in changes {
-            if change.revision <= start {
-                continue;
+        let mut catalogues = Vec::new();
+        let mut applied = Ok(());
+        for change in changes.iter().filter(|change| change.revision > start) {
+            applied = self.apply_one(change);
+            if applied.is_err() {
+                break;
             }
-            self.apply_one(change)?;
+            if change.entity == EntityKind::Method && !catalogues.contains(&change.organization_id)
+            {
+                catalogues.push(change.organization_id);
+            }
             self.revision = change.revision;
         }
-        Ok(())
+        self.reindex_routes(&catalogues);
+        applied
+    }
+
+    /// Rebuilds the route index of organizations whose catalogue changed: once per batch of
+    /// changes or per load, not once per method (a catalogue of thousands of methods arrives as
+    /// thousands of changes).
+    fn reindex_routes(&mut self, organizations: &[OrganizationId]) {
+        for org_id in organizations {
+            if let Some(org) = self.organizations.get_mut(org_id) {
+                Arc::make_mut(org).reindex_routes();
+            }
+        }
     }
 
     /// Marks the snapshot as current up to `revision` when no change was recorded in between.
@@ -658,21 +682,21 @@ impl OrgSnapshot {
         }
     }
 
+    /// Adds or replaces a catalogue method; the caller reindexes routes after its batch.
     fn put_method(&mut self, method: Method) {
         self.methods.insert(
             (method.provenance.to_string(), method.name.clone()),
             Arc::new(method),
         );
-        self.reindex_routes();
     }
 
+    /// Removes a catalogue method; the caller reindexes routes after its batch.
     fn remove_method(&mut self, provenance: &str, name: &str) {
         self.methods
             .remove(&(provenance.to_owned(), name.to_owned()));
-        self.reindex_routes();
     }
 
-    /// Rebuilds the route index from the catalogue (a catalogue write, rare and small).
+    /// Rebuilds the route index from the catalogue.
     fn reindex_routes(&mut self) {
         let mut exact: std::collections::BTreeMap<String, Vec<Box<str>>> =
             std::collections::BTreeMap::new();

@@ -201,6 +201,23 @@ async fn kill_dash_nine_during_a_burst_loses_no_acknowledged_write() {
     assert!(acknowledged.len() >= 40);
 }
 
+/// A new API key for `username`, minted with `keycard admin create-key`.
+pub(crate) fn create_key(url: &str, username: &str) -> String {
+    keycard(
+        &[
+            "admin",
+            "create-key",
+            "--database",
+            url,
+            "--username",
+            username,
+        ],
+        None,
+    )
+    .trim()
+    .to_owned()
+}
+
 pub(crate) fn keycard(args: &[&str], stdin: Option<&str>) -> String {
     use std::io::Write as _;
     let mut child = Command::new(env!("CARGO_BIN_EXE_keycard"))
@@ -250,19 +267,7 @@ async fn admin_commands_reach_a_running_server() {
     );
     let account: serde_json::Value = serde_json::from_str(&created).unwrap();
     assert_eq!(account["username"], "ops");
-    let key = keycard(
-        &[
-            "admin",
-            "create-key",
-            "--database",
-            &url,
-            "--username",
-            "ops",
-        ],
-        None,
-    )
-    .trim()
-    .to_owned();
+    let key = create_key(&url, "ops");
     let manifest = dir.path().join("manifest.json");
     std::fs::write(&manifest, r#"{"methods": [{"provenance": "App", "name": "run", "route": {"verb": "POST", "path": "/run"}}], "views": []}"#).unwrap();
     assert!(
