@@ -733,6 +733,11 @@ impl OrgSnapshot {
         self.accounts.get(&id).map(Arc::as_ref)
     }
 
+    /// The account as the snapshot shares it: a copy costs a reference count.
+    pub fn shared_account(&self, id: AccountId) -> Option<&Arc<Account>> {
+        self.accounts.get(&id)
+    }
+
     pub fn account_by_username(&self, username: &str) -> Option<&Account> {
         self.index
             .subject_by_username(username)

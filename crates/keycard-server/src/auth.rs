@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -37,7 +37,8 @@ pub enum Credential {
 /// An authenticated caller and the organization the request acts in.
 #[derive(Clone, Debug)]
 pub struct Caller {
-    pub account: Account,
+    /// Shared with the snapshot when it came from there.
+    pub account: Arc<Account>,
     /// The organization the request acts in: the account's own, or for a partner the one it named.
     pub organization: OrganizationId,
     /// Holds the acting organization's `Admin` role (partners are admins everywhere).
@@ -138,7 +139,7 @@ pub async fn authenticate(
         Presented::Basic { username, password } => {
             let org = named_org.unwrap_or(state.default_organization);
             let account = verify_password(state, org, &username, &password, ip).await?;
-            (account, Credential::Password)
+            (Arc::new(account), Credential::Password)
         }
         Presented::Token(token) => verify_token(state, &token).await?,
     };
@@ -210,7 +211,7 @@ static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 });
 
 /// Verifies a bearer token (API key or session) and returns its live, active account.
-pub async fn verify_token(state: &AppState, token: &str) -> Result<(Account, Credential)> {
+pub async fn verify_token(state: &AppState, token: &str) -> Result<(Arc<Account>, Credential)> {
     let invalid = || Error::Unauthenticated("invalid or expired token".into());
     let presented = secret::parse_token(token).ok_or_else(invalid)?;
     let now = Utc::now();
@@ -230,7 +231,7 @@ pub async fn verify_token(state: &AppState, token: &str) -> Result<(Account, Cre
                     let key = CachedKey {
                         organization: stored.record.organization_id,
                         account: stored.record.account_id,
-                        secret_hash: stored.secret_hash,
+                        secret_hash: stored.secret_hash.into(),
                         last_used_at: stored.record.last_used_at,
                     };
                     state
@@ -286,11 +287,18 @@ pub async fn verify_token(state: &AppState, token: &str) -> Result<(Account, Cre
 }
 
 /// An account from the snapshot, or from the store when the snapshot has not caught up yet.
-pub async fn account_of(state: &AppState, org: OrganizationId, id: AccountId) -> Result<Account> {
+pub async fn account_of(
+    state: &AppState,
+    org: OrganizationId,
+    id: AccountId,
+) -> Result<Arc<Account>> {
     let snapshot = state.snapshot.current();
-    match snapshot.organization(org).and_then(|o| o.account(id)) {
+    match snapshot
+        .organization(org)
+        .and_then(|o| o.shared_account(id))
+    {
         Some(account) => Ok(account.clone()),
-        None => state.store.get_account(org, id).await,
+        None => state.store.get_account(org, id).await.map(Arc::new),
     }
 }
 
@@ -317,7 +325,7 @@ fn named_organization(state: &AppState, headers: &HeaderMap) -> Result<Option<Or
 /// Decides the acting organization and the caller's standing in it.
 fn caller_for(
     state: &AppState,
-    account: Account,
+    account: Arc<Account>,
     credential: Credential,
     named_org: Option<OrganizationId>,
 ) -> Result<Caller> {

@@ -135,7 +135,8 @@ pub struct SnapshotHandle {
 pub struct CachedKey {
     pub organization: OrganizationId,
     pub account: keycard_core::ids::AccountId,
-    pub secret_hash: String,
+    /// Shared, so that a request's copy of the entry costs a reference count.
+    pub secret_hash: Arc<str>,
     pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 

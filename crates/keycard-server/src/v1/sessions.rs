@@ -111,6 +111,6 @@ async fn me(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<
         partner: caller.partner,
         organization,
         effective_roles,
-        account: caller.account,
+        account: std::sync::Arc::unwrap_or_clone(caller.account),
     }))
 }
