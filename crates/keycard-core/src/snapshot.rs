@@ -29,8 +29,6 @@ pub struct Snapshot {
 #[derive(Default)]
 pub struct SnapshotBuilder {
     snapshot: Snapshot,
-    /// Organizations with catalogue methods, whose routes are indexed when the build finishes.
-    catalogues: Vec<OrganizationId>,
 }
 
 impl SnapshotBuilder {
@@ -57,17 +55,22 @@ impl SnapshotBuilder {
             }
             StateItem::Method(org_id, method) => {
                 snapshot.edit(org_id, |org| org.put_method(method))?;
-                if !self.catalogues.contains(&org_id) {
-                    self.catalogues.push(org_id);
-                }
             }
             StateItem::View(org_id, view) => snapshot.edit(org_id, |org| org.put_view(view))?,
         }
         Ok(())
     }
 
+    /// The snapshot, with the routes of every organization that has a catalogue indexed once.
     pub fn finish(mut self) -> Snapshot {
-        self.snapshot.reindex_routes(&self.catalogues);
+        let catalogues: Vec<OrganizationId> = self
+            .snapshot
+            .organizations
+            .iter()
+            .filter(|(_, org)| !org.methods.is_empty())
+            .map(|(id, _)| *id)
+            .collect();
+        self.snapshot.reindex_routes(catalogues);
         self.snapshot
     }
 }
@@ -167,27 +170,24 @@ impl Snapshot {
     pub fn apply(&mut self, changes: &[Change]) -> Result<(), Error> {
         let start = self.revision;
         let mut catalogues = Vec::new();
-        let mut applied = Ok(());
         for change in changes.iter().filter(|change| change.revision > start) {
-            applied = self.apply_one(change);
-            if applied.is_err() {
-                break;
-            }
-            if change.entity == EntityKind::Method && !catalogues.contains(&change.organization_id)
-            {
+            self.apply_one(change)?;
+            if change.entity == EntityKind::Method {
                 catalogues.push(change.organization_id);
             }
             self.revision = change.revision;
         }
-        self.reindex_routes(&catalogues);
-        applied
+        self.reindex_routes(catalogues);
+        Ok(())
     }
 
     /// Rebuilds the route index of organizations whose catalogue changed: once per batch of
     /// changes or per load, not once per method (a catalogue of thousands of methods arrives as
     /// thousands of changes).
-    fn reindex_routes(&mut self, organizations: &[OrganizationId]) {
-        for org_id in organizations {
+    fn reindex_routes(&mut self, mut organizations: Vec<OrganizationId>) {
+        organizations.sort_unstable();
+        organizations.dedup();
+        for org_id in &organizations {
             if let Some(org) = self.organizations.get_mut(org_id) {
                 Arc::make_mut(org).reindex_routes();
             }

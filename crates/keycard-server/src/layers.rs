@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use keycard_core::change::Revision;
 use pin_project_lite::pin_project;
 use tokio::task::futures::TaskLocalFuture;
+use tower::layer::layer_fn;
 use tower::{Layer, Service, ServiceExt as _};
 
 use crate::error::{ApiError, REQUEST_ID};
@@ -33,20 +34,11 @@ const REQUEST_ID_HEADER: &str = "x-request-id";
 /// bodies while the request runs and echoed in the response; and honours `Keycard-Min-Revision` on
 /// every face: the request is served only once this node's snapshot includes that revision (503
 /// with `Retry-After` if it does not get there in time).
-#[derive(Clone)]
-pub struct RequestContextLayer {
-    pub state: AppState,
-}
-
-impl<S> Layer<S> for RequestContextLayer {
-    type Service = RequestContext<S>;
-
-    fn layer(&self, inner: S) -> RequestContext<S> {
-        RequestContext {
-            inner,
-            state: self.state.clone(),
-        }
-    }
+pub fn request_context<S>(state: AppState) -> impl Layer<S, Service = RequestContext<S>> + Clone {
+    layer_fn(move |inner| RequestContext {
+        inner,
+        state: state.clone(),
+    })
 }
 
 #[derive(Clone)]
@@ -200,22 +192,16 @@ where
     }
 }
 
-/// Counts every routed request and its latency by method, route template and status.
-#[derive(Clone)]
-pub struct RouteMetricsLayer {
-    pub metrics: Arc<Metrics>,
-}
-
-impl<S> Layer<S> for RouteMetricsLayer {
-    type Service = RouteMetrics<S>;
-
-    fn layer(&self, inner: S) -> RouteMetrics<S> {
-        RouteMetrics {
-            inner,
-            metrics: self.metrics.clone(),
-            route: Arc::default(),
-        }
-    }
+/// Counts every routed request and its latency by method, route template and status. Applied per
+/// route: each route's service keeps its template.
+pub fn route_metrics<S: 'static>(
+    metrics: Arc<Metrics>,
+) -> impl Layer<S, Service = RouteMetrics<S>> + Clone + Send + Sync + 'static {
+    layer_fn(move |inner| RouteMetrics {
+        inner,
+        metrics: metrics.clone(),
+        route: Arc::default(),
+    })
 }
 
 /// One per route: it keeps the route's template, so that a request's labels cost no allocation.

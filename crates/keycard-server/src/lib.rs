@@ -23,7 +23,6 @@ pub use layers::MIN_REVISION_HEADER;
 pub use state::{AppState, Settings, bootstrap, spawn_follower};
 
 use crate::error::ApiError;
-use crate::layers::{RequestContextLayer, RouteMetricsLayer};
 
 /// The whole application.
 pub fn app(state: AppState) -> Router {
@@ -35,9 +34,7 @@ pub fn app(state: AppState) -> Router {
         .merge(iap::router())
         .merge(authzen::router())
         .merge(polytomic::router(state.clone()))
-        .route_layer(RouteMetricsLayer {
-            metrics: state.metrics.clone(),
-        })
+        .route_layer(layers::route_metrics(state.metrics.clone()))
         .fallback(|| async { ApiError::new("route_not_found", "no route matches this path") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -50,9 +47,7 @@ pub fn app(state: AppState) -> Router {
     // each would wrap every route, and a request would clone and box the service once per layer
     // (about a fifth of a decision request's time under load).
     let service = tower::ServiceBuilder::new()
-        .layer(RequestContextLayer {
-            state: context_state,
-        })
+        .layer(layers::request_context(context_state))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::new("internal", "the server failed to handle this request").into_response()

@@ -150,6 +150,11 @@ fn json_content(headers: &HeaderMap) -> Result<(), AuthzenError> {
 /// Parses the body as a JSON object, refusing anything but `application/json`.
 pub fn json_object(headers: &HeaderMap, body: &Bytes) -> Result<Map<String, Value>, AuthzenError> {
     json_content(headers)?;
+    parse_object(body)
+}
+
+/// Parses a body already known to be `application/json` as a JSON object.
+fn parse_object(body: &Bytes) -> Result<Map<String, Value>, AuthzenError> {
     if body.is_empty() {
         return Err(AuthzenError::bad_request("the request body is empty"));
     }
@@ -215,19 +220,20 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
+    /// Its members as the decision reads them.
+    fn as_plain(&self) -> PlainEvaluation<'_> {
+        PlainEvaluation {
+            subject: (&self.subject.kind, self.subject.id.as_deref().unwrap_or("")),
+            action: &self.action.kind,
+            resource: (
+                &self.resource.kind,
+                self.resource.id.as_deref().unwrap_or(""),
+            ),
+        }
+    }
+
     fn decide(&self, state: &AppState, org: &OrgSnapshot) -> bool {
-        decide(
-            state,
-            org,
-            &PlainEvaluation {
-                subject: (&self.subject.kind, self.subject.id.as_deref().unwrap_or("")),
-                action: &self.action.kind,
-                resource: (
-                    &self.resource.kind,
-                    self.resource.id.as_deref().unwrap_or(""),
-                ),
-            },
-        )
+        decide(state, org, &self.as_plain())
     }
 }
 
@@ -326,17 +332,20 @@ async fn evaluation(
 ) -> Result<Response, AuthzenError> {
     let caller = pep(&state, &headers).await?;
     json_content(&headers)?;
-    if let Some(evaluation) = plain_evaluation(&body) {
-        let (snapshot, org_id) = organization(&state, &caller)?;
-        let org = org_of(&snapshot, org_id)?;
-        return Ok(decision_response(decide(&state, org, &evaluation)));
-    }
-    let request = json_object(&headers, &body)?;
-    honour_min_revision(&state, &request).await?;
-    let evaluation = evaluation_from(&request, &Map::new()).map_err(AuthzenError::bad_request)?;
+    let general;
+    let evaluation = match plain_evaluation(&body) {
+        Some(plain) => plain,
+        None => {
+            let request = parse_object(&body)?;
+            honour_min_revision(&state, &request).await?;
+            general = evaluation_from(&request, &Map::new()).map_err(AuthzenError::bad_request)?;
+            general.as_plain()
+        }
+    };
+    // Taken after any wait for a revision.
     let (snapshot, org_id) = organization(&state, &caller)?;
     let org = org_of(&snapshot, org_id)?;
-    Ok(decision_response(evaluation.decide(&state, org)))
+    Ok(decision_response(decide(&state, org, &evaluation)))
 }
 
 /// `POST /access/v1/evaluations`: top-level members are defaults that an item's members replace
