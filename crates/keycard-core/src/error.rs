@@ -20,6 +20,9 @@ pub enum Error {
     Unauthenticated(String),
     #[error("{0}")]
     Forbidden(String),
+    /// The write would leave an organization with no active administrator who can log in.
+    #[error("{0}")]
+    LastAdministrator(String),
     #[error("too many failed attempts; retry in {retry_after_secs} seconds")]
     RateLimited { retry_after_secs: u64 },
     #[error("the store is unavailable: {0}")]
@@ -39,6 +42,7 @@ impl Error {
             Error::BuiltIn { .. } => "built_in",
             Error::Unauthenticated(_) => "unauthenticated",
             Error::Forbidden(_) => "forbidden",
+            Error::LastAdministrator(_) => "last_administrator",
             Error::RateLimited { .. } => "rate_limited",
             Error::Unavailable(_) => "unavailable",
             Error::Internal(_) => "internal",

@@ -4,6 +4,7 @@
 //! Nothing in this crate performs I/O: storage lives behind the traits in [`store`], and the server
 //! crate decides when to load, persist and publish.
 
+pub mod access;
 pub mod builtin;
 pub mod change;
 pub mod decision;

@@ -447,6 +447,8 @@ pub enum Link {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Actor {
     pub account_id: Option<AccountId>,
+    /// The organization the account belongs to (not always the one it acts in: partners act in any).
+    pub organization_id: Option<OrganizationId>,
     pub label: String,
 }
 
@@ -454,14 +456,16 @@ impl Actor {
     pub fn system() -> Self {
         Self {
             account_id: None,
+            organization_id: None,
             label: "system".to_owned(),
         }
     }
 
-    pub fn account(id: AccountId, username: &Username) -> Self {
+    pub fn account(account: &Account) -> Self {
         Self {
-            account_id: Some(id),
-            label: username.to_string(),
+            account_id: Some(account.id),
+            organization_id: Some(account.organization_id),
+            label: account.username.to_string(),
         }
     }
 }

@@ -766,6 +766,10 @@ impl OrgSnapshot {
         self.policies.get(&id).map(Arc::as_ref)
     }
 
+    pub fn policies(&self) -> impl Iterator<Item = &Policy> {
+        self.policies.values().map(Arc::as_ref)
+    }
+
     /// Policies attached to exactly this resource reference.
     pub fn policies_attached_to(&self, resource: &ResourceRef) -> impl Iterator<Item = &Policy> {
         self.attachments

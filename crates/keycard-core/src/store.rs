@@ -427,4 +427,15 @@ pub trait Store:
 {
     /// Whether the backing database answers.
     fn backend(&self) -> &'static str;
+
+    /// From now on, every write made by an account is judged by [`crate::access::review_write`]
+    /// inside its transaction, against `source`'s snapshot brought up to the write's base
+    /// revision; a refused write is rolled back. Set once, by the server that publishes the
+    /// snapshot.
+    fn review_writes(&self, source: SnapshotSource);
 }
+
+/// Where a store finds the latest published snapshot (which may lag the log; the store reads what
+/// it lacks).
+pub type SnapshotSource =
+    std::sync::Arc<dyn Fn() -> std::sync::Arc<crate::snapshot::Snapshot> + Send + Sync>;

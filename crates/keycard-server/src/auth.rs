@@ -50,7 +50,7 @@ pub struct Caller {
 
 impl Caller {
     pub fn actor(&self) -> Actor {
-        Actor::account(self.account.id, &self.account.username)
+        Actor::account(&self.account)
     }
 
     pub fn require_admin(&self) -> Result<(), ApiError> {

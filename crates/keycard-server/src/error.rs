@@ -32,6 +32,7 @@ pub const STATUS_BY_CODE: &[(&str, StatusCode)] = &[
     ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
     ("conflict", StatusCode::CONFLICT),
     ("membership_cycle", StatusCode::CONFLICT),
+    ("last_administrator", StatusCode::CONFLICT),
     ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE),
     ("unsupported_media_type", StatusCode::UNSUPPORTED_MEDIA_TYPE),
     ("invalid_body", StatusCode::UNPROCESSABLE_ENTITY),
@@ -220,6 +221,7 @@ mod tests {
             },
             Error::Unauthenticated("no".into()),
             Error::Forbidden("no".into()),
+            Error::LastAdministrator("no".into()),
             Error::RateLimited {
                 retry_after_secs: 1,
             },

@@ -123,7 +123,8 @@ impl AppState {
 
 /// The published snapshot and the lock that serializes bringing it up to date.
 pub struct SnapshotHandle {
-    current: ArcSwap<Snapshot>,
+    /// Shared with the store, which reviews writes against it (`Store::review_writes`).
+    current: Arc<ArcSwap<Snapshot>>,
     store: Arc<dyn Store>,
     sync: Mutex<()>,
     /// Verified API keys; entries are dropped as the change log reports changes to them.
@@ -246,8 +247,11 @@ impl SnapshotHandle {
 
     /// A handle on a snapshot already built from `store`, which it follows from then on.
     pub fn with_snapshot(store: Arc<dyn Store>, snapshot: Snapshot) -> Self {
+        let current = Arc::new(ArcSwap::from_pointee(snapshot));
+        let published = current.clone();
+        store.review_writes(Arc::new(move || published.load_full()));
         Self {
-            current: ArcSwap::from_pointee(snapshot),
+            current,
             store,
             sync: Mutex::new(()),
             keys: KeyCache::default(),

@@ -59,6 +59,7 @@ pub enum AdminCommand {
 fn actor() -> Actor {
     Actor {
         account_id: None,
+        organization_id: None,
         label: "cli".to_owned(),
     }
 }

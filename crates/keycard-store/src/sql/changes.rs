@@ -47,6 +47,24 @@ fn change(row: &AnyRow) -> Result<Change> {
     })
 }
 
+/// The changes after `after` up to and including `through`, read on an open connection (a write's
+/// own transaction).
+pub(crate) async fn between(
+    conn: &mut sqlx::AnyConnection,
+    after: Revision,
+    through: Revision,
+) -> Result<Vec<Change>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {CHANGE_COLUMNS} FROM changes WHERE revision > $1 AND revision <= $2 ORDER BY revision, seq"
+    ))
+    .bind(after.0)
+    .bind(through.0)
+    .fetch_all(conn)
+    .await
+    .map_err(unavailable)?;
+    rows.iter().map(change).collect()
+}
+
 impl SqlStore {
     pub(crate) async fn latest(&self) -> Result<Revision> {
         let value: i64 = sqlx::query_scalar("SELECT value FROM kc_revision WHERE singleton = 1")

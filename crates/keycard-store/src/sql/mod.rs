@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use keycard_core::change::{Change, EntityKind, Operation, Revision};
 use keycard_core::ids::OrganizationId;
 use keycard_core::model::Actor;
+use keycard_core::store::SnapshotSource;
 use keycard_core::{Error, Result};
 use serde::Serialize;
 use sqlx::any::AnyPoolOptions;
@@ -58,6 +59,18 @@ pub struct SqlStore {
     /// What this process's own writes recorded, so that a node applies its own write without
     /// reading it back from the log (`changes::RecentChanges`).
     recent: Arc<changes::RecentChanges>,
+    /// What judges writes before they commit, once the server has set it.
+    review: Arc<std::sync::OnceLock<Review>>,
+}
+
+/// The snapshot source writes are reviewed against.
+#[derive(Clone)]
+struct Review(SnapshotSource);
+
+impl std::fmt::Debug for Review {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Review")
+    }
 }
 
 /// An advisory lock id for schema migrations on PostgreSQL, so that nodes starting together
@@ -101,6 +114,7 @@ impl SqlStore {
             dialect,
             url: url.to_owned(),
             recent: Arc::default(),
+            review: Arc::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -244,12 +258,13 @@ impl SqlStore {
             tx,
             revision: Revision(revision),
             seq: 0,
-            actor: actor.label.clone(),
+            actor: actor.clone(),
             org,
             // Stored to the millisecond: the recorded changes carry what a reader of the log sees.
             at: from_millis(millis(Utc::now())),
             recorded: Vec::new(),
             recent: self.recent.clone(),
+            review: self.review.get().cloned(),
         })
     }
 }
@@ -263,12 +278,13 @@ struct WriteTx {
     tx: Transaction<'static, Any>,
     revision: Revision,
     seq: i32,
-    actor: String,
+    actor: Actor,
     org: OrganizationId,
     at: DateTime<Utc>,
     /// The changes as the log holds them, handed to `recent` once the write commits.
     recorded: Vec<Change>,
     recent: Arc<changes::RecentChanges>,
+    review: Option<Review>,
 }
 
 impl WriteTx {
@@ -297,7 +313,7 @@ impl WriteTx {
         .bind(entity.as_str())
         .bind(entity_id)
         .bind(operation.as_str())
-        .bind(&self.actor)
+        .bind(&self.actor.label)
         .bind(millis(self.at))
         .bind(before.as_deref())
         .bind(after.as_deref())
@@ -316,7 +332,7 @@ impl WriteTx {
             entity,
             entity_id: entity_id.to_owned(),
             operation,
-            actor: self.actor.clone(),
+            actor: self.actor.label.clone(),
             at: self.at,
             before: parsed(before)?,
             after: parsed(after)?,
@@ -332,6 +348,10 @@ impl WriteTx {
             self.tx.rollback().await.map_err(internal)?;
             return Ok(Revision(self.revision.0 - 1));
         }
+        if let Some(review) = self.review.clone() {
+            // A refused write is rolled back when the transaction is dropped.
+            self.review(&review.0).await?;
+        }
         if self.dialect == Dialect::Postgres {
             // Delivered to listeners only if, and when, the transaction commits.
             sqlx::query("SELECT pg_notify($1, $2)")
@@ -344,6 +364,32 @@ impl WriteTx {
         self.tx.commit().await.map_err(unavailable)?;
         self.recent.committed(self.revision, self.recorded);
         Ok(self.revision)
+    }
+}
+
+impl WriteTx {
+    /// Judges the write against the state it started from: the published snapshot, plus whatever
+    /// the log holds beyond it up to this write's base, read inside this transaction (which holds
+    /// the write lock, so nothing else can commit meanwhile).
+    async fn review(&mut self, source: &SnapshotSource) -> Result<()> {
+        let base = Revision(self.revision.0 - 1);
+        let published = source();
+        if published.revision() > base {
+            return Err(Error::Internal(format!(
+                "the published snapshot is at revision {}, past the write's base {base}",
+                published.revision()
+            )));
+        }
+        let before = if published.revision() < base {
+            let missing = changes::between(&mut self.tx, published.revision(), base).await?;
+            let mut caught_up = (*published).clone();
+            caught_up.apply(&missing)?;
+            caught_up.advance_to(base);
+            Arc::new(caught_up)
+        } else {
+            published
+        };
+        keycard_core::access::review_write(&before, &self.actor, &self.recorded)
     }
 }
 
@@ -404,5 +450,11 @@ pub(crate) fn unique_or<'k>(
 impl keycard_core::store::Store for SqlStore {
     fn backend(&self) -> &'static str {
         self.dialect.name()
+    }
+
+    fn review_writes(&self, source: SnapshotSource) {
+        if self.review.set(Review(source)).is_err() {
+            tracing::warn!("writes were already reviewed against another snapshot; kept that one");
+        }
     }
 }

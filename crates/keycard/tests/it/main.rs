@@ -17,3 +17,4 @@ mod openapi;
 mod pagination;
 mod polytomic;
 mod scale_out;
+mod security;

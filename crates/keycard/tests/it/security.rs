@@ -1,0 +1,337 @@
+//! The escalation paths a review found, each reproduced as an attacker would try it (issue 12).
+//! Every test here failed on the code before its fix.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::harness::{Auth, TestServer};
+
+/// The id of a role of the default organization, by name.
+async fn role_id(server: &TestServer, name: &str) -> String {
+    let (status, roles) = server.get("/v1/roles?limit=100").await;
+    assert_eq!(status, StatusCode::OK, "{roles}");
+    roles["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|role| role["name"] == name)
+        .unwrap_or_else(|| panic!("no role {name}: {roles}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A custom role listing the given Authorization methods, made through the IAP face.
+async fn iap_role(server: &TestServer, name: &str, methods: &[&str]) -> String {
+    let methods: Vec<Value> = methods
+        .iter()
+        .map(|method| json!({"provenance": "Authorization", "name": method}))
+        .collect();
+    let (status, body) = server
+        .call(
+            Method::POST,
+            "/authorization/roles",
+            Some(json!({"role": {"name": name, "allowedMethods": methods}})),
+            &server.admin(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["data"]["_id"].as_str().unwrap().to_owned()
+}
+
+/// An account with a password, holding `roles` and in `groups`; returns its id and Basic auth.
+async fn account(
+    server: &TestServer,
+    name: &str,
+    roles: &[&str],
+    groups: &[&str],
+) -> (String, Auth) {
+    let password = format!("{name}-password-1");
+    let id = server
+        .create(
+            "/v1/accounts",
+            json!({"username": name, "password": password, "roles": roles, "groups": groups}),
+        )
+        .await;
+    (id, Auth::Basic(name.to_owned(), password))
+}
+
+async fn is_admin(server: &TestServer, auth: &Auth) -> bool {
+    let (status, me) = server.call(Method::GET, "/v1/me", None, auth).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    me["admin"].as_bool().unwrap()
+}
+
+#[tokio::test]
+async fn one_iap_method_does_not_make_its_holder_admin() {
+    let server = TestServer::start().await;
+    let editor = iap_role(&server, "account-editor", &["updateAccount"]).await;
+    let admin_role = role_id(&server, "Admin").await;
+    let iap_admin = role_id(&server, "admin").await;
+    let (mallory, as_mallory) = account(&server, "mallory", &[&editor], &[]).await;
+    let (bob, _) = account(&server, "bob", &[], &[]).await;
+    let (_, me) = server
+        .call(Method::GET, "/v1/me", None, &server.admin())
+        .await;
+    let admin = me["account"]["id"].as_str().unwrap().to_owned();
+
+    for role in [&admin_role, &iap_admin] {
+        let (status, body) = server
+            .call(
+                Method::PATCH,
+                &format!("/authorization/accounts/{mallory}"),
+                Some(json!({"updates": {"assignedRoles": [{"roleId": role}]}})),
+                &as_mallory,
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert_eq!(body["status"], "Forbidden");
+    }
+    assert!(!is_admin(&server, &as_mallory).await);
+
+    // Nor may the holder touch an account that holds more than it does.
+    let (status, body) = server
+        .call(
+            Method::PATCH,
+            &format!("/authorization/accounts/{admin}"),
+            Some(json!({"updates": {"inactive": true}})),
+            &as_mallory,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    // What it holds, it may pass on.
+    let (status, body) = server
+        .call(
+            Method::PATCH,
+            &format!("/authorization/accounts/{bob}"),
+            Some(json!({"updates": {"assignedRoles": [{"roleId": editor}]}})),
+            &as_mallory,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn update_group_does_not_make_its_members_admin() {
+    let server = TestServer::start().await;
+    let group_editor = iap_role(&server, "group-editor", &["updateGroup", "createGroup"]).await;
+    let admin_role = role_id(&server, "Admin").await;
+    let crew = server
+        .create(
+            "/v1/groups",
+            json!({"name": "crew", "roles": [group_editor]}),
+        )
+        .await;
+    let admins = server
+        .create(
+            "/v1/groups",
+            json!({"name": "admins", "roles": [admin_role]}),
+        )
+        .await;
+    let (_, as_mallory) = account(&server, "mallory", &[], &[&crew]).await;
+
+    for updates in [
+        json!({"assignedRoles": [{"roleId": group_editor}, {"roleId": admin_role}]}),
+        json!({"memberOf": [{"groupId": admins}]}),
+    ] {
+        let (status, body) = server
+            .call(
+                Method::PATCH,
+                &format!("/authorization/groups/{crew}"),
+                Some(json!({ "updates": updates })),
+                &as_mallory,
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{updates}: {body}");
+    }
+    // A new group under `admins`, or holding `Admin`, is refused as well.
+    let (status, body) = server
+        .call(
+            Method::POST,
+            "/authorization/groups",
+            Some(json!({"group": {"name": "sneaky", "assignedRoles": [{"roleId": admin_role}]}})),
+            &as_mallory,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    // Changing the administrators' group is for administrators.
+    let (status, body) = server
+        .call(
+            Method::PATCH,
+            &format!("/authorization/groups/{admins}"),
+            Some(json!({"updates": {"inactive": true}})),
+            &as_mallory,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(!is_admin(&server, &as_mallory).await);
+}
+
+#[tokio::test]
+async fn roles_are_given_only_what_their_editor_may_use() {
+    let server = TestServer::start().await;
+    let role_editor = iap_role(&server, "role-editor", &["createRole", "updateRole"]).await;
+    let (_, as_mallory) = account(&server, "mallory", &[&role_editor], &[]).await;
+    let wide = json!([{"provenance": "Authorization", "name": "updateAccount"}]);
+    let (status, body) = server
+        .call(
+            Method::POST,
+            "/authorization/roles",
+            Some(json!({"role": {"name": "wide", "allowedMethods": wide}})),
+            &as_mallory,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    // The caller's own role may not grow either.
+    let (status, body) = server
+        .call(
+            Method::PATCH,
+            &format!("/authorization/roles/{role_editor}"),
+            Some(json!({"updates": {"allowedMethods": [
+                {"provenance": "Authorization", "name": "createRole"},
+                {"provenance": "Authorization", "name": "updateRole"},
+                {"provenance": "Authorization", "name": "updateAccount"},
+            ]}})),
+            &as_mallory,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    // A role within what the caller may use is fine.
+    let narrow = json!([{"provenance": "Authorization", "name": "createRole"}]);
+    let (status, body) = server
+        .call(
+            Method::POST,
+            "/authorization/roles",
+            Some(json!({"role": {"name": "narrow", "allowedMethods": narrow}})),
+            &as_mallory,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn the_last_administrator_cannot_be_removed_on_any_face() {
+    let server = TestServer::start().await;
+    let (_, me) = server
+        .call(Method::GET, "/v1/me", None, &server.admin())
+        .await;
+    let admin = me["account"]["id"].as_str().unwrap().to_owned();
+    let member = role_id(&server, "Member").await;
+
+    let attempts = [
+        (
+            Method::PATCH,
+            format!("/v1/accounts/{admin}"),
+            json!({"roles": []}),
+        ),
+        (
+            Method::PATCH,
+            format!("/v1/accounts/{admin}"),
+            json!({"inactive": true}),
+        ),
+        (
+            Method::PUT,
+            format!("/v1/accounts/{admin}/password"),
+            json!({"password": null}),
+        ),
+        (
+            Method::PUT,
+            format!("/api/organization/users/{admin}"),
+            json!({"role": "user"}),
+        ),
+        (
+            Method::PATCH,
+            format!("/authorization/accounts/{admin}"),
+            json!({"updates": {"assignedRoles": [{"roleId": member}]}}),
+        ),
+    ];
+    for (method, path, body) in &attempts {
+        let (status, answer) = server
+            .call(method.clone(), path, Some(body.clone()), &server.admin())
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{method} {path}: {answer}");
+        assert!(
+            answer
+                .to_string()
+                .contains("without an active administrator"),
+            "{answer}"
+        );
+    }
+    assert!(is_admin(&server, &server.admin()).await);
+
+    // With a second administrator, the first may step down.
+    let admin_role = role_id(&server, "Admin").await;
+    account(&server, "second", &[&admin_role], &[]).await;
+    let (status, body) = server
+        .patch(&format!("/v1/accounts/{admin}"), json!({"roles": [member]}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn two_administrators_demoting_each_other_at_once_leave_one() {
+    let server = TestServer::start().await;
+    let admin_role = role_id(&server, "Admin").await;
+    let (_, me) = server
+        .call(Method::GET, "/v1/me", None, &server.admin())
+        .await;
+    let first = me["account"]["id"].as_str().unwrap().to_owned();
+    let (second, as_second) = account(&server, "second", &[&admin_role], &[]).await;
+    let (second_path, first_path, as_first) = (
+        format!("/v1/accounts/{second}"),
+        format!("/v1/accounts/{first}"),
+        server.admin(),
+    );
+    for _ in 0..5 {
+        let demote_second = server.call(
+            Method::PATCH,
+            &second_path,
+            Some(json!({"roles": []})),
+            &as_first,
+        );
+        let demote_first = server.call(
+            Method::PATCH,
+            &first_path,
+            Some(json!({"roles": []})),
+            &as_second,
+        );
+        let ((a, body_a), (b, body_b)) = tokio::join!(demote_second, demote_first);
+        // Judged one after the other: the second to commit finds either the last administrator
+        // (409) or, when it is the demoted one, a caller who no longer is one (403).
+        assert_eq!(
+            [a, b]
+                .iter()
+                .filter(|status| **status == StatusCode::OK)
+                .count(),
+            1,
+            "{body_a} {body_b}"
+        );
+        assert!(
+            [a, b].iter().all(|status| [
+                StatusCode::OK,
+                StatusCode::CONFLICT,
+                StatusCode::FORBIDDEN
+            ]
+            .contains(status)),
+            "{body_a} {body_b}"
+        );
+        // Put things back for the next round, through whoever is still an administrator.
+        let restorer = if a == StatusCode::OK {
+            server.admin()
+        } else {
+            as_second.clone()
+        };
+        for id in [&first, &second] {
+            let (status, body) = server
+                .call(
+                    Method::PATCH,
+                    &format!("/v1/accounts/{id}"),
+                    Some(json!({"roles": [admin_role]})),
+                    &restorer,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    }
+}
