@@ -33,6 +33,7 @@ pub const STATUS_BY_CODE: &[(&str, StatusCode)] = &[
     ("conflict", StatusCode::CONFLICT),
     ("membership_cycle", StatusCode::CONFLICT),
     ("last_administrator", StatusCode::CONFLICT),
+    ("secret_not_replayed", StatusCode::CONFLICT),
     ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE),
     ("unsupported_media_type", StatusCode::UNSUPPORTED_MEDIA_TYPE),
     ("invalid_body", StatusCode::UNPROCESSABLE_ENTITY),

@@ -1,7 +1,17 @@
 //! `Idempotency-Key`: the first outcome of a keyed non-GET request (errors included) is stored in
-//! the database and replayed to every later request with the same key in the same organization for
-//! 24 hours. A request whose key is still in flight gets 409; the same key with a different request
-//! gets 422.
+//! the database and replayed for 24 hours to later requests with the same key from the same
+//! credential, standing and organization. A request whose key is still in flight gets 409; the same
+//! key with a different request gets 422.
+//!
+//! A key is scoped to what authorized the request it first came with: it is stored as a digest of
+//! the credential (API key, session, or account for a password), the caller's standing
+//! (administrator, partner, organization) and the client's key. The caller is authenticated before
+//! anything is looked up, and another caller, or the same one after its standing changed, reusing
+//! the key makes a new request, authorized as usual: a stored outcome only ever goes back to a
+//! caller that was allowed to cause it.
+//!
+//! An outcome that carries a secret (a new API key) is never stored: the replay of such a request
+//! is refused with 409 `secret_not_replayed`, and the secret exists only in the first answer.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
@@ -13,7 +23,7 @@ use keycard_core::store::IdempotentRecord;
 use sha2::{Digest, Sha256};
 
 use super::{PolyError, authenticate};
-use crate::auth;
+use crate::auth::{self, Caller, Credential};
 use crate::state::AppState;
 
 pub const HEADER: &str = "idempotency-key";
@@ -64,6 +74,7 @@ async fn replay_or_run(
         .await
         .map_err(|err| PolyError::from(err).into_response())?;
     let org = caller.organization;
+    let key = scoped_key(&caller, &key);
     let body = to_bytes(body, state.settings.body_limit)
         .await
         .map_err(|_| {
@@ -94,7 +105,7 @@ async fn replay_or_run(
         Some(IdempotentRecord::InFlight { .. }) => {
             return Err(PolyError::new(
                 "conflict",
-                format!("a request with Idempotency-Key `{key}` is still in progress"),
+                "a request with this Idempotency-Key is still in progress",
             )
             .into_response());
         }
@@ -104,7 +115,7 @@ async fn replay_or_run(
         }) if stored != fingerprint => {
             return Err(PolyError::new(
                 "invalid_input",
-                format!("Idempotency-Key `{key}` was used with a different request"),
+                "this Idempotency-Key was used with a different request",
             )
             .into_response());
         }
@@ -130,6 +141,20 @@ async fn replay_or_run(
 
     parts.extensions.insert(caller);
     let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+    if response.extensions().get::<CarriesSecret>().is_some() {
+        // The secret goes to this caller alone; what is kept for a replay is a refusal.
+        let refusal = PolyError::new(
+            "secret_not_replayed",
+            "the request first sent with this Idempotency-Key created a secret, which is shown \
+             once and never stored, so it is not replayed; send a new Idempotency-Key to create \
+             another",
+        )
+        .into_response();
+        let (refusal, body) = refusal.into_parts();
+        let bytes = to_bytes(body, MAX_STORED_BODY).await.unwrap_or_default();
+        remember(state, org, &key, &refusal, &bytes).await;
+        return Ok(response);
+    }
     let (parts, body) = response.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_STORED_BODY).await else {
         let _ = state.store.release_idempotency_key(org, &key).await;
@@ -138,22 +163,56 @@ async fn replay_or_run(
                 .into_response(),
         );
     };
+    remember(state, org, &key, &parts, &bytes).await;
+    Ok(Response::from_parts(parts, Body::from(bytes)))
+}
+
+/// Marks a response whose body holds a secret: it is answered once and never stored.
+#[derive(Clone, Copy, Debug)]
+pub struct CarriesSecret;
+
+/// The key as stored: a digest of the credential, the caller's standing and the client's key, so
+/// that only the same caller, as privileged as it was, finds it again.
+fn scoped_key(caller: &Caller, key: &str) -> String {
+    let credential = match caller.credential {
+        Credential::ApiKey(id) => format!("key:{id}"),
+        Credential::Session(id) => format!("session:{id}"),
+        Credential::Password => format!("password:{}", caller.account.id),
+    };
+    let standing = format!(
+        "{}:{}:{}",
+        caller.organization, caller.admin, caller.partner
+    );
+    let mut hasher = Sha256::new();
+    for part in [credential.as_str(), standing.as_str(), key] {
+        hasher.update(part.as_bytes());
+        hasher.update(b"\0");
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// Stores the outcome for replay. The outcome happened: failing to remember it must not hide it
+/// from this caller, so a failure only frees the key.
+async fn remember(
+    state: &AppState,
+    org: keycard_core::ids::OrganizationId,
+    key: &str,
+    parts: &axum::http::response::Parts,
+    body: &[u8],
+) {
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+        .unwrap_or("");
     if let Err(err) = state
         .store
-        .complete_idempotency_key(org, &key, parts.status.as_u16(), &content_type, &bytes)
+        .complete_idempotency_key(org, key, parts.status.as_u16(), content_type, body)
         .await
     {
-        // The outcome happened; failing to remember it must not hide it from this caller.
         tracing::warn!(error = %err, "storing an idempotent outcome failed");
-        let _ = state.store.release_idempotency_key(org, &key).await;
+        let _ = state.store.release_idempotency_key(org, key).await;
     }
-    Ok(Response::from_parts(parts, Body::from(bytes)))
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use crate::error::{ApiError, current_request_id, status_of};
 use crate::state::AppState;
 
 mod events;
-mod idempotency;
+pub(crate) mod idempotency;
 mod permissions;
 mod users;
 

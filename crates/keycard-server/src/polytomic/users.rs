@@ -409,7 +409,11 @@ pub async fn create_user_key(
         )
         .await?;
     state.visible(written.revision).await?;
-    Ok(data(json!({"value": minted.value})))
+    let mut response = data(json!({"value": minted.value}));
+    response
+        .extensions_mut()
+        .insert(super::idempotency::CarriesSecret);
+    Ok(response)
 }
 
 // ---- organizations (partners)

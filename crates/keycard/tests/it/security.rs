@@ -335,3 +335,75 @@ async fn two_administrators_demoting_each_other_at_once_leave_one() {
         }
     }
 }
+
+/// Sends a Polytomic request with an `Idempotency-Key`; returns status, replay header and body.
+async fn keyed(
+    server: &TestServer,
+    path: &str,
+    key: &str,
+    bearer: &str,
+) -> (StatusCode, Option<String>, Value) {
+    let response = server
+        .http
+        .post(format!("{}{path}", server.base))
+        .bearer_auth(bearer)
+        .header("idempotency-key", key)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let replayed = response
+        .headers()
+        .get("idempotent-replayed")
+        .map(|value| value.to_str().unwrap().to_owned());
+    (status, replayed, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn idempotent_replay_never_hands_one_callers_result_to_another() {
+    let server = TestServer::start().await;
+    let (_, me) = server
+        .call(Method::GET, "/v1/me", None, &server.admin())
+        .await;
+    let (admin, org) = (
+        me["account"]["id"].as_str().unwrap().to_owned(),
+        me["account"]["organization_id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    );
+    let (_, nobody_key) = server.account_with_key("nobody", json!({})).await;
+    let path = format!("/api/organizations/{org}/users/{admin}/keys");
+
+    let (status, replayed, first) = keyed(&server, &path, "mint-key-0001", &server.admin_key).await;
+    assert_eq!((status, replayed), (StatusCode::OK, None), "{first}");
+    let secret = first["data"]["value"].as_str().unwrap().to_owned();
+
+    // Another caller with the same key makes a new request, and is refused as such.
+    let (status, replayed, body) = keyed(&server, &path, "mint-key-0001", &nobody_key).await;
+    assert_eq!((status, replayed), (StatusCode::FORBIDDEN, None), "{body}");
+    assert!(!body.to_string().contains(&secret), "{body}");
+
+    // The first caller's replay does not carry the secret either: it was never stored.
+    let (status, replayed, body) = keyed(&server, &path, "mint-key-0001", &server.admin_key).await;
+    assert_eq!(
+        (status, replayed.as_deref(), body["key"].as_str()),
+        (
+            StatusCode::CONFLICT,
+            Some("true"),
+            Some("secret_not_replayed")
+        ),
+        "{body}"
+    );
+    let pool = sqlx::AnyPool::connect(&server.database_url).await.unwrap();
+    let stored: Vec<Option<Vec<u8>>> = sqlx::query_scalar("SELECT body FROM idempotency_keys")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert!(!stored.is_empty());
+    for body in stored.into_iter().flatten() {
+        let text = String::from_utf8_lossy(&body);
+        assert!(!text.contains(&secret) && !text.contains("kck_"), "{text}");
+    }
+}
