@@ -148,13 +148,15 @@ pub trait AccountStore: Send + Sync {
         org: OrganizationId,
         id: AccountId,
     ) -> Result<Revision>;
-    /// Sets (or clears) the Argon2id hash of an account's password.
+    /// Sets (or clears) the Argon2id hash of an account's password and, in the same write, ends
+    /// the account's sessions but `keep_session` (the one the change was made through, if any).
     async fn set_password_hash(
         &self,
         actor: &Actor,
         org: OrganizationId,
         id: AccountId,
         hash: Option<String>,
+        keep_session: Option<SessionId>,
     ) -> Result<Written<Account>>;
     /// The stored password hash of an account, for login.
     async fn password_hash(&self, org: OrganizationId, id: AccountId) -> Result<Option<String>>;

@@ -169,7 +169,7 @@ pub async fn verify_password(
     ip: Option<IpAddr>,
 ) -> Result<Account> {
     let limit_key = (username.to_lowercase(), ip);
-    state.limiter.check(&limit_key)?;
+    state.limiter.reserve(&limit_key)?;
     let rejected = || Error::Unauthenticated("invalid username or password".into());
     let found = match Username::try_from(username) {
         Ok(name) => state.store.find_account(org, &name).await?,
@@ -188,20 +188,13 @@ pub async fn verify_password(
             .await
             .map_err(|err| Error::Internal(format!("password check failed: {err}")))?;
     match found {
-        Some(account) if matches && hash.is_some() => {
-            if account.inactive {
-                return Err(Error::Unauthenticated(format!(
-                    "account `{}` is inactive",
-                    account.username
-                )));
-            }
+        // An inactive account answers as a wrong password does, so that the answer does not tell
+        // whether the password was right.
+        Some(account) if matches && hash.is_some() && !account.inactive => {
             state.limiter.succeeded(&limit_key);
             Ok(account)
         }
-        _ => {
-            state.limiter.failed(limit_key);
-            Err(rejected())
-        }
+        _ => Err(rejected()),
     }
 }
 
@@ -413,6 +406,10 @@ type LimitKey = (String, Option<IpAddr>);
 
 /// Failed password logins per (username, client address): after [`LoginLimiter::MAX_FAILURES`] within
 /// [`LoginLimiter::WINDOW`], further attempts are refused until the window passes.
+///
+/// An attempt is counted as a failure before the password is verified (the reservation is given
+/// back when the password is right), so simultaneous guesses cannot all slip past the check: at
+/// most [`LoginLimiter::MAX_FAILURES`] are ever judged in one window.
 #[derive(Default)]
 pub struct LoginLimiter {
     failures: Mutex<HashMap<LimitKey, (u32, Instant)>>,
@@ -422,35 +419,29 @@ impl LoginLimiter {
     pub const MAX_FAILURES: u32 = 10;
     pub const WINDOW: Duration = Duration::from_secs(300);
 
-    fn check(&self, key: &LimitKey) -> Result<()> {
-        let failures = self
+    /// Takes one attempt from the window's allowance, or refuses when none is left.
+    fn reserve(&self, key: &LimitKey) -> Result<()> {
+        let mut failures = self
             .failures
             .lock()
             .map_err(|_| Error::Internal("login limiter poisoned".into()))?;
-        if let Some((count, since)) = failures.get(key) {
-            let elapsed = since.elapsed();
-            if *count >= Self::MAX_FAILURES && elapsed < Self::WINDOW {
-                return Err(Error::RateLimited {
-                    retry_after_secs: (Self::WINDOW - elapsed).as_secs().max(1),
-                });
-            }
+        if failures.len() > 100_000 {
+            failures.retain(|_, (_, since)| since.elapsed() < Self::WINDOW);
         }
+        let entry = failures.entry(key.clone()).or_insert((0, Instant::now()));
+        let elapsed = entry.1.elapsed();
+        if elapsed >= Self::WINDOW {
+            *entry = (0, Instant::now());
+        } else if entry.0 >= Self::MAX_FAILURES {
+            return Err(Error::RateLimited {
+                retry_after_secs: (Self::WINDOW - elapsed).as_secs().max(1),
+            });
+        }
+        entry.0 += 1;
         Ok(())
     }
 
-    fn failed(&self, key: LimitKey) {
-        if let Ok(mut failures) = self.failures.lock() {
-            if failures.len() > 100_000 {
-                failures.retain(|_, (_, since)| since.elapsed() < Self::WINDOW);
-            }
-            let entry = failures.entry(key).or_insert((0, Instant::now()));
-            if entry.1.elapsed() >= Self::WINDOW {
-                *entry = (0, Instant::now());
-            }
-            entry.0 += 1;
-        }
-    }
-
+    /// The password was right: the failures counted so far are forgotten.
     fn succeeded(&self, key: &LimitKey) {
         if let Ok(mut failures) = self.failures.lock() {
             failures.remove(key);

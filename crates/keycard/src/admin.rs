@@ -154,7 +154,7 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
             let account = find_account(store.as_ref(), org, &username).await?;
             let hash = secret::hash_password(&read_password()?)?;
             store
-                .set_password_hash(&actor(), org, account.id, Some(hash))
+                .set_password_hash(&actor(), org, account.id, Some(hash), None)
                 .await?;
             eprintln!("password set for `{username}`");
         }

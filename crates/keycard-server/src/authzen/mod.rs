@@ -16,7 +16,7 @@ use keycard_core::decision;
 use keycard_core::snapshot::OrgSnapshot;
 use serde_json::{Map, Value, json};
 
-use crate::auth::{self, Caller, Presented};
+use crate::auth::{self, Caller, ClientIp, Presented};
 use crate::state::{AppState, org_of};
 
 mod plain;
@@ -105,7 +105,13 @@ async fn metadata(headers: HeaderMap) -> Response {
 }
 
 /// Authenticates the PEP: Bearer or Basic as elsewhere, or the bare API key.
-pub async fn pep(state: &AppState, headers: &HeaderMap) -> Result<Caller, AuthzenError> {
+/// A password tried here counts against the same failed-login limit as everywhere else, keyed by
+/// username and client address.
+pub async fn pep(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: Option<std::net::IpAddr>,
+) -> Result<Caller, AuthzenError> {
     let presented = match headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -121,7 +127,7 @@ pub async fn pep(state: &AppState, headers: &HeaderMap) -> Result<Caller, Authze
             )
         })?,
     };
-    let caller = auth::authenticate(state, headers, presented, None).await?;
+    let caller = auth::authenticate(state, headers, presented, ip).await?;
     if !caller.admin {
         return Err(Error::Forbidden(format!(
             "`{}` may not query this PDP: it needs the `Admin` role",
@@ -327,10 +333,11 @@ async fn honour_min_revision(
 /// `POST /access/v1/evaluation`.
 async fn evaluation(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AuthzenError> {
-    let caller = pep(&state, &headers).await?;
+    let caller = pep(&state, &headers, ip).await?;
     json_content(&headers)?;
     let general;
     let evaluation = match plain_evaluation(&body) {
@@ -353,10 +360,11 @@ async fn evaluation(
 /// `execute_all` (default), `deny_on_first_deny` or `permit_on_first_permit`; anything else is a 400.
 async fn evaluations(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AuthzenError> {
-    let caller = pep(&state, &headers).await?;
+    let caller = pep(&state, &headers, ip).await?;
     let request = json_object(&headers, &body)?;
     honour_min_revision(&state, &request).await?;
     let semantic = match request.get("options") {

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::{AuthzenError, entity, is_account_type, json_object, pep};
+use crate::auth::ClientIp;
 use crate::state::{AppState, org_of};
 
 /// `page.limit` and `page.token` of a search request.
@@ -117,10 +118,11 @@ fn required<'a>(request: &'a Map<String, Value>, member: &str) -> Result<&'a Val
 /// `POST /access/v1/search/subject`: the subjects of the given type that may act on the resource.
 pub async fn subject(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AuthzenError> {
-    let caller = pep(&state, &headers).await?;
+    let caller = pep(&state, &headers, ip).await?;
     let request = json_object(&headers, &body)?;
     let subject = entity(required(&request, "subject")?, "subject", false)
         .map_err(AuthzenError::bad_request)?;
@@ -154,10 +156,11 @@ pub async fn subject(
 /// `POST /access/v1/search/resource`: the resources of the given type the subject may act on.
 pub async fn resource(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AuthzenError> {
-    let caller = pep(&state, &headers).await?;
+    let caller = pep(&state, &headers, ip).await?;
     let request = json_object(&headers, &body)?;
     let subject = entity(required(&request, "subject")?, "subject", true)
         .map_err(AuthzenError::bad_request)?;
@@ -188,10 +191,11 @@ pub async fn resource(
 /// `POST /access/v1/search/action`: the actions the subject may perform on the resource.
 pub async fn action(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AuthzenError> {
-    let caller = pep(&state, &headers).await?;
+    let caller = pep(&state, &headers, ip).await?;
     let request = json_object(&headers, &body)?;
     let subject = entity(required(&request, "subject")?, "subject", true)
         .map_err(AuthzenError::bad_request)?;

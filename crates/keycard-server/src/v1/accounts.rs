@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{Committed, List, ListQuery, Saved, change_link, double_option, hash_password};
-use crate::auth::{self, Caller};
+use crate::auth::{self, Caller, Credential};
 use crate::error::{ApiError, ErrorBody, Json, Path, Query};
 use crate::state::AppState;
 
@@ -264,7 +264,16 @@ async fn set_password(
     };
     let written = state
         .store
-        .set_password_hash(&caller.actor(), caller.organization, id, hash)
+        .set_password_hash(
+            &caller.actor(),
+            caller.organization,
+            id,
+            hash,
+            match caller.credential {
+                Credential::Session(session) if caller.account.id == id => Some(session),
+                _ => None,
+            },
+        )
         .await?;
     state.visible(written.revision).await?;
     Ok(Saved::updated(written))

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use keycard_core::change::{EntityKind, Operation, Revision};
-use keycard_core::ids::{AccountId, GroupId, OrganizationId, PolicyId, RoleId};
+use keycard_core::ids::{AccountId, GroupId, OrganizationId, PolicyId, RoleId, SessionId};
 use keycard_core::model::{
     self, Account, AccountPatch, Actor, Group, GroupPatch, Link, NewAccount, NewGroup,
     NewOrganization, NewPolicy, NewRole, Organization, OrganizationPatch, Policy, PolicyPatch,
@@ -520,6 +520,11 @@ impl AccountStore for SqlStore {
             .await?;
         }
         let after = load_account(w.conn(), org, id).await?;
+        if after.inactive {
+            // Sessions of an inactive account end, so that reactivating it revives none.
+            let at = w.at;
+            end_sessions(w.conn(), id, None, at).await?;
+        }
         w.record(
             EntityKind::Account,
             &owner,
@@ -565,6 +570,7 @@ impl AccountStore for SqlStore {
         org: OrganizationId,
         id: AccountId,
         hash: Option<String>,
+        keep_session: Option<SessionId>,
     ) -> Result<Written<Account>> {
         let mut w = self.begin_write(actor, org).await?;
         let before = load_account(w.conn(), org, id).await?;
@@ -575,6 +581,15 @@ impl AccountStore for SqlStore {
             .execute(w.conn())
             .await
             .map_err(internal)?;
+        // Whoever knew the old password no longer holds a session opened with it.
+        let at = w.at;
+        end_sessions(
+            w.conn(),
+            id,
+            keep_session.map(|session| session.to_string()),
+            at,
+        )
+        .await?;
         let after = load_account(w.conn(), org, id).await?;
         w.record(
             EntityKind::Account,
@@ -1287,4 +1302,24 @@ async fn ensure_policy_roles(
             .collect(),
     );
     ensure_in_org(conn, "roles", "role", org, &roles).await
+}
+
+/// Ends an account's live sessions, but `keep` when given.
+async fn end_sessions(
+    conn: &mut sqlx::AnyConnection,
+    account: AccountId,
+    keep: Option<String>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL \
+         AND id <> $3",
+    )
+    .bind(millis(at))
+    .bind(account.to_string())
+    .bind(keep.unwrap_or_default())
+    .execute(conn)
+    .await
+    .map_err(internal)?;
+    Ok(())
 }

@@ -407,3 +407,175 @@ async fn idempotent_replay_never_hands_one_callers_result_to_another() {
         assert!(!text.contains(&secret) && !text.contains("kck_"), "{text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_wrong_passwords_are_held_to_the_limit() {
+    let server = TestServer::start().await;
+    account(&server, "target", &[], &[]).await;
+    let mut guesses = Vec::new();
+    for n in 0..100 {
+        let (http, base) = (server.http.clone(), server.base.clone());
+        guesses.push(tokio::spawn(async move {
+            http.get(format!("{base}/v1/me"))
+                .basic_auth("target", Some(format!("wrong-guess-{n}")))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    let mut judged = 0;
+    for guess in guesses {
+        match guess.await.unwrap() {
+            StatusCode::UNAUTHORIZED => judged += 1,
+            StatusCode::TOO_MANY_REQUESTS => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(judged <= 10, "{judged} guesses were judged");
+}
+
+/// A client calling from another loopback address (Linux routes all of 127/8 to `lo`).
+fn client_from(address: [u8; 4]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from(address))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn authzen_basic_failures_share_the_login_limit_by_username_and_address() {
+    let server = TestServer::start().await;
+    let evaluation = json!({"subject": {"type": "user", "id": "admin"}, "action": {"name": "read"}, "resource": {"type": "doc", "id": "1"}});
+    let attacker = client_from([127, 0, 0, 2]);
+    let try_authzen = |client: &reqwest::Client, password: &str| {
+        client
+            .post(format!("{}/access/v1/evaluation", server.base))
+            .basic_auth("admin", Some(password))
+            .json(&evaluation)
+            .send()
+    };
+    // Five wrong guesses on the native face and five on AuthZEN use up one allowance.
+    for n in 0..5 {
+        let status = attacker
+            .get(format!("{}/v1/me", server.base))
+            .basic_auth("admin", Some(format!("wrong-{n}")))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let status = try_authzen(&attacker, "wrong").await.unwrap().status();
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let status = try_authzen(&attacker, crate::harness::ADMIN_PASSWORD)
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // Somebody else's failures do not lock the administrator out from its own address.
+    let response = try_authzen(&server.http, crate::harness::ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_inactive_account_answers_as_a_wrong_password_does() {
+    let server = TestServer::start().await;
+    let (carol, as_carol) = account(&server, "carol", &[], &[]).await;
+    let (status, body) = server
+        .patch(&format!("/v1/accounts/{carol}"), json!({"inactive": true}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (right_status, right) = server.call(Method::GET, "/v1/me", None, &as_carol).await;
+    let wrong = Auth::Basic("carol".into(), "not-her-password".into());
+    let (wrong_status, wrong) = server.call(Method::GET, "/v1/me", None, &wrong).await;
+    assert_eq!(right_status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        (right_status, &right["message"]),
+        (wrong_status, &wrong["message"])
+    );
+    // The IAP login as well.
+    for password in ["carol-password-1", "not-her-password"] {
+        let (status, body) = server
+            .call(
+                Method::POST,
+                "/login",
+                Some(json!({"user": {"username": "carol", "password": password}})),
+                &Auth::None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert_eq!(body["message"], wrong["message"], "{body}");
+    }
+}
+
+async fn open_session(server: &TestServer, username: &str, password: &str) -> Auth {
+    let (status, body) = server
+        .call(
+            Method::POST,
+            "/v1/sessions",
+            Some(json!({"username": username, "password": password})),
+            &Auth::None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    Auth::Bearer(body["token"].as_str().unwrap().to_owned())
+}
+
+async fn status_of_me(server: &TestServer, auth: &Auth) -> StatusCode {
+    server.call(Method::GET, "/v1/me", None, auth).await.0
+}
+
+#[tokio::test]
+async fn a_password_change_and_a_deactivation_end_sessions() {
+    let server = TestServer::start().await;
+    let (erin, _) = account(&server, "erin", &[], &[]).await;
+    let here = open_session(&server, "erin", "erin-password-1").await;
+    let elsewhere = open_session(&server, "erin", "erin-password-1").await;
+    let (status, body) = server
+        .call(
+            Method::PUT,
+            &format!("/v1/accounts/{erin}/password"),
+            Some(json!({"password": "erin-password-2", "current_password": "erin-password-1"})),
+            &here,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        status_of_me(&server, &elsewhere).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(status_of_me(&server, &here).await, StatusCode::OK);
+
+    // An administrator setting the password ends every session.
+    let (status, body) = server
+        .call(
+            Method::PUT,
+            &format!("/v1/accounts/{erin}/password"),
+            Some(json!({"password": "erin-password-3"})),
+            &server.admin(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(status_of_me(&server, &here).await, StatusCode::UNAUTHORIZED);
+
+    // Reactivating an account revives none of its sessions.
+    let session = open_session(&server, "erin", "erin-password-3").await;
+    for inactive in [true, false] {
+        let (status, body) = server
+            .patch(
+                &format!("/v1/accounts/{erin}"),
+                json!({ "inactive": inactive }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(
+        status_of_me(&server, &session).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let fresh = open_session(&server, "erin", "erin-password-3").await;
+    assert_eq!(status_of_me(&server, &fresh).await, StatusCode::OK);
+}
