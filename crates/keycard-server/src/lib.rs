@@ -16,6 +16,7 @@ mod layers;
 pub mod metrics;
 mod ops;
 mod polytomic;
+mod redact;
 pub mod state;
 pub mod v1;
 
@@ -48,7 +49,7 @@ pub fn app(state: AppState) -> Router {
     // (about a fifth of a decision request's time under load).
     let service = tower::ServiceBuilder::new()
         .layer(layers::request_context(context_state))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(redact::request_span))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::new("internal", "the server failed to handle this request").into_response()
         }))

@@ -579,3 +579,70 @@ async fn a_password_change_and_a_deactivation_end_sessions() {
     let fresh = open_session(&server, "erin", "erin-password-3").await;
     assert_eq!(status_of_me(&server, &fresh).await, StatusCode::OK);
 }
+
+/// Log lines written by the server while the guard is held (the test's thread runs the server).
+#[derive(Clone, Default)]
+struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn credentials_never_reach_the_debug_log() {
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let server = TestServer::start().await;
+    let (status, login) = server
+        .call(
+            Method::POST,
+            "/login",
+            Some(
+                json!({"user": {"username": "admin", "password": crate::harness::ADMIN_PASSWORD}}),
+            ),
+            &Auth::None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    let token = login
+        .as_str()
+        .unwrap_or_default()
+        .trim_matches('"')
+        .to_owned();
+    assert!(token.starts_with("kcs_"), "{login}");
+    let (status, _) = server
+        .call(
+            Method::GET,
+            &format!("/whoami?token={token}"),
+            None,
+            &Auth::None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = server
+        .call(Method::GET, "/v1/me", None, &Auth::Bearer(token.clone()))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("/whoami?token=[redacted]"), "{text}");
+    for secret in [
+        token.as_str(),
+        server.admin_key.as_str(),
+        crate::harness::ADMIN_PASSWORD,
+    ] {
+        assert!(!text.contains(secret), "a credential was logged:\n{text}");
+    }
+}
