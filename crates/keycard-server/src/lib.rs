@@ -29,6 +29,7 @@ use crate::error::ApiError;
 pub fn app(state: AppState) -> Router {
     let (api, openapi) = v1::router().split_for_parts();
     let settings = state.settings.clone();
+    let request_timeout = settings.request_timeout;
     let context_state = state.clone();
     let routes = api
         .merge(ops::router(openapi))
@@ -53,13 +54,38 @@ pub fn app(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::new("internal", "the server failed to handle this request").into_response()
         }))
+        .map_response(move |response| explain_timeout(response, request_timeout))
         .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
+            StatusCode::SERVICE_UNAVAILABLE,
             settings.request_timeout,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(settings.body_limit))
         .service(routes);
     Router::new().fallback_service(service)
+}
+
+/// Gives the bare 503 of a request that ran out of time a body in the native shape, and
+/// `Retry-After`. Every other 503 already has a body.
+fn explain_timeout(
+    response: axum::response::Response,
+    limit: std::time::Duration,
+) -> axum::response::Response {
+    if response.status() != StatusCode::SERVICE_UNAVAILABLE
+        || response
+            .headers()
+            .contains_key(axum::http::header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let mut error = ApiError::new(
+        "unavailable",
+        format!(
+            "the request took longer than the {} seconds the server allows; retry shortly",
+            limit.as_secs()
+        ),
+    );
+    error.retry_after = Some(1);
+    error.into_response()
 }
 
 /// The OpenAPI document of the native API, as `keycard openapi` prints it.

@@ -73,6 +73,11 @@ impl std::fmt::Debug for Review {
     }
 }
 
+/// How long a statement waits for a lock another connection holds on a SQLite database (another
+/// process's long transaction, say) before giving up with `Unavailable`, answered as 503 with
+/// `Retry-After`: well within the request timeout, so the client hears why.
+pub const SQLITE_BUSY_WAIT_MS: u64 = 5_000;
+
 /// An advisory lock id for schema migrations on PostgreSQL, so that nodes starting together
 /// migrate one at a time.
 const MIGRATION_LOCK: i64 = 0x6b65_7963_6172_6401;
@@ -100,7 +105,7 @@ impl SqlStore {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if dialect == Dialect::Sqlite {
-                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000;")
+                        conn.execute(format!("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {SQLITE_BUSY_WAIT_MS};").as_str())
                             .await?;
                     }
                     Ok(())

@@ -646,3 +646,47 @@ async fn credentials_never_reach_the_debug_log() {
         assert!(!text.contains(secret), "a credential was logged:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn a_locked_sqlite_database_answers_503_with_retry_after_in_bounded_time() {
+    let server = TestServer::start().await;
+    let Some(path) = server.database_url.strip_prefix("sqlite://") else {
+        return; // A SQLite lock; PostgreSQL runs its own outage test (scale_out).
+    };
+    use sqlx::Connection as _;
+    let mut holder = sqlx::sqlite::SqliteConnection::connect(&format!("sqlite://{path}"))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let write = server
+        .http
+        .post(format!("{}/v1/roles", server.base))
+        .bearer_auth(&server.admin_key)
+        .json(&json!({"name": "blocked"}))
+        .send();
+    let login = server
+        .http
+        .post(format!("{}/login", server.base))
+        .json(&json!({"user": {"username": "admin", "password": crate::harness::ADMIN_PASSWORD}}))
+        .send();
+    let (write, login) = tokio::join!(write, login);
+    let elapsed = started.elapsed();
+    // The native and the IAP error shapes both carry `code`.
+    for response in [write.unwrap(), login.unwrap()] {
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()["retry-after"], "1");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "unavailable", "{body}");
+    }
+    assert!(
+        elapsed < std::time::Duration::from_secs(20),
+        "answered after {elapsed:?}"
+    );
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    let (status, body) = server.post("/v1/roles", json!({"name": "unblocked"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
