@@ -328,6 +328,9 @@ pub trait CredentialStore: Send + Sync {
 #[async_trait]
 pub trait ChangeLog: Send + Sync {
     async fn latest_revision(&self) -> Result<Revision>;
+    /// Whether a write could commit now: takes the write lock, changes nothing, rolls back. An
+    /// `Unavailable` error says why not (a lock held elsewhere, files that cannot be written).
+    async fn writable(&self) -> Result<()>;
     /// Changes with a revision strictly greater than `after`, oldest first, at most `limit` revisions'
     /// worth (a revision's changes are never split).
     async fn changes_after(&self, after: Revision, limit: u32) -> Result<Vec<Change>>;

@@ -21,14 +21,16 @@ pub fn router(openapi: utoipa::openapi::OpenApi) -> Router<AppState> {
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
 }
 
-/// Ready when the store answers and the snapshot is loaded.
+/// Ready when the store answers, would take a write, and the snapshot is loaded. A node that can
+/// read but not write (unwritable files, a lock held elsewhere) is not ready: it would refuse
+/// every write with 503.
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let snapshot_revision = state.snapshot.current().revision();
     // Probes time out quickly: answer within two seconds even when the database hangs.
-    let latest = tokio::time::timeout(
-        std::time::Duration::from_secs(2),
-        state.store.latest_revision(),
-    )
+    let latest = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        state.store.writable().await?;
+        state.store.latest_revision().await
+    })
     .await
     .unwrap_or_else(|_| {
         Err(keycard_core::Error::Unavailable(

@@ -101,12 +101,35 @@ impl SqlStore {
                 Dialect::Sqlite => 8,
                 Dialect::Postgres => 16,
             })
-            .acquire_timeout(Duration::from_secs(10))
+            // A connection SQLite cannot open writable is refused and retried until this
+            // passes: as long as a busy lock is waited for, so that a request hears 503 in
+            // bounded time.
+            .acquire_timeout(match dialect {
+                Dialect::Sqlite => Duration::from_millis(SQLITE_BUSY_WAIT_MS),
+                Dialect::Postgres => Duration::from_secs(10),
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if dialect == Dialect::Sqlite {
-                        conn.execute(format!("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {SQLITE_BUSY_WAIT_MS};").as_str())
+                        // A rollback journal, and no memory-mapped I/O: in WAL mode the
+                        // wal-index is a memory-mapped file, and a process touching it after
+                        // the file became unwritable (made immutable, a full disk) is killed by
+                        // SIGBUS. Without a mapping, every such fault is an error the store
+                        // answers as `Unavailable` (ADR 0005).
+                        conn.execute(format!("PRAGMA journal_mode = DELETE; PRAGMA mmap_size = 0; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {SQLITE_BUSY_WAIT_MS};").as_str())
                             .await?;
+                        // SQLite opens a file it cannot write read-only, and the connection
+                        // stays read-only after the files recover: refuse such a connection, so
+                        // that the pool opens a writable one once they do.
+                        conn.execute("BEGIN").await?;
+                        let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+                            .fetch_one(&mut *conn)
+                            .await?;
+                        let probe = conn
+                            .execute(format!("PRAGMA user_version = {version}").as_str())
+                            .await;
+                        conn.execute("ROLLBACK").await?;
+                        probe?;
                     }
                     Ok(())
                 })
@@ -421,6 +444,7 @@ pub(crate) fn from_millis(ms: i64) -> DateTime<Utc> {
 
 /// A database that cannot be reached or is locked: the caller may retry.
 pub(crate) fn unavailable(err: sqlx::Error) -> Error {
+    tracing::warn!(error = %err, "the database is unavailable");
     match err {
         sqlx::Error::Database(db) => Error::Unavailable(db.message().to_owned()),
         other => Error::Unavailable(other.to_string()),
@@ -429,15 +453,33 @@ pub(crate) fn unavailable(err: sqlx::Error) -> Error {
 
 pub(crate) fn internal(err: sqlx::Error) -> Error {
     match &err {
-        sqlx::Error::Database(db)
-            if db.message().contains("locked") || db.message().contains("busy") =>
-        {
+        sqlx::Error::Database(db) if storage_fault(db.as_ref()) => {
+            tracing::error!(error = %err, "the database cannot be used");
             Error::Unavailable(db.message().to_owned())
         }
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
             Error::Unavailable(err.to_string())
         }
         _ => Error::Internal(err.to_string()),
+    }
+}
+
+/// Whether a database error says the storage, not the statement, is at fault: a lock held
+/// elsewhere, files that cannot be written or opened, a full disk, a lost connection. Such a
+/// write may succeed when retried later.
+fn storage_fault(db: &dyn sqlx::error::DatabaseError) -> bool {
+    let Some(code) = db.code() else {
+        return false;
+    };
+    match code.parse::<i64>() {
+        // SQLite result codes (the primary code is the low byte of an extended one): BUSY,
+        // LOCKED, READONLY, IOERR, FULL, CANTOPEN.
+        Ok(sqlite) => matches!(sqlite & 0xff, 5 | 6 | 8 | 10 | 13 | 14),
+        // PostgreSQL SQLSTATE classes: connection exception, insufficient resources, operator
+        // intervention, system error.
+        Err(_) => ["08", "53", "57", "58"]
+            .iter()
+            .any(|class| code.starts_with(class)),
     }
 }
 

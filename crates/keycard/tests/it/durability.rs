@@ -70,6 +70,8 @@ async fn restarting_keeps_everything() {
 pub(crate) struct Process {
     pub(crate) child: Child,
     pub(crate) base: String,
+    /// What the server wrote to stderr after it started listening.
+    pub(crate) log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Process {
@@ -100,8 +102,14 @@ impl Process {
             }
         };
         // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Self { child, base }
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        });
+        Self { child, base, log }
     }
 }
 

@@ -690,3 +690,139 @@ async fn a_locked_sqlite_database_answers_503_with_retry_after_in_bounded_time()
     let (status, body) = server.post("/v1/roles", json!({"name": "unblocked"})).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
+
+/// Makes a directory and its files immutable (`chattr +i`) until dropped.
+struct Immutable(std::path::PathBuf);
+
+impl Immutable {
+    fn paths(&self) -> Vec<std::path::PathBuf> {
+        let mut paths: Vec<_> = std::fs::read_dir(&self.0)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        paths.push(self.0.clone());
+        paths
+    }
+
+    fn chattr(&self, flag: &str) -> bool {
+        std::process::Command::new("chattr")
+            .arg(flag)
+            .args(self.paths())
+            .status()
+            .is_ok_and(|status| status.success())
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        self.chattr("-i");
+    }
+}
+
+#[tokio::test]
+async fn unwritable_database_files_are_a_503_and_not_ready_never_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    // Whether this machine lets the tests make files immutable (root, a file system with flags).
+    let probe = Immutable(dir.path().to_owned());
+    std::fs::write(dir.path().join("probe"), b"x").unwrap();
+    if !probe.chattr("+i") {
+        eprintln!("skipped: chattr +i is not permitted here");
+        return;
+    }
+    drop(probe);
+    std::fs::remove_file(dir.path().join("probe")).unwrap();
+
+    let url = format!("sqlite://{}", dir.path().join("k.db").display());
+    let mut server = crate::durability::Process::spawn(&url);
+    let http = reqwest::Client::new();
+    let create_role = |name: &str| {
+        http.post(format!("{}/v1/roles", server.base))
+            .basic_auth("admin", Some(crate::harness::ADMIN_PASSWORD))
+            .json(&json!({ "name": name }))
+            .send()
+    };
+    assert_eq!(
+        create_role("before").await.unwrap().status(),
+        StatusCode::CREATED
+    );
+
+    let frozen = Immutable(dir.path().to_owned());
+    assert!(frozen.chattr("+i"));
+    // Several at once, so that the pool opens connections while the files cannot be written.
+    let names: Vec<String> = (0..8).map(|n| format!("frozen-{n}")).collect();
+    let statuses = futures_util::future::join_all(names.iter().map(|name| create_role(name))).await;
+    for response in statuses {
+        assert_eq!(response.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+    let refused = create_role("during").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "unavailable", "{body}");
+    let login = http
+        .post(format!("{}/login", server.base))
+        .json(&json!({"user": {"username": "admin", "password": crate::harness::ADMIN_PASSWORD}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let ready = http
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    // Decisions go on from the snapshot.
+    let check = http
+        .post(format!("{}/v1/check", server.base))
+        .basic_auth("admin", Some(crate::harness::ADMIN_PASSWORD))
+        .json(&json!({"subject": {"id": "admin"}, "action": "read", "resource": {"type": "doc", "id": "1"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(check.status(), StatusCode::OK);
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the server died"
+    );
+
+    drop(frozen);
+    // Recovery needs no restart: the next probe finds the files writable again (a connection
+    // that failed may still be rolling back, so it is polled for, within a bound).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let ready = http
+            .get(format!("{}/readyz", server.base))
+            .send()
+            .await
+            .unwrap();
+        let status = ready.status();
+        let body = ready.text().await.unwrap();
+        if status == StatusCode::OK {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never ready again: {body}"
+        );
+        eprintln!("not ready yet: {body}");
+        tokio::task::yield_now().await;
+    }
+    let names: Vec<String> = (0..8).map(|n| format!("thawed-{n}")).collect();
+    let statuses = futures_util::future::join_all(names.iter().map(|name| create_role(name))).await;
+    for response in statuses {
+        let response = response.unwrap();
+        let status = response.status();
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "{}",
+            response.text().await.unwrap()
+        );
+    }
+    let log = server.log.lock().unwrap().join("\n");
+    assert!(
+        log.contains("unable to open database file"),
+        "the cause is not logged:\n{log}"
+    );
+}
