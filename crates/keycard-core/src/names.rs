@@ -7,7 +7,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
-/// Rejects empty values, surrounding whitespace, control characters and over-long values.
+/// Characters that change how text around them is displayed without showing themselves: the
+/// bidirectional embeddings, overrides, isolates and marks, and the zero-width characters. In a
+/// name they let two different names look alike (`admin` and `nimda` reversed by U+202E).
+fn is_invisible_formatting(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'
+    )
+}
+
+/// Rejects empty values, surrounding whitespace, control characters, invisible formatting
+/// characters and over-long values.
 fn validate_text(
     field: &str,
     value: &str,
@@ -31,6 +42,12 @@ fn validate_text(
     }
     if value.chars().any(char::is_control) {
         return Err(Error::invalid(field, "must not contain control characters"));
+    }
+    if value.chars().any(is_invisible_formatting) {
+        return Err(Error::invalid(
+            field,
+            "must not contain bidirectional controls or zero-width characters",
+        ));
     }
     if !allow_inner_space && value.chars().any(char::is_whitespace) {
         return Err(Error::invalid(
@@ -89,7 +106,7 @@ validated_name!(
     OrganizationName, "organization name", 200, true
 );
 validated_name!(
-    /// An account's login name, unique within its organization.
+    /// An account's login name, unique within its organization regardless of case.
     Username, "username", 200, false
 );
 validated_name!(
@@ -193,6 +210,11 @@ mod tests {
         assert!(Email::try_from("a@b@c".to_owned()).is_err());
         assert!(Email::try_from("ann@example.com".to_owned()).is_ok());
         assert!(RoleName::try_from("x".repeat(201)).is_err());
+        for sneaky in ["ad\u{202E}nim", "ad\u{200B}min", "\u{2066}admin\u{2069}x"] {
+            assert!(Username::try_from(sneaky).is_err(), "{sneaky:?}");
+            assert!(GroupName::try_from(sneaky).is_err(), "{sneaky:?}");
+        }
+        assert!(RoleName::try_from("مدير").is_ok());
     }
 
     #[test]

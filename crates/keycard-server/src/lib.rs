@@ -15,12 +15,14 @@ mod iap;
 mod layers;
 pub mod metrics;
 mod ops;
+mod origin;
 mod polytomic;
 mod redact;
 pub mod state;
 pub mod v1;
 
 pub use layers::MIN_REVISION_HEADER;
+pub use origin::PublicUrl;
 pub use state::{AppState, Settings, bootstrap, spawn_follower};
 
 use crate::error::ApiError;

@@ -28,6 +28,10 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// How often the snapshot looks for changes written by other processes.
     pub follow_interval: Duration,
+    /// The URL clients reach the server at, when configured.
+    pub public_url: Option<crate::origin::PublicUrl>,
+    /// Reverse proxies whose `X-Forwarded-Proto` is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for Settings {
@@ -37,6 +41,8 @@ impl Default for Settings {
             body_limit: 4 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             follow_interval: Duration::from_millis(500),
+            public_url: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -48,6 +48,13 @@ pub struct ServeArgs {
     /// Address to listen on (`127.0.0.1:8080`); port 0 picks a free port.
     #[arg(long, env = "KEYCARD_LISTEN")]
     pub listen: Option<String>,
+    /// The URL clients reach the server at (`https://authz.example.com`): discovery documents
+    /// are built from it instead of the request's `Host`, and an `https` one marks cookies `Secure`.
+    #[arg(long, env = "KEYCARD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Addresses of reverse proxies whose `X-Forwarded-Proto` is believed (comma-separated).
+    #[arg(long, env = "KEYCARD_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<std::net::IpAddr>>,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -62,6 +69,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => {
             if let Some(listen) = args.listen {
                 config.listen = listen;
+            }
+            if let Some(public_url) = args.public_url {
+                config.public_url = Some(public_url);
+            }
+            if let Some(proxies) = args.trusted_proxies {
+                config.trusted_proxies = proxies;
             }
             serve::run(config).await
         }

@@ -22,6 +22,10 @@ pub struct Config {
     pub request_timeout_secs: u64,
     /// `text` or `json` logs.
     pub log_format: String,
+    /// The URL clients reach the server at, when it is behind a proxy or a load balancer.
+    pub public_url: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-Proto` is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for Config {
@@ -34,6 +38,8 @@ impl Default for Config {
             body_limit_bytes: settings.body_limit,
             request_timeout_secs: settings.request_timeout.as_secs(),
             log_format: "text".to_owned(),
+            public_url: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -45,12 +51,18 @@ impl Config {
         toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     }
 
-    pub fn settings(&self) -> Settings {
-        Settings {
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        Ok(Settings {
             session_ttl: Duration::from_secs(self.session_ttl_secs),
             body_limit: self.body_limit_bytes,
             request_timeout: Duration::from_secs(self.request_timeout_secs),
+            public_url: self
+                .public_url
+                .as_deref()
+                .map(keycard_server::PublicUrl::parse)
+                .transpose()?,
+            trusted_proxies: self.trusted_proxies.clone(),
             ..Settings::default()
-        }
+        })
     }
 }

@@ -32,7 +32,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             "keycard: created account `admin` in organization `default` with password: {password}"
         );
     }
-    let state = AppState::load(store, config.settings()).await?;
+    let state = AppState::load(store, config.settings()?).await?;
     let follower = spawn_follower(
         state.snapshot.clone(),
         state.settings.follow_interval,

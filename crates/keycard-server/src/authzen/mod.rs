@@ -83,16 +83,12 @@ impl IntoResponse for AuthzenError {
 }
 
 /// `GET /.well-known/authzen-configuration`: the endpoints this PDP serves.
-async fn metadata(headers: HeaderMap) -> Response {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("localhost");
-    let scheme = headers
-        .get("x-forwarded-proto")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("http");
-    let base = format!("{scheme}://{host}");
+async fn metadata(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+) -> Response {
+    let base = crate::origin::base_url(&state.settings, &headers, ip);
     let body = json!({
         "policy_decision_point": base,
         "access_evaluation_endpoint": format!("{base}/access/v1/evaluation"),

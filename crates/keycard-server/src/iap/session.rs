@@ -41,8 +41,15 @@ pub async fn login(
     let account =
         auth::verify_password(&state, org, &body.user.username, &body.user.password, ip).await?;
     let (_, token) = auth::open_session(&state, &account).await?;
-    let cookie = HeaderValue::from_str(&format!("token={token}; Path=/; HttpOnly; SameSite=Lax"))
-        .map_err(|err| IapError::new("internal", err.to_string()))?;
+    let secure = if crate::origin::is_https(&state.settings, &headers, ip) {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = HeaderValue::from_str(&format!(
+        "token={token}; Path=/; HttpOnly; SameSite=Lax{secure}"
+    ))
+    .map_err(|err| IapError::new("internal", err.to_string()))?;
     let mut response = (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],

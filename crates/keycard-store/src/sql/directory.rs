@@ -378,6 +378,19 @@ impl AccountStore for SqlStore {
         let groups = sorted_unique(new.groups);
         ensure_in_org(w.conn(), "roles", "role", org, &roles).await?;
         ensure_in_org(w.conn(), "groups", "group", org, &groups).await?;
+        // Unique regardless of case (the table's own constraint is exact): looked up under the
+        // write lock, so two creates cannot both pass.
+        let taken: Option<String> = sqlx::query_scalar(
+            "SELECT username FROM accounts WHERE organization_id = $1 AND lower(username) = lower($2)",
+        )
+        .bind(org.to_string())
+        .bind(new.username.as_str())
+        .fetch_optional(w.conn())
+        .await
+        .map_err(internal)?;
+        if let Some(taken) = taken {
+            return Err(Error::conflict("account", taken));
+        }
         let id = AccountId::new();
         let now = millis(w.at);
         sqlx::query(
@@ -444,7 +457,9 @@ impl AccountStore for SqlStore {
         username: &Username,
     ) -> Result<Option<Account>> {
         let row = sqlx::query(&format!(
-            "{} WHERE a.organization_id = $1 AND a.username = $2",
+            // Regardless of case; the exact spelling first, should an older store hold two.
+            "{} WHERE a.organization_id = $1 AND lower(a.username) = lower($2) \
+             ORDER BY CASE WHEN a.username = $2 THEN 0 ELSE 1 END LIMIT 1",
             *rows::ACCOUNT_SELECT
         ))
         .bind(org.to_string())

@@ -37,8 +37,14 @@ impl Dialect {
     /// Schema migrations, in order; the index + 1 is the schema version.
     fn migrations(self) -> &'static [&'static str] {
         match self {
-            Dialect::Sqlite => &[include_str!("../../migrations/sqlite/0001_init.sql")],
-            Dialect::Postgres => &[include_str!("../../migrations/postgres/0001_init.sql")],
+            Dialect::Sqlite => &[
+                include_str!("../../migrations/sqlite/0001_init.sql"),
+                include_str!("../../migrations/sqlite/0002_folded_usernames.sql"),
+            ],
+            Dialect::Postgres => &[
+                include_str!("../../migrations/postgres/0001_init.sql"),
+                include_str!("../../migrations/postgres/0002_folded_usernames.sql"),
+            ],
         }
     }
 

@@ -46,15 +46,31 @@ impl TestServer {
         Self::start_on(database_url, Some(dir)).await
     }
 
+    /// A server on a fresh database with the given settings.
+    pub async fn start_with(settings: Settings) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let database_url = match fresh_postgres_database().await {
+            Some(url) => url,
+            None => format!("sqlite://{}", dir.path().join("keycard.db").display()),
+        };
+        Self::start_configured(database_url, Some(dir), settings).await
+    }
+
     pub async fn start_on(database_url: String, dir: Option<TempDir>) -> Self {
+        Self::start_configured(database_url, dir, Settings::default()).await
+    }
+
+    async fn start_configured(
+        database_url: String,
+        dir: Option<TempDir>,
+        settings: Settings,
+    ) -> Self {
         let store = keycard_store::open(&database_url).await.unwrap();
         bootstrap(store.as_ref(), Some(ADMIN_PASSWORD))
             .await
             .unwrap();
         let admin_key = mint_admin_key(store.as_ref()).await;
-        let state = AppState::load(store.clone(), Settings::default())
-            .await
-            .unwrap();
+        let state = AppState::load(store.clone(), settings).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let server = tokio::spawn(async move {

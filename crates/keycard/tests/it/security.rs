@@ -826,3 +826,101 @@ async fn unwritable_database_files_are_a_503_and_not_ready_never_a_crash() {
         "the cause is not logged:\n{log}"
     );
 }
+
+#[tokio::test]
+async fn usernames_differing_only_by_case_are_one_username() {
+    let server = TestServer::start().await;
+    server
+        .create(
+            "/v1/accounts",
+            json!({"username": "TM0", "password": "tm0-password-1"}),
+        )
+        .await;
+    let (status, body) = server
+        .post("/v1/accounts", json!({"username": "tm0"}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // Signing in is case-insensitive as well.
+    let (status, me) = server
+        .call(
+            Method::GET,
+            "/v1/me",
+            None,
+            &Auth::Basic("tm0".into(), "tm0-password-1".into()),
+        )
+        .await;
+    assert_eq!(
+        (status, me["account"]["username"].as_str()),
+        (StatusCode::OK, Some("TM0"))
+    );
+}
+
+#[tokio::test]
+async fn names_refuse_bidirectional_controls() {
+    let server = TestServer::start().await;
+    for (path, body) in [
+        ("/v1/accounts", json!({"username": "ad\u{202E}nim"})),
+        ("/v1/roles", json!({"name": "Admin\u{200B}"})),
+        ("/v1/groups", json!({"name": "\u{2067}admins"})),
+    ] {
+        let (status, answer) = server.post(path, body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {answer}");
+    }
+}
+
+async fn login_cookie(client: &reqwest::Client, base: &str, forwarded: Option<&str>) -> String {
+    let mut request = client
+        .post(format!("{base}/login"))
+        .json(&json!({"user": {"username": "admin", "password": crate::harness::ADMIN_PASSWORD}}));
+    if let Some(proto) = forwarded {
+        request = request.header("x-forwarded-proto", proto);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_token_cookie_is_secure_behind_a_trusted_tls_proxy_only() {
+    let settings = keycard_server::Settings {
+        trusted_proxies: vec![std::net::IpAddr::from([127, 0, 0, 1])],
+        ..keycard_server::Settings::default()
+    };
+    let server = TestServer::start_with(settings).await;
+    let secure = login_cookie(&server.http, &server.base, Some("https")).await;
+    assert!(secure.contains("; Secure"), "{secure}");
+    let plain = login_cookie(&server.http, &server.base, None).await;
+    assert!(!plain.contains("Secure"), "{plain}");
+    // Anyone else claiming TLS is not believed.
+    let untrusted = login_cookie(&client_from([127, 0, 0, 3]), &server.base, Some("https")).await;
+    assert!(!untrusted.contains("Secure"), "{untrusted}");
+}
+
+#[tokio::test]
+async fn discovery_is_built_from_the_public_url_not_the_host_header() {
+    let settings = keycard_server::Settings {
+        public_url: Some(keycard_server::PublicUrl::parse("https://authz.example.com/").unwrap()),
+        ..keycard_server::Settings::default()
+    };
+    let server = TestServer::start_with(settings).await;
+    let response = server
+        .http
+        .get(format!("{}/.well-known/authzen-configuration", server.base))
+        .header("host", "evil.example.net")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["policy_decision_point"], "https://authz.example.com");
+    assert_eq!(
+        body["access_evaluation_endpoint"],
+        "https://authz.example.com/access/v1/evaluation"
+    );
+    assert!(!body.to_string().contains("evil"), "{body}");
+    let cookie = login_cookie(&server.http, &server.base, None).await;
+    assert!(cookie.contains("; Secure"), "{cookie}");
+}
