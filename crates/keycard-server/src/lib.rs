@@ -29,24 +29,10 @@ use crate::error::ApiError;
 
 /// The whole application.
 pub fn app(state: AppState) -> Router {
-    let (api, openapi) = v1::router().split_for_parts();
     let settings = state.settings.clone();
     let request_timeout = settings.request_timeout;
     let context_state = state.clone();
-    let routes = api
-        .merge(ops::router(openapi))
-        .merge(iap::router())
-        .merge(authzen::router())
-        .merge(polytomic::router(state.clone()))
-        .route_layer(layers::route_metrics(state.metrics.clone()))
-        .fallback(|| async { ApiError::new("route_not_found", "no route matches this path") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                "method_not_allowed",
-                "this path does not accept that method",
-            )
-        })
-        .with_state(state);
+    let routes = routes(state);
     // The layers every request passes through wrap the router once. Added with `Router::layer`,
     // each would wrap every route, and a request would clone and box the service once per layer
     // (about a fifth of a decision request's time under load).
@@ -64,6 +50,25 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(settings.body_limit))
         .service(routes);
     Router::new().fallback_service(service)
+}
+
+/// Every route of every face, without the layers [`app`] puts around them all. Its `Debug` form
+/// lists each route's path and methods: the access-matrix test reads the routes from it.
+pub fn routes(state: AppState) -> Router {
+    let (api, openapi) = v1::router().split_for_parts();
+    api.merge(ops::router(openapi))
+        .merge(iap::router())
+        .merge(authzen::router())
+        .merge(polytomic::router(state.clone()))
+        .route_layer(layers::route_metrics(state.metrics.clone()))
+        .fallback(|| async { ApiError::new("route_not_found", "no route matches this path") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                "method_not_allowed",
+                "this path does not accept that method",
+            )
+        })
+        .with_state(state)
 }
 
 /// Gives the bare 503 of a request that ran out of time a body in the native shape, and

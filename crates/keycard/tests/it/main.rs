@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod access_matrix;
 mod auth;
 mod authzen;
 mod corpus;
