@@ -56,6 +56,7 @@ pub fn app(state: AppState) -> Router {
 /// lists each route's path and methods: the access-matrix test reads the routes from it.
 pub fn routes(state: AppState) -> Router {
     let (api, openapi) = v1::router().split_for_parts();
+    let openapi = v1::document(openapi);
     api.merge(ops::router(openapi))
         .merge(iap::router())
         .merge(authzen::router())
@@ -97,5 +98,5 @@ fn explain_timeout(
 
 /// The OpenAPI document of the native API, as `keycard openapi` prints it.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    v1::router().into_openapi()
+    v1::document(v1::router().into_openapi())
 }

@@ -44,8 +44,9 @@ pub struct CreateAccount {
     pub inactive: bool,
     #[serde(default)]
     pub service_account: bool,
-    /// Stored as an Argon2id hash; at least 8 characters.
+    /// Stored as an Argon2id hash; 8 characters to 1024 bytes.
     #[serde(default)]
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: Option<String>,
     #[serde(default)]
     pub roles: Vec<RoleId>,
@@ -71,7 +72,8 @@ pub struct UpdateAccount {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetPassword {
-    /// The new password; `null` removes password login.
+    /// The new password (8 characters to 1024 bytes); `null` removes password login.
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: Option<String>,
     /// Required when changing one's own password without being an administrator.
     #[serde(default)]

@@ -21,6 +21,7 @@ pub struct ChangesQuery {
     /// Return changes with a revision strictly greater than this (default 0).
     pub after: Option<i64>,
     /// At most this many revisions' changes, 1 to 1000 (default 100); a revision is never split.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 

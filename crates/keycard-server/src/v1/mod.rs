@@ -20,6 +20,7 @@ mod accounts;
 mod catalogue;
 mod changes;
 mod check;
+mod document;
 mod groups;
 mod organizations;
 mod policies;
@@ -52,6 +53,11 @@ impl Modify for SecuritySchemes {
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
     }
+}
+
+/// The native API's document: the routes' own annotations, completed (see `document`).
+pub fn document(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    document::complete(doc)
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -144,6 +150,7 @@ pub struct ListQuery {
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Items per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
