@@ -26,23 +26,34 @@ async fn default_org(store: &dyn Store) -> anyhow::Result<keycard_core::ids::Org
         .id)
 }
 
-/// Writes per second with `writers` concurrent writers.
-async fn write_rate(store: Arc<dyn Store>, writers: usize, label: &str) -> anyhow::Result<f64> {
+/// Writes per second with `writers` concurrent writers, each a write by `actor`.
+async fn write_rate(
+    store: Arc<dyn Store>,
+    writers: usize,
+    label: &str,
+    actor: &Actor,
+    published: Option<&AppState>,
+) -> anyhow::Result<f64> {
     let org = default_org(store.as_ref()).await?;
     let started = Instant::now();
     let mut tasks = Vec::new();
     for writer in 0..writers {
         let store = store.clone();
         let label = label.to_owned();
+        let actor = actor.clone();
+        let published = published.cloned();
         tasks.push(tokio::spawn(async move {
             for index in 0..WRITES / writers {
-                store
+                let written = store
                     .create_role(
-                        &Actor::system(),
+                        &actor,
                         org,
                         keycard_bench::custom_role(format!("{label}-{writers}-{writer}-{index}"))?,
                     )
                     .await?;
+                if let Some(state) = &published {
+                    state.visible(written.revision).await?;
+                }
             }
             anyhow::Ok(())
         }));
@@ -93,8 +104,29 @@ async fn main() -> anyhow::Result<()> {
         let store = keycard_store::open(url).await?;
         bootstrap(store.as_ref(), Some("bench-admin-password")).await?;
         for writers in [1, 4] {
-            let rate = write_rate(store.clone(), writers, label).await?;
+            let rate = write_rate(store.clone(), writers, label, &Actor::system(), None).await?;
             println!("{label:>9}, {writers} writer(s): {rate:>8.0} writes/s");
+        }
+        // As a server writes: on behalf of an administrator, reviewed in the transaction against
+        // the published snapshot (`Store::review_writes`, installed by the state), then waited
+        // for until the snapshot holds it.
+        let state = AppState::load(store.clone(), Settings::default()).await?;
+        let org = default_org(store.as_ref()).await?;
+        let admin = store
+            .find_account(org, &"admin".to_owned().try_into()?)
+            .await?
+            .context("no admin")?;
+        for writers in [1, 4] {
+            let reviewed = format!("{label}-reviewed");
+            let rate = write_rate(
+                store.clone(),
+                writers,
+                &reviewed,
+                &Actor::account(&admin),
+                Some(&state),
+            )
+            .await?;
+            println!("{label:>9}, {writers} writer(s), as a server: {rate:>8.0} writes/s");
         }
     }
 

@@ -156,6 +156,7 @@ impl ChangeLog for SqlStore {
     }
 
     async fn writable(&self) -> Result<()> {
+        let _queued = self.queue_writer().await;
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         // A real change of a row (the journal must be opened to hold its old page), undone.
         sqlx::query("UPDATE kc_revision SET value = value + 1 WHERE singleton = 1")

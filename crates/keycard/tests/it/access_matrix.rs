@@ -309,27 +309,21 @@ async fn callers(server: &TestServer) -> Vec<Caller> {
         ]);
         // Fixtures come in several copies where one face's delete would leave another's row
         // nothing to act on.
-        for key in ["role", "role_iap", "role_poly"] {
-            let role = as_partner(
-                server,
-                Method::POST,
-                "/v1/roles",
-                Some(&acme),
-                json!({"name": format!("{key}-{tag}")}),
-            )
-            .await;
-            values.insert(key, id_of(&role));
-        }
-        for key in ["group", "group_iap", "parent"] {
-            let group = as_partner(
-                server,
-                Method::POST,
-                "/v1/groups",
-                Some(&acme),
-                json!({"name": format!("{key}-{tag}")}),
-            )
-            .await;
-            values.insert(key, id_of(&group));
+        for (path, keys) in [
+            ("/v1/roles", ["role", "role_iap", "role_poly"]),
+            ("/v1/groups", ["group", "group_iap", "parent"]),
+        ] {
+            for key in keys {
+                let made = as_partner(
+                    server,
+                    Method::POST,
+                    path,
+                    Some(&acme),
+                    json!({"name": format!("{key}-{tag}")}),
+                )
+                .await;
+                values.insert(key, id_of(&made));
+            }
         }
         for key in ["account", "account_own", "account_org"] {
             let (fixture, _, _) = account(acme.clone(), format!("{key}-{tag}"), vec![]).await;

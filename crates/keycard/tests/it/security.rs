@@ -27,15 +27,15 @@ async fn iap_role(server: &TestServer, name: &str, methods: &[&str]) -> String {
         .iter()
         .map(|method| json!({"provenance": "Authorization", "name": method}))
         .collect();
-    let (status, body) = server
-        .call(
-            Method::POST,
-            "/authorization/roles",
-            Some(json!({"role": {"name": name, "allowedMethods": methods}})),
-            &server.admin(),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let body = expect(
+        server,
+        &server.admin(),
+        Method::POST,
+        "/authorization/roles",
+        Some(json!({"role": {"name": name, "allowedMethods": methods}})),
+        StatusCode::OK,
+    )
+    .await;
     body["data"]["_id"].as_str().unwrap().to_owned()
 }
 
@@ -54,6 +54,20 @@ async fn account(
         )
         .await;
     (id, Auth::Basic(name.to_owned(), password))
+}
+
+/// Sends a request and asserts its status; returns the body.
+async fn expect(
+    server: &TestServer,
+    auth: &Auth,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+    status: StatusCode,
+) -> Value {
+    let (answered, answer) = server.call(method.clone(), path, body, auth).await;
+    assert_eq!(answered, status, "{method} {path}: {answer}");
+    answer
 }
 
 async fn is_admin(server: &TestServer, auth: &Auth) -> bool {
@@ -90,26 +104,26 @@ async fn one_iap_method_does_not_make_its_holder_admin() {
     assert!(!is_admin(&server, &as_mallory).await);
 
     // Nor may the holder touch an account that holds more than it does.
-    let (status, body) = server
-        .call(
-            Method::PATCH,
-            &format!("/authorization/accounts/{admin}"),
-            Some(json!({"updates": {"inactive": true}})),
-            &as_mallory,
-        )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    expect(
+        &server,
+        &as_mallory,
+        Method::PATCH,
+        &format!("/authorization/accounts/{admin}"),
+        Some(json!({"updates": {"inactive": true}})),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
 
     // What it holds, it may pass on.
-    let (status, body) = server
-        .call(
-            Method::PATCH,
-            &format!("/authorization/accounts/{bob}"),
-            Some(json!({"updates": {"assignedRoles": [{"roleId": editor}]}})),
-            &as_mallory,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    expect(
+        &server,
+        &as_mallory,
+        Method::PATCH,
+        &format!("/authorization/accounts/{bob}"),
+        Some(json!({"updates": {"assignedRoles": [{"roleId": editor}]}})),
+        StatusCode::OK,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -146,25 +160,25 @@ async fn update_group_does_not_make_its_members_admin() {
         assert_eq!(status, StatusCode::FORBIDDEN, "{updates}: {body}");
     }
     // A new group under `admins`, or holding `Admin`, is refused as well.
-    let (status, body) = server
-        .call(
-            Method::POST,
-            "/authorization/groups",
-            Some(json!({"group": {"name": "sneaky", "assignedRoles": [{"roleId": admin_role}]}})),
-            &as_mallory,
-        )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    expect(
+        &server,
+        &as_mallory,
+        Method::POST,
+        "/authorization/groups",
+        Some(json!({"group": {"name": "sneaky", "assignedRoles": [{"roleId": admin_role}]}})),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
     // Changing the administrators' group is for administrators.
-    let (status, body) = server
-        .call(
-            Method::PATCH,
-            &format!("/authorization/groups/{admins}"),
-            Some(json!({"updates": {"inactive": true}})),
-            &as_mallory,
-        )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    expect(
+        &server,
+        &as_mallory,
+        Method::PATCH,
+        &format!("/authorization/groups/{admins}"),
+        Some(json!({"updates": {"inactive": true}})),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
     assert!(!is_admin(&server, &as_mallory).await);
 }
 
@@ -174,40 +188,40 @@ async fn roles_are_given_only_what_their_editor_may_use() {
     let role_editor = iap_role(&server, "role-editor", &["createRole", "updateRole"]).await;
     let (_, as_mallory) = account(&server, "mallory", &[&role_editor], &[]).await;
     let wide = json!([{"provenance": "Authorization", "name": "updateAccount"}]);
-    let (status, body) = server
-        .call(
-            Method::POST,
-            "/authorization/roles",
-            Some(json!({"role": {"name": "wide", "allowedMethods": wide}})),
-            &as_mallory,
-        )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    expect(
+        &server,
+        &as_mallory,
+        Method::POST,
+        "/authorization/roles",
+        Some(json!({"role": {"name": "wide", "allowedMethods": wide}})),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
     // The caller's own role may not grow either.
-    let (status, body) = server
-        .call(
-            Method::PATCH,
-            &format!("/authorization/roles/{role_editor}"),
-            Some(json!({"updates": {"allowedMethods": [
-                {"provenance": "Authorization", "name": "createRole"},
-                {"provenance": "Authorization", "name": "updateRole"},
-                {"provenance": "Authorization", "name": "updateAccount"},
-            ]}})),
-            &as_mallory,
-        )
-        .await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    expect(
+        &server,
+        &as_mallory,
+        Method::PATCH,
+        &format!("/authorization/roles/{role_editor}"),
+        Some(json!({"updates": {"allowedMethods": [
+            {"provenance": "Authorization", "name": "createRole"},
+            {"provenance": "Authorization", "name": "updateRole"},
+            {"provenance": "Authorization", "name": "updateAccount"},
+        ]}})),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
     // A role within what the caller may use is fine.
     let narrow = json!([{"provenance": "Authorization", "name": "createRole"}]);
-    let (status, body) = server
-        .call(
-            Method::POST,
-            "/authorization/roles",
-            Some(json!({"role": {"name": "narrow", "allowedMethods": narrow}})),
-            &as_mallory,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    expect(
+        &server,
+        &as_mallory,
+        Method::POST,
+        "/authorization/roles",
+        Some(json!({"role": {"name": "narrow", "allowedMethods": narrow}})),
+        StatusCode::OK,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -512,15 +526,15 @@ async fn an_inactive_account_answers_as_a_wrong_password_does() {
 }
 
 async fn open_session(server: &TestServer, username: &str, password: &str) -> Auth {
-    let (status, body) = server
-        .call(
-            Method::POST,
-            "/v1/sessions",
-            Some(json!({"username": username, "password": password})),
-            &Auth::None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let body = expect(
+        server,
+        &Auth::None,
+        Method::POST,
+        "/v1/sessions",
+        Some(json!({"username": username, "password": password})),
+        StatusCode::CREATED,
+    )
+    .await;
     Auth::Bearer(body["token"].as_str().unwrap().to_owned())
 }
 
@@ -534,15 +548,15 @@ async fn a_password_change_and_a_deactivation_end_sessions() {
     let (erin, _) = account(&server, "erin", &[], &[]).await;
     let here = open_session(&server, "erin", "erin-password-1").await;
     let elsewhere = open_session(&server, "erin", "erin-password-1").await;
-    let (status, body) = server
-        .call(
-            Method::PUT,
-            &format!("/v1/accounts/{erin}/password"),
-            Some(json!({"password": "erin-password-2", "current_password": "erin-password-1"})),
-            &here,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    expect(
+        &server,
+        &here,
+        Method::PUT,
+        &format!("/v1/accounts/{erin}/password"),
+        Some(json!({"password": "erin-password-2", "current_password": "erin-password-1"})),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(
         status_of_me(&server, &elsewhere).await,
         StatusCode::UNAUTHORIZED
@@ -550,15 +564,15 @@ async fn a_password_change_and_a_deactivation_end_sessions() {
     assert_eq!(status_of_me(&server, &here).await, StatusCode::OK);
 
     // An administrator setting the password ends every session.
-    let (status, body) = server
-        .call(
-            Method::PUT,
-            &format!("/v1/accounts/{erin}/password"),
-            Some(json!({"password": "erin-password-3"})),
-            &server.admin(),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    expect(
+        &server,
+        &server.admin(),
+        Method::PUT,
+        &format!("/v1/accounts/{erin}/password"),
+        Some(json!({"password": "erin-password-3"})),
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(status_of_me(&server, &here).await, StatusCode::UNAUTHORIZED);
 
     // Reactivating an account revives none of its sessions.
@@ -606,17 +620,15 @@ async fn credentials_never_reach_the_debug_log() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
     let server = TestServer::start().await;
-    let (status, login) = server
-        .call(
-            Method::POST,
-            "/login",
-            Some(
-                json!({"user": {"username": "admin", "password": crate::harness::ADMIN_PASSWORD}}),
-            ),
-            &Auth::None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{login}");
+    let login = expect(
+        &server,
+        &Auth::None,
+        Method::POST,
+        "/login",
+        Some(json!({"user": {"username": "admin", "password": crate::harness::ADMIN_PASSWORD}})),
+        StatusCode::OK,
+    )
+    .await;
     let token = login
         .as_str()
         .unwrap_or_default()
