@@ -170,7 +170,32 @@ pub async fn verify_password(
 ) -> Result<Account> {
     let limit_key = (username.to_lowercase(), ip);
     state.limiter.reserve(&limit_key)?;
-    let rejected = || Error::Unauthenticated("invalid username or password".into());
+    match judge_password(state, org, username, password).await {
+        Ok(Some(account)) => {
+            state.limiter.succeeded(&limit_key);
+            Ok(account)
+        }
+        // A wrong password keeps the attempt it reserved.
+        Ok(None) => Err(Error::Unauthenticated(
+            "invalid username or password".into(),
+        )),
+        // The store could not say: no attempt was judged.
+        Err(err) => {
+            state.limiter.release(&limit_key);
+            Err(err)
+        }
+    }
+}
+
+/// The account a username and password sign in as, `None` when they do not; an error when the
+/// store cannot say. An inactive account answers `None`, as a wrong password does, so that the
+/// answer does not tell whether the password was right.
+async fn judge_password(
+    state: &AppState,
+    org: OrganizationId,
+    username: &str,
+    password: &str,
+) -> Result<Option<Account>> {
     let found = match Username::try_from(username) {
         Ok(name) => state.store.find_account(org, &name).await?,
         Err(_) => None,
@@ -187,15 +212,7 @@ pub async fn verify_password(
         tokio::task::spawn_blocking(move || secret::verify_password(&hash_for_check, &password))
             .await
             .map_err(|err| Error::Internal(format!("password check failed: {err}")))?;
-    match found {
-        // An inactive account answers as a wrong password does, so that the answer does not tell
-        // whether the password was right.
-        Some(account) if matches && hash.is_some() && !account.inactive => {
-            state.limiter.succeeded(&limit_key);
-            Ok(account)
-        }
-        _ => Err(rejected()),
-    }
+    Ok(found.filter(|account| matches && hash.is_some() && !account.inactive))
 }
 
 /// An Argon2id hash of a random password, verified against when the username is unknown.
@@ -439,6 +456,15 @@ impl LoginLimiter {
         }
         entry.0 += 1;
         Ok(())
+    }
+
+    /// Gives back an attempt that was never judged (the store could not be read).
+    fn release(&self, key: &LimitKey) {
+        if let Ok(mut failures) = self.failures.lock()
+            && let Some(entry) = failures.get_mut(key)
+        {
+            entry.0 = entry.0.saturating_sub(1);
+        }
     }
 
     /// The password was right: the failures counted so far are forgotten.
