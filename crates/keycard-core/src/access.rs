@@ -22,7 +22,8 @@
 //! - an API key acts as its account, so creating or revoking one for another account needs that
 //!   account to be within the caller's holdings.
 //!
-//! Organizations, policies and the catalogue are changed by administrators only.
+//! Organizations, policies and the catalogue are changed by administrators only, and the default
+//! organization, where partners come from, is never renamed or deleted.
 
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
@@ -42,6 +43,7 @@ pub fn review_write(before: &Snapshot, actor: &Actor, pending: &[Change]) -> Res
     let org_id = first.organization_id;
     let mut after = before.clone();
     after.apply(pending)?;
+    keeps_the_default_organization(before, &after, org_id)?;
     if let Some(account_id) = actor.account_id {
         review_grants(before, &after, actor, account_id, org_id, pending)?;
     }
@@ -50,6 +52,24 @@ pub fn review_write(before: &Snapshot, actor: &Actor, pending: &[Change]) -> Res
         after.organization(org_id),
         pending,
     )
+}
+
+/// The default organization is where partners come from: it is neither renamed nor deleted.
+fn keeps_the_default_organization(
+    before: &Snapshot,
+    after: &Snapshot,
+    org_id: OrganizationId,
+) -> Result<()> {
+    let is_default =
+        |org: &OrgSnapshot| org.organization.name.as_str() == model::DEFAULT_ORGANIZATION;
+    let was_default = before.organization(org_id).is_some_and(is_default);
+    if was_default && !after.organization(org_id).is_some_and(is_default) {
+        return Err(Error::BuiltIn {
+            what: "organization",
+            name: model::DEFAULT_ORGANIZATION.into(),
+        });
+    }
+    Ok(())
 }
 
 /// Whether an account may log in as an administrator: active, with a password, holding `Admin`.

@@ -511,15 +511,6 @@ pub async fn update_organization(
     require_partner(&caller)?;
     let id: OrganizationId = path_id("organization", &org)?;
     let sso = body.sso()?;
-    let renames_default =
-        id == state.default_organization && body.name.as_str() != model::DEFAULT_ORGANIZATION;
-    if renames_default {
-        return Err(Error::BuiltIn {
-            what: "organization",
-            name: model::DEFAULT_ORGANIZATION.into(),
-        }
-        .into());
-    }
     let patch = OrganizationPatch {
         name: Some(body.name),
         actions: None,
@@ -540,13 +531,6 @@ pub async fn delete_organization(
 ) -> Result<Response, PolyError> {
     require_partner(&caller)?;
     let id: OrganizationId = path_id("organization", &org)?;
-    if id == state.default_organization {
-        return Err(Error::BuiltIn {
-            what: "organization",
-            name: model::DEFAULT_ORGANIZATION.into(),
-        }
-        .into());
-    }
     let revision = state
         .store
         .delete_organization(&caller.0.actor(), id)

@@ -114,13 +114,6 @@ async fn update_organization(
     Json(body): Json<OrganizationUpdate>,
 ) -> Result<Saved<Organization>, ApiError> {
     caller.require_partner()?;
-    if id == state.default_organization && body.name.is_some() {
-        return Err(Error::BuiltIn {
-            what: "organization",
-            name: keycard_core::model::DEFAULT_ORGANIZATION.into(),
-        }
-        .into());
-    }
     let written = state
         .store
         .update_organization(
@@ -146,13 +139,6 @@ async fn delete_organization(
     Path(id): Path<OrganizationId>,
 ) -> Result<Committed, ApiError> {
     caller.require_partner()?;
-    if id == state.default_organization {
-        return Err(Error::BuiltIn {
-            what: "organization",
-            name: keycard_core::model::DEFAULT_ORGANIZATION.into(),
-        }
-        .into());
-    }
     let revision = state.store.delete_organization(&caller.actor(), id).await?;
     state.visible(revision).await?;
     Ok(Committed { revision })

@@ -971,3 +971,46 @@ async fn discovery_is_built_from_the_public_url_not_the_host_header() {
     let cookie = login_cookie(&server.http, &server.base, None).await;
     assert!(cookie.contains("; Secure"), "{cookie}");
 }
+
+#[tokio::test]
+async fn the_default_organization_is_neither_renamed_nor_deleted_on_any_face() {
+    let server = TestServer::start().await;
+    let (_, me) = server
+        .call(Method::GET, "/v1/me", None, &server.admin())
+        .await;
+    let default = me["account"]["organization_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (method, path, body) in [
+        (
+            Method::PATCH,
+            format!("/v1/organizations/{default}"),
+            Some(json!({"name": "renamed"})),
+        ),
+        (Method::DELETE, format!("/v1/organizations/{default}"), None),
+        (
+            Method::PUT,
+            format!("/api/organizations/{default}"),
+            Some(json!({"name": "renamed"})),
+        ),
+        (
+            Method::DELETE,
+            format!("/api/organizations/{default}"),
+            None,
+        ),
+    ] {
+        let (status, answer) = server
+            .call(method.clone(), &path, body, &server.admin())
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {answer}");
+        assert!(answer.to_string().contains("built_in"), "{answer}");
+    }
+    // Everything is still there.
+    assert!(is_admin(&server, &server.admin()).await);
+    let (status, org) = server.get(&format!("/v1/organizations/{default}")).await;
+    assert_eq!(
+        (status, org["name"].as_str()),
+        (StatusCode::OK, Some("default"))
+    );
+}
