@@ -130,7 +130,8 @@ validated_name!(
     ActionName, "action", 200, false
 );
 
-/// An email address. Only its shape is checked: one `@` with text on both sides, no whitespace.
+/// An email address, unique among an organization's accounts regardless of case. Only its shape is
+/// checked: one `@` with text on both sides, no whitespace.
 #[derive(
     Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
 )]

@@ -378,18 +378,9 @@ impl AccountStore for SqlStore {
         let groups = sorted_unique(new.groups);
         ensure_in_org(w.conn(), "roles", "role", org, &roles).await?;
         ensure_in_org(w.conn(), "groups", "group", org, &groups).await?;
-        // Unique regardless of case (the table's own constraint is exact): looked up under the
-        // write lock, so two creates cannot both pass.
-        let taken: Option<String> = sqlx::query_scalar(
-            "SELECT username FROM accounts WHERE organization_id = $1 AND lower(username) = lower($2)",
-        )
-        .bind(org.to_string())
-        .bind(new.username.as_str())
-        .fetch_optional(w.conn())
-        .await
-        .map_err(internal)?;
-        if let Some(taken) = taken {
-            return Err(Error::conflict("account", taken));
+        ensure_unused(w.conn(), org, "username", new.username.as_str(), None).await?;
+        if let Some(email) = &new.email {
+            ensure_unused(w.conn(), org, "email", email.as_str(), None).await?;
         }
         let id = AccountId::new();
         let now = millis(w.at);
@@ -498,6 +489,12 @@ impl AccountStore for SqlStore {
         let mut w = self.begin_write(actor, org).await?;
         let before = load_account(w.conn(), org, id).await?;
         let email = patch.email.unwrap_or_else(|| before.email.clone());
+        if let Some(new_email) = email
+            .as_ref()
+            .filter(|email| Some(*email) != before.email.as_ref())
+        {
+            ensure_unused(w.conn(), org, "email", new_email.as_str(), Some(id)).await?;
+        }
         sqlx::query("UPDATE accounts SET email = $1, first_name = $2, inactive = $3, updated_at = $4 WHERE id = $5")
             .bind(email.as_ref().map(|email| email.as_str().to_owned()))
             .bind(patch.first_name.as_deref().unwrap_or(&before.first_name))
@@ -1337,4 +1334,38 @@ async fn end_sessions(
     .await
     .map_err(internal)?;
     Ok(())
+}
+
+/// Refuses a username or email another account of the organization already has, regardless of
+/// case: decisions and logins find accounts by either, so two accounts must never share one. Read
+/// under the write lock, so two writes cannot both pass. (The table's own constraint on usernames
+/// is exact; emails have none, so that stores written before this rule still open.)
+async fn ensure_unused(
+    conn: &mut sqlx::AnyConnection,
+    org: OrganizationId,
+    column: &'static str,
+    value: &str,
+    except: Option<AccountId>,
+) -> Result<()> {
+    let taken: Option<String> = sqlx::query_scalar(&format!(
+        "SELECT {column} FROM accounts WHERE organization_id = $1 AND lower({column}) = lower($2) \
+         AND id <> $3"
+    ))
+    .bind(org.to_string())
+    .bind(value)
+    .bind(except.map(|id| id.to_string()).unwrap_or_default())
+    .fetch_optional(conn)
+    .await
+    .map_err(internal)?;
+    match taken {
+        Some(taken) => Err(Error::conflict(
+            if column == "email" {
+                "account email"
+            } else {
+                "account"
+            },
+            taken,
+        )),
+        None => Ok(()),
+    }
 }

@@ -39,11 +39,11 @@ impl Dialect {
         match self {
             Dialect::Sqlite => &[
                 include_str!("../../migrations/sqlite/0001_init.sql"),
-                include_str!("../../migrations/sqlite/0002_folded_usernames.sql"),
+                include_str!("../../migrations/sqlite/0002_folded_names.sql"),
             ],
             Dialect::Postgres => &[
                 include_str!("../../migrations/postgres/0001_init.sql"),
-                include_str!("../../migrations/postgres/0002_folded_usernames.sql"),
+                include_str!("../../migrations/postgres/0002_folded_names.sql"),
             ],
         }
     }

@@ -903,6 +903,46 @@ async fn usernames_differing_only_by_case_are_one_username() {
 }
 
 #[tokio::test]
+async fn two_accounts_never_share_an_email() {
+    let server = TestServer::start().await;
+    server
+        .create(
+            "/v1/accounts",
+            json!({"username": "ann", "email": "Ann@Example.com"}),
+        )
+        .await;
+    let bob = server
+        .create(
+            "/v1/accounts",
+            json!({"username": "bob", "email": "bob@example.com"}),
+        )
+        .await;
+    // Decisions find subjects by email: a second account with the same one would take its place.
+    let (status, body) = server
+        .post(
+            "/v1/accounts",
+            json!({"username": "eve", "email": "ann@example.com"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, body) = server
+        .patch(
+            &format!("/v1/accounts/{bob}"),
+            json!({"email": "ANN@example.com"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // Keeping one's own email is no conflict.
+    let (status, body) = server
+        .patch(
+            &format!("/v1/accounts/{bob}"),
+            json!({"email": "bob@example.com", "first_name": "Bob"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
 async fn names_refuse_bidirectional_controls() {
     let server = TestServer::start().await;
     for (path, body) in [
