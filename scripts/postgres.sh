@@ -14,6 +14,10 @@ for _ in $(seq 1 100); do pg_isready -q -h 127.0.0.1 && break; sleep 0.1; done
 psql_admin() { su postgres -c "psql -v ON_ERROR_STOP=1 -qtA -c \"$1\""; }
 if [ "$(psql_admin "SELECT 1 FROM pg_roles WHERE rolname = 'keycard'")" != "1" ]; then
   psql_admin "CREATE ROLE keycard LOGIN SUPERUSER PASSWORD 'keycard'" >&2
+else
+  # A `keycard` role made elsewhere may lack what the suites need (creating and dropping their
+  # databases, logging in with this password): give it that rather than fail later.
+  psql_admin "ALTER ROLE keycard LOGIN SUPERUSER CREATEDB PASSWORD 'keycard'" >&2
 fi
 for db in $(psql_admin "SELECT datname FROM pg_database WHERE datname LIKE 'kc_test_%'"); do
   psql_admin "DROP DATABASE $db" >&2

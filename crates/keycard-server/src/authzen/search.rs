@@ -8,7 +8,8 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use keycard_core::decision;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::{AuthzenError, entity, is_account_type, json_object, pep};
@@ -41,16 +42,15 @@ fn page_in(request: &Map<String, Value>) -> Result<PageIn, AuthzenError> {
         Some(Value::Object(page)) => page,
         Some(_) => return Err(AuthzenError::bad_request("`page` must be an object")),
     };
+    // A limit of 0 would answer no results and a token to the same page, forever.
+    let positive = || AuthzenError::bad_request("`page.limit` must be a positive integer");
     let limit = match page.get("limit") {
         None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => Some(n.as_u64().ok_or_else(|| {
-            AuthzenError::bad_request("`page.limit` must be a non-negative integer")
-        })? as usize),
-        Some(_) => {
-            return Err(AuthzenError::bad_request(
-                "`page.limit` must be a non-negative integer",
-            ));
-        }
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(limit) if limit > 0 => Some(usize::try_from(limit).unwrap_or(usize::MAX)),
+            _ => return Err(positive()),
+        },
+        Some(_) => return Err(positive()),
     };
     match page.get("token") {
         None | Some(Value::Null) => Ok(PageIn { limit, offset: 0 }),
@@ -87,14 +87,45 @@ fn page_in(request: &Map<String, Value>) -> Result<PageIn, AuthzenError> {
     }
 }
 
+/// A subject or resource found, `type` first: the public interop runners compare JSON text.
+#[derive(Clone, Debug, Serialize)]
+struct Found {
+    #[serde(rename = "type")]
+    kind: String,
+    id: String,
+}
+
+/// An action found.
+#[derive(Clone, Debug, Serialize)]
+struct FoundAction {
+    name: String,
+}
+
+#[derive(Debug, Serialize)]
+struct PageOut {
+    count: usize,
+    next_token: String,
+    total: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct SearchAnswer<T> {
+    page: PageOut,
+    results: Vec<T>,
+}
+
 /// Answers with one page of sorted results.
-fn respond(request: &Map<String, Value>, page: PageIn, results: Vec<Value>) -> Response {
+fn respond<T: Serialize + Clone>(
+    request: &Map<String, Value>,
+    page: PageIn,
+    results: Vec<T>,
+) -> Response {
     let total = results.len();
     let end = page
         .limit
         .map_or(total, |limit| page.offset.saturating_add(limit).min(total));
     let start = page.offset.min(end);
-    let slice: Vec<Value> = results[start..end].to_vec();
+    let slice: Vec<T> = results[start..end].to_vec();
     let limit = page
         .limit
         .map(|limit| limit.to_string())
@@ -104,8 +135,15 @@ fn respond(request: &Map<String, Value>, page: PageIn, results: Vec<Value>) -> R
     } else {
         String::new()
     };
-    axum::Json(json!({"page": {"next_token": next_token, "count": slice.len(), "total": total}, "results": slice}))
-        .into_response()
+    axum::Json(SearchAnswer {
+        page: PageOut {
+            count: slice.len(),
+            next_token,
+            total,
+        },
+        results: slice,
+    })
+    .into_response()
 }
 
 fn required<'a>(request: &'a Map<String, Value>, member: &str) -> Result<&'a Value, AuthzenError> {
@@ -133,7 +171,7 @@ pub async fn subject(
     let page = page_in(&request)?;
     let snapshot = state.snapshot.current();
     let org = org_of(&snapshot, caller.organization)?;
-    let mut results: Vec<Value> = Vec::new();
+    let mut results: Vec<Found> = Vec::new();
     if is_account_type(&subject.kind) {
         let mut names: Vec<String> = decision::subjects_for(
             org,
@@ -147,7 +185,10 @@ pub async fn subject(
         names.sort();
         results = names
             .into_iter()
-            .map(|name| json!({"type": subject.kind, "id": name}))
+            .map(|id| Found {
+                kind: subject.kind.clone(),
+                id,
+            })
             .collect();
     }
     Ok(respond(&request, page, results))
@@ -171,7 +212,7 @@ pub async fn resource(
     let page = page_in(&request)?;
     let snapshot = state.snapshot.current();
     let org = org_of(&snapshot, caller.organization)?;
-    let mut results: Vec<Value> = Vec::new();
+    let mut results: Vec<Found> = Vec::new();
     if is_account_type(&subject.kind) {
         results = decision::resources_for(
             org,
@@ -182,7 +223,10 @@ pub async fn resource(
         .into_iter()
         // `*` is Keycard's "every resource of the type", not a resource a PEP can name.
         .filter(|id| id != "*")
-        .map(|id| json!({"type": resource.kind, "id": id}))
+        .map(|id| Found {
+            kind: resource.kind.clone(),
+            id,
+        })
         .collect();
     }
     Ok(respond(&request, page, results))
@@ -204,7 +248,7 @@ pub async fn action(
     let page = page_in(&request)?;
     let snapshot = state.snapshot.current();
     let org = org_of(&snapshot, caller.organization)?;
-    let mut results: Vec<Value> = Vec::new();
+    let mut results: Vec<FoundAction> = Vec::new();
     if is_account_type(&subject.kind) {
         results = decision::actions_for(
             org,
@@ -213,7 +257,7 @@ pub async fn action(
             resource.id.as_deref().unwrap_or(""),
         )
         .into_iter()
-        .map(|name| json!({"name": name}))
+        .map(|name| FoundAction { name })
         .collect();
     }
     Ok(respond(&request, page, results))

@@ -437,3 +437,38 @@ async fn searches_page_and_metadata_and_auth() {
         .unwrap();
     assert_eq!(weak.status(), StatusCode::FORBIDDEN);
 }
+
+/// The text of a search answer, as the public interop runners compare it.
+async fn search_text(server: &TestServer, path: &str, body: &Value) -> String {
+    let response = server
+        .http
+        .post(format!("{}{path}", server.base))
+        .header("authorization", &server.admin_key)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    response.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn search_results_name_the_type_first_and_a_zero_limit_is_refused() {
+    let server = TestServer::start().await;
+    load_certification_fixture(&server).await;
+    let subjects = json!({"subject": {"type": "user"}, "action": {"name": "read"}, "resource": {"type": "record", "id": "record-1"}});
+    let text = search_text(&server, "/access/v1/search/subject", &subjects).await;
+    assert!(text.contains(r#"{"type":"user","id":"alice"}"#), "{text}");
+    let resources = json!({"subject": {"type": "user", "id": "bob"}, "action": {"name": "write"}, "resource": {"type": "record"}});
+    let text = search_text(&server, "/access/v1/search/resource", &resources).await;
+    assert!(
+        text.contains(r#"{"type":"record","id":"record-2"}"#),
+        "{text}"
+    );
+
+    // A limit of 0 used to answer a token to the same empty page, forever.
+    let mut zero = subjects.clone();
+    zero["page"] = json!({"limit": 0});
+    let (status, _, body) = pdp(&server, "/access/v1/search/subject", &zero).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
