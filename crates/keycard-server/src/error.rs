@@ -92,14 +92,26 @@ impl From<Error> for ApiError {
             Error::Unavailable(_) => Some(1),
             _ => None,
         };
-        if matches!(err, Error::Internal(_)) {
-            tracing::error!(error = %err, "internal error");
-        }
         Self {
             code: err.code(),
-            message: err.to_string(),
+            message: client_message(&err),
             retry_after,
         }
+    }
+}
+
+/// What a client is told of an error. An internal error's detail (driver text, a bug's
+/// circumstances) goes to the log with the request id, and the client gets the id to quote.
+pub fn client_message(err: &Error) -> String {
+    match err {
+        Error::Internal(_) => {
+            let request_id = current_request_id();
+            tracing::error!(error = %err, %request_id, "internal error");
+            format!(
+                "the server failed to handle this request; its log has the details under request id `{request_id}`"
+            )
+        }
+        _ => err.to_string(),
     }
 }
 
@@ -238,5 +250,15 @@ mod tests {
         }
         assert_eq!(status_of("membership_cycle"), StatusCode::CONFLICT);
         assert_eq!(status_of("built_in"), StatusCode::FORBIDDEN);
+    }
+
+    #[test]
+    fn internal_errors_tell_clients_nothing_of_their_detail() {
+        let err = ApiError::from(Error::Internal(
+            "error returned from database: no such table: kc_secret_stuff".into(),
+        ));
+        assert_eq!(err.code, "internal");
+        assert!(!err.message.contains("kc_secret_stuff"), "{}", err.message);
+        assert!(err.message.contains("request id"), "{}", err.message);
     }
 }

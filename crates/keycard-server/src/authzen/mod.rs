@@ -63,7 +63,7 @@ impl From<Error> for AuthzenError {
         };
         Self {
             status,
-            message: err.to_string(),
+            message: crate::error::client_message(&err),
         }
     }
 }

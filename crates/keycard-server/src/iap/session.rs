@@ -49,7 +49,7 @@ pub async fn login(
     let cookie = HeaderValue::from_str(&format!(
         "token={token}; Path=/; HttpOnly; SameSite=Lax{secure}"
     ))
-    .map_err(|err| IapError::new("internal", err.to_string()))?;
+    .map_err(|err| IapError::from(Error::Internal(err.to_string())))?;
     let mut response = (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],

@@ -171,7 +171,11 @@ pub fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 pub async fn hash_password(password: String) -> Result<String, ApiError> {
     tokio::task::spawn_blocking(move || keycard_core::secret::hash_password(&password))
         .await
-        .map_err(|err| ApiError::new("internal", format!("password hashing failed: {err}")))?
+        .map_err(|err| {
+            ApiError::from(keycard_core::Error::Internal(format!(
+                "password hashing failed: {err}"
+            )))
+        })?
         .map_err(ApiError::from)
 }
 
