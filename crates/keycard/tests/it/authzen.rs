@@ -12,19 +12,24 @@ fn vectors(name: &str) -> Value {
 }
 
 /// POSTs to the PDP with the key as the raw `Authorization` value, as the interop harnesses do.
-async fn pdp(
-    server: &TestServer,
-    path: &str,
-    body: &Value,
-) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-    let response = server
+/// Posts to the PDP as the administrator's key, sent bare as some PEPs do.
+async fn pdp_response(server: &TestServer, path: &str, body: &Value) -> reqwest::Response {
+    server
         .http
         .post(format!("{}{path}", server.base))
         .header("authorization", &server.admin_key)
         .json(body)
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn pdp(
+    server: &TestServer,
+    path: &str,
+    body: &Value,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let response = pdp_response(server, path, body).await;
     let (status, headers) = (response.status(), response.headers().clone());
     (
         status,
@@ -440,14 +445,7 @@ async fn searches_page_and_metadata_and_auth() {
 
 /// The text of a search answer, as the public interop runners compare it.
 async fn search_text(server: &TestServer, path: &str, body: &Value) -> String {
-    let response = server
-        .http
-        .post(format!("{}{path}", server.base))
-        .header("authorization", &server.admin_key)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
+    let response = pdp_response(server, path, body).await;
     assert_eq!(response.status(), StatusCode::OK);
     response.text().await.unwrap()
 }

@@ -38,15 +38,10 @@ impl TestServer {
     /// A server on a fresh database: SQLite in a temporary directory, or, when
     /// `KEYCARD_TEST_POSTGRES_URL` names a PostgreSQL server, a new database of its own there.
     pub async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let database_url = match fresh_postgres_database().await {
-            Some(url) => url,
-            None => format!("sqlite://{}", dir.path().join("keycard.db").display()),
-        };
-        Self::start_on(database_url, Some(dir)).await
+        Self::start_with(Settings::default()).await
     }
 
-    /// A server on a fresh database with the given settings.
+    /// A server on a fresh database (as [`TestServer::start`]) with the given settings.
     pub async fn start_with(settings: Settings) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let database_url = match fresh_postgres_database().await {
