@@ -315,6 +315,27 @@ pub struct ApiKey {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// Input for a new API key: its id, a name, and the digest of a secret minted for it.
+#[derive(Clone, Debug)]
+pub struct NewApiKey {
+    pub id: ApiKeyId,
+    pub name: String,
+    pub secret_hash: String,
+}
+
+impl NewApiKey {
+    /// A key name: bounded, no control characters.
+    pub fn validate(&self) -> crate::Result<()> {
+        if self.name.chars().count() > 200 || self.name.chars().any(char::is_control) {
+            return Err(crate::Error::invalid(
+                "key name",
+                "must be at most 200 characters without control characters",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// A login session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Session {

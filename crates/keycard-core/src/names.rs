@@ -130,6 +130,18 @@ validated_name!(
     ActionName, "action", 200, false
 );
 
+impl Provenance {
+    /// `Custom`: what roles made by users come from unless they say otherwise.
+    pub fn custom() -> Self {
+        Self(crate::model::CUSTOM_PROVENANCE.to_owned())
+    }
+
+    /// `Local`: what accounts and groups made here come from unless they say otherwise.
+    pub fn local() -> Self {
+        Self(crate::model::LOCAL_PROVENANCE.to_owned())
+    }
+}
+
 /// An email address, unique among an organization's accounts regardless of case. Only its shape is
 /// checked: one `@` with text on both sides, no whitespace.
 #[derive(

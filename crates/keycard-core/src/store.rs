@@ -10,8 +10,8 @@ use crate::change::{Change, EntityKind, Revision};
 use crate::ids::{AccountId, ApiKeyId, GroupId, OrganizationId, PolicyId, RoleId, SessionId};
 use crate::model::{
     Account, AccountPatch, Actor, ApiKey, Group, GroupPatch, Link, Manifest, Method, NewAccount,
-    NewGroup, NewOrganization, NewPolicy, NewRole, Organization, OrganizationPatch, Policy,
-    PolicyPatch, ResourceRef, Role, RolePatch, Session, View,
+    NewApiKey, NewGroup, NewOrganization, NewPolicy, NewRole, Organization, OrganizationPatch,
+    Policy, PolicyPatch, ResourceRef, Role, RolePatch, Session, View,
 };
 use crate::names::{OrganizationName, Provenance, Username};
 use crate::page::{Page, PageRequest};
@@ -296,6 +296,25 @@ pub trait CredentialStore: Send + Sync {
         name: String,
         secret_hash: String,
     ) -> Result<Written<ApiKey>>;
+    /// Creates an account and its first API key in one write: both, or neither.
+    async fn create_account_with_key(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        new: NewAccount,
+        key: NewApiKey,
+    ) -> Result<Written<(Account, ApiKey)>>;
+    /// Mints an API key for an account and, when `revoke_others`, revokes the account's other
+    /// live keys, in one write: a key is never lost without its replacement being there.
+    /// Answers the new key and the keys revoked.
+    async fn replace_api_keys(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        account: AccountId,
+        key: NewApiKey,
+        revoke_others: bool,
+    ) -> Result<Written<(ApiKey, Vec<ApiKey>)>>;
     async fn list_api_keys(&self, org: OrganizationId, account: AccountId) -> Result<Vec<ApiKey>>;
     async fn revoke_api_key(
         &self,

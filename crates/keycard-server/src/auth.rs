@@ -15,7 +15,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::Utc;
 use keycard_core::decision;
 use keycard_core::ids::{AccountId, ApiKeyId, OrganizationId, SessionId};
-use keycard_core::model::{Account, Actor, Session};
+use keycard_core::model::{Account, Session};
 use keycard_core::names::Username;
 use keycard_core::secret::{self, TokenKind};
 use keycard_core::{Error, Result};
@@ -26,57 +26,7 @@ use crate::state::{AppState, CachedKey};
 /// The header that names the organization a request acts in (id or name).
 pub const ORGANIZATION_HEADER: &str = "keycard-organization";
 
-/// How the caller proved who they are.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Credential {
-    Password,
-    ApiKey(ApiKeyId),
-    Session(SessionId),
-}
-
-/// An authenticated caller and the organization the request acts in.
-#[derive(Clone, Debug)]
-pub struct Caller {
-    /// Shared with the snapshot when it came from there.
-    pub account: Arc<Account>,
-    /// The organization the request acts in: the account's own, or for a partner the one it named.
-    pub organization: OrganizationId,
-    /// Holds the acting organization's `Admin` role (partners are admins everywhere).
-    pub admin: bool,
-    /// An administrator of the default organization, who may act in every organization.
-    pub partner: bool,
-    pub credential: Credential,
-}
-
-impl Caller {
-    pub fn actor(&self) -> Actor {
-        Actor::account(&self.account)
-    }
-
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.admin {
-            Ok(())
-        } else {
-            Err(Error::Forbidden(format!(
-                "`{}` is not an administrator of this organization",
-                self.account.username
-            ))
-            .into())
-        }
-    }
-
-    pub fn require_partner(&self) -> Result<(), ApiError> {
-        if self.partner {
-            Ok(())
-        } else {
-            Err(Error::Forbidden(format!(
-                "`{}` is not an administrator of the default organization",
-                self.account.username
-            ))
-            .into())
-        }
-    }
-}
+pub use crate::app::{Caller, Credential};
 
 /// The address a request came from, when the server knows it.
 pub fn client_ip(parts: &Parts) -> Option<IpAddr> {

@@ -25,8 +25,7 @@ use crate::error::{ApiError, REQUEST_ID};
 use crate::metrics::{Metrics, RequestLabels, RouteLabel};
 use crate::state::AppState;
 
-/// The header a client sends its consistency token in: the revision a write answered with.
-pub const MIN_REVISION_HEADER: &str = "keycard-min-revision";
+pub use crate::revision::MIN_REVISION_HEADER;
 
 const REQUEST_ID_HEADER: &str = "x-request-id";
 

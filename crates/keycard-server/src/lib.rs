@@ -8,6 +8,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub mod app;
 pub mod auth;
 mod authzen;
 pub mod error;
@@ -18,6 +19,7 @@ mod ops;
 mod origin;
 mod polytomic;
 mod redact;
+pub mod revision;
 pub mod state;
 pub mod v1;
 

@@ -62,6 +62,8 @@ impl std::ops::Deref for AppState {
 }
 
 pub struct SharedState {
+    /// Every operation: the faces' only way to the store.
+    pub app: crate::app::App,
     pub store: Arc<dyn Store>,
     pub snapshot: Arc<SnapshotHandle>,
     pub settings: Arc<Settings>,
@@ -85,6 +87,7 @@ impl AppState {
             .id;
         let snapshot = Arc::new(SnapshotHandle::load(store.clone()).await?);
         Ok(Self(Arc::new(SharedState {
+            app: crate::app::App::new(store.clone(), snapshot.clone()),
             store,
             snapshot,
             settings: Arc::new(settings),

@@ -405,3 +405,86 @@ async fn created_roles(
     }
     ids
 }
+
+fn api_key(id: keycard_core::ids::ApiKeyId, name: &str) -> keycard_core::model::NewApiKey {
+    keycard_core::model::NewApiKey {
+        id,
+        name: name.to_owned(),
+        secret_hash: "digest".to_owned(),
+    }
+}
+
+/// Operations of several steps commit whole or not at all: when the last step fails (a key id
+/// already taken), nothing of the earlier steps (an account made, keys revoked) remains, and no
+/// revision was used.
+#[tokio::test]
+async fn multi_step_writes_are_atomic() {
+    for (backend, store, _dir) in stores().await {
+        let org = created_organization(store.as_ref(), "atomic").await;
+        let actor = Actor::system();
+        let first = store
+            .create_account_with_key(
+                &actor,
+                org,
+                account("svc-one", vec![]),
+                api_key(keycard_core::ids::ApiKeyId::new(), "client secret"),
+            )
+            .await
+            .unwrap();
+        let (holder, taken) = first.value;
+        assert_eq!(taken.account_id, holder.id, "{backend}");
+        let before = store.latest_revision().await.unwrap();
+
+        // A service account whose key cannot be stored is not created.
+        let err = store
+            .create_account_with_key(
+                &actor,
+                org,
+                account("svc-two", vec![]),
+                api_key(taken.id, "client secret"),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Conflict { .. }), "{backend}: {err:?}");
+        let name = "svc-two".to_owned().try_into().unwrap();
+        assert_eq!(
+            store.find_account(org, &name).await.unwrap(),
+            None,
+            "{backend}: the account outlived its failed key"
+        );
+
+        // A rotation whose new key cannot be stored revokes nothing.
+        let err = store
+            .replace_api_keys(&actor, org, holder.id, api_key(taken.id, "again"), true)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Conflict { .. }), "{backend}: {err:?}");
+        let keys = store.list_api_keys(org, holder.id).await.unwrap();
+        assert_eq!(keys.len(), 1, "{backend}");
+        assert_eq!(
+            keys[0].revoked_at, None,
+            "{backend}: a failed rotation revoked a key"
+        );
+        assert_eq!(store.latest_revision().await.unwrap(), before, "{backend}");
+
+        // The same rotation with a fresh key revokes the old one and adds the new, in one revision.
+        let rotated = store
+            .replace_api_keys(
+                &actor,
+                org,
+                holder.id,
+                api_key(keycard_core::ids::ApiKeyId::new(), "rotated"),
+                true,
+            )
+            .await
+            .unwrap();
+        let (fresh, revoked) = rotated.value;
+        assert_eq!(rotated.revision, Revision(before.0 + 1), "{backend}");
+        assert_eq!(revoked.len(), 1, "{backend}");
+        assert_eq!(revoked[0].id, taken.id, "{backend}");
+        let keys = store.list_api_keys(org, holder.id).await.unwrap();
+        let live: Vec<_> = keys.iter().filter(|key| key.revoked_at.is_none()).collect();
+        assert_eq!(live.len(), 1, "{backend}");
+        assert_eq!(live[0].id, fresh.id, "{backend}");
+    }
+}

@@ -13,12 +13,13 @@ use keycard_core::ids::{AccountId, GroupId, RoleId};
 use keycard_core::model::{
     self, AccountPatch, GroupPatch, MethodRef, NewGroup, NewRole, RolePatch, ViewRef,
 };
-use keycard_core::names::{Email, GroupName, Provenance, RoleName, validate_description};
+use keycard_core::names::{Email, GroupName, Provenance, RoleName};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::query::{ListSpec, boolean};
-use super::{IapCaller, IapError, IapJson, authorize, documents, ok_message, ok_with_data};
+use super::{IapCaller, IapError, IapJson, documents, ok_message_at, ok_with_data};
+use crate::app::{Caller, Operation};
 use crate::state::{AppState, org_of};
 
 pub fn router() -> Router<AppState> {
@@ -186,8 +187,9 @@ async fn list_roles(
     caller: IapCaller,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, IapError> {
-    authorize(&state, &caller.caller, "getRoles")?;
-    let snapshot = state.snapshot.current();
+    let snapshot = state
+        .app
+        .read_snapshot(&caller.caller, Operation::ListRoles)?;
     let org = org_of(&snapshot, caller.caller.organization)?;
     listed(
         &ROLE_LIST,
@@ -201,10 +203,9 @@ async fn get_role(
     caller: IapCaller,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Response, IapError> {
-    authorize(&state, &caller.caller, "getRole")?;
     let role = state
-        .store
-        .get_role(caller.caller.organization, id_of("role", &id)?)
+        .app
+        .read_role(&caller.caller, id_of("role", &id)?)
         .await?;
     Ok(axum::Json(documents::role(&role)).into_response())
 }
@@ -214,7 +215,6 @@ async fn create_role(
     caller: IapCaller,
     IapJson(body): IapJson<RoleBody>,
 ) -> Result<Response, IapError> {
-    authorize(&state, &caller.caller, "createRole")?;
     let fields = body.role;
     if let Some(provenance) = fields
         .provenance
@@ -227,24 +227,18 @@ async fn create_role(
         )
         .into());
     }
-    let description = fields.description.unwrap_or_default();
-    validate_description(&description)?;
     let new = NewRole {
         name: fields.name,
-        description,
-        provenance: Provenance::try_from(model::CUSTOM_PROVENANCE)?,
+        description: fields.description.unwrap_or_default(),
+        provenance: Provenance::custom(),
         system: false,
         inactive: false,
         methods: fields.allowed_methods,
         views: fields.allowed_views,
     };
-    let caller = caller.caller;
-    let written = state
-        .store
-        .create_role(&caller.actor(), caller.organization, new)
-        .await?;
-    state.visible(written.revision).await?;
+    let written = state.app.create_role(&caller.caller, new).await?;
     Ok(ok_with_data(
+        written.revision,
         "role created",
         documents::role(&written.value),
     ))
@@ -253,10 +247,12 @@ async fn create_role(
 /// Only `Custom` roles may be changed here: the rest are built in.
 async fn editable_role(
     state: &AppState,
-    org: keycard_core::ids::OrganizationId,
+    caller: &Caller,
+    operation: Operation,
     id: RoleId,
 ) -> Result<model::Role, IapError> {
-    let role = state.store.get_role(org, id).await?;
+    state.app.authorize(caller, operation)?;
+    let role = state.app.read_role(caller, id).await?;
     if role.provenance.as_str() != model::CUSTOM_PROVENANCE || role.system {
         return Err(Error::BuiltIn {
             what: "role",
@@ -273,10 +269,9 @@ async fn update_role(
     axum::extract::Path(id): axum::extract::Path<String>,
     IapJson(body): IapJson<Updates<RoleUpdates>>,
 ) -> Result<Response, IapError> {
-    authorize(&state, &caller.caller, "updateRole")?;
     let caller = caller.caller;
     let updates = unwrap_updates(body)?;
-    let role = editable_role(&state, caller.organization, id_of("role", &id)?).await?;
+    let role = editable_role(&state, &caller, Operation::UpdateRole, id_of("role", &id)?).await?;
     if updates
         .name
         .as_deref()
@@ -291,9 +286,6 @@ async fn update_role(
     {
         return Err(Error::invalid("provenance", "a role's provenance cannot be changed").into());
     }
-    if let Some(description) = &updates.description {
-        validate_description(description)?;
-    }
     let patch = RolePatch {
         name: None,
         description: updates.description,
@@ -301,12 +293,9 @@ async fn update_role(
         methods: updates.allowed_methods,
         views: updates.allowed_views,
     };
-    let written = state
-        .store
-        .update_role(&caller.actor(), caller.organization, role.id, patch)
-        .await?;
-    state.visible(written.revision).await?;
+    let written = state.app.update_role(&caller, role.id, patch).await?;
     Ok(ok_with_data(
+        written.revision,
         "role updated",
         documents::role(&written.value),
     ))
@@ -317,15 +306,10 @@ async fn delete_role(
     caller: IapCaller,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Response, IapError> {
-    authorize(&state, &caller.caller, "deleteRole")?;
     let caller = caller.caller;
-    let role = editable_role(&state, caller.organization, id_of("role", &id)?).await?;
-    let revision = state
-        .store
-        .delete_role(&caller.actor(), caller.organization, role.id)
-        .await?;
-    state.visible(revision).await?;
-    Ok(ok_message("role deleted"))
+    let role = editable_role(&state, &caller, Operation::DeleteRole, id_of("role", &id)?).await?;
+    let revision = state.app.delete_role(&caller, role.id).await?;
+    Ok(ok_message_at(revision, "role deleted"))
 }
 
 // ---- groups
@@ -381,8 +365,13 @@ async fn list_groups(
     caller: IapCaller,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, IapError> {
-    authorize(&state, &caller.caller, "getGroups")?;
-    group_list(&state, &caller, raw.as_deref(), documents::group)
+    group_list(
+        &state,
+        &caller,
+        Operation::ListGroups,
+        raw.as_deref(),
+        documents::group,
+    )
 }
 
 async fn list_group_summaries(
@@ -390,22 +379,28 @@ async fn list_group_summaries(
     caller: IapCaller,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, IapError> {
-    authorize(&state, &caller.caller, "getGroupsShortList")?;
-    group_list(&state, &caller, raw.as_deref(), documents::group_summary)
+    group_list(
+        &state,
+        &caller,
+        Operation::ListGroupNames,
+        raw.as_deref(),
+        documents::group_summary,
+    )
 }
 
 fn group_list(
     state: &AppState,
     caller: &IapCaller,
+    operation: Operation,
     raw: Option<&str>,
     render: fn(&model::Group) -> Value,
 ) -> Result<Response, IapError> {
+    let snapshot = state.app.read_snapshot(&caller.caller, operation)?;
     let query = GROUP_LIST.parse(raw)?;
     if let Some(refresh) = query.extra("refresh") {
         // Groups live here, not in an external AAA service: there is nothing to refresh from.
         boolean("refresh", refresh)?;
     }
-    let snapshot = state.snapshot.current();
     let org = org_of(&snapshot, caller.caller.organization)?;
     let (results, total) = query.apply(org.groups().map(render).collect());
     Ok(axum::Json(json!({"results": results, "total": total})).into_response())
@@ -416,10 +411,9 @@ async fn get_group(
     caller: IapCaller,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Response, IapError> {
-    authorize(&state, &caller.caller, "getGroup")?;
     let group = state
-        .store
-        .get_group(caller.caller.organization, id_of("group", &id)?)
+        .app
+        .read_group(&caller.caller, id_of("group", &id)?)
         .await?;
     Ok(axum::Json(documents::group(&group)).into_response())
 }
@@ -429,29 +423,18 @@ async fn create_group(
     caller: IapCaller,
     IapJson(body): IapJson<GroupBody>,
 ) -> Result<Response, IapError> {
-    authorize(&state, &caller.caller, "createGroup")?;
     let fields = body.group;
-    let description = fields.description.unwrap_or_default();
-    validate_description(&description)?;
-    let provenance = match fields.provenance {
-        Some(provenance) => provenance,
-        None => Provenance::try_from(model::LOCAL_PROVENANCE)?,
-    };
     let new = NewGroup {
         name: fields.name,
-        description,
-        provenance,
+        description: fields.description.unwrap_or_default(),
+        provenance: fields.provenance.unwrap_or_else(Provenance::local),
         inactive: fields.inactive,
         roles: role_ids(fields.assigned_roles)?,
         parents: group_ids(fields.member_of)?,
     };
-    let caller = caller.caller;
-    let written = state
-        .store
-        .create_group(&caller.actor(), caller.organization, new)
-        .await?;
-    state.visible(written.revision).await?;
+    let written = state.app.create_group(&caller.caller, new).await?;
     Ok(ok_with_data(
+        written.revision,
         "group created",
         documents::group(&written.value),
     ))
@@ -463,12 +446,8 @@ async fn update_group(
     axum::extract::Path(id): axum::extract::Path<String>,
     IapJson(body): IapJson<Updates<GroupUpdates>>,
 ) -> Result<Response, IapError> {
-    authorize(&state, &caller.caller, "updateGroup")?;
     let caller = caller.caller;
     let updates = unwrap_updates(body)?;
-    if let Some(description) = &updates.description {
-        validate_description(description)?;
-    }
     let patch = GroupPatch {
         name: updates.name,
         description: updates.description,
@@ -477,16 +456,11 @@ async fn update_group(
         parents: updates.member_of.map(group_ids).transpose()?,
     };
     let written = state
-        .store
-        .update_group(
-            &caller.actor(),
-            caller.organization,
-            id_of("group", &id)?,
-            patch,
-        )
+        .app
+        .update_group(&caller, id_of("group", &id)?, patch)
         .await?;
-    state.visible(written.revision).await?;
     Ok(ok_with_data(
+        written.revision,
         "group updated",
         documents::group(&written.value),
     ))
@@ -497,14 +471,11 @@ async fn delete_group(
     caller: IapCaller,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Response, IapError> {
-    authorize(&state, &caller.caller, "deleteGroup")?;
-    let caller = caller.caller;
     let revision = state
-        .store
-        .delete_group(&caller.actor(), caller.organization, id_of("group", &id)?)
+        .app
+        .delete_group(&caller.caller, id_of("group", &id)?)
         .await?;
-    state.visible(revision).await?;
-    Ok(ok_message("group deleted"))
+    Ok(ok_message_at(revision, "group deleted"))
 }
 
 // ---- accounts
@@ -527,7 +498,6 @@ async fn list_accounts(
     caller: IapCaller,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, IapError> {
-    authorize(&state, &caller.caller, "getAccounts")?;
     let query = ACCOUNT_LIST.parse(raw.as_deref())?;
     let service = query
         .extra("isServiceAccount")
@@ -537,11 +507,10 @@ async fn list_accounts(
         .extra("groupId")
         .map(|value| id_of("group", value))
         .transpose()?;
-    let logged_in = state
-        .store
-        .accounts_with_live_sessions(caller.caller.organization)
-        .await?;
-    let snapshot = state.snapshot.current();
+    let logged_in = state.app.logged_in(&caller.caller).await?;
+    let snapshot = state
+        .app
+        .read_snapshot(&caller.caller, Operation::ListAccounts)?;
     let org = org_of(&snapshot, caller.caller.organization)?;
     let documents = org
         .accounts()
@@ -558,14 +527,11 @@ async fn get_account(
     caller: IapCaller,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Response, IapError> {
-    authorize(&state, &caller.caller, "getAccount")?;
-    let org = caller.caller.organization;
-    let account = state.store.get_account(org, id_of("account", &id)?).await?;
-    let logged_in = state
-        .store
-        .accounts_with_live_sessions(org)
-        .await?
-        .contains(&account.id);
+    let account = state
+        .app
+        .read_account(&caller.caller, id_of("account", &id)?)
+        .await?;
+    let logged_in = state.app.is_logged_in(&caller.caller, account.id).await?;
     Ok(axum::Json(documents::account(&account, logged_in)).into_response())
 }
 
@@ -576,7 +542,6 @@ async fn update_account(
     axum::extract::Path(id): axum::extract::Path<String>,
     IapJson(body): IapJson<Value>,
 ) -> Result<Response, IapError> {
-    authorize(&state, &caller.caller, "updateAccount")?;
     let caller = caller.caller;
     let updates_value = match body {
         Value::Object(mut object) if object.contains_key("updates") && object.len() == 1 => {
@@ -604,17 +569,10 @@ async fn update_account(
         groups: updates.member_of.map(group_ids).transpose()?,
     };
     let account_id: AccountId = id_of("account", &id)?;
-    let written = state
-        .store
-        .update_account(&caller.actor(), caller.organization, account_id, patch)
-        .await?;
-    state.visible(written.revision).await?;
-    let logged_in = state
-        .store
-        .accounts_with_live_sessions(caller.organization)
-        .await?
-        .contains(&account_id);
+    let written = state.app.update_account(&caller, account_id, patch).await?;
+    let logged_in = state.app.is_logged_in(&caller, account_id).await?;
     Ok(ok_with_data(
+        written.revision,
         "account updated",
         documents::account(&written.value, logged_in),
     ))
@@ -626,14 +584,18 @@ async fn force_logout(
     caller: IapCaller,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Response, IapError> {
-    authorize(&state, &caller.caller, "forceLogout")?;
-    let org = caller.caller.organization;
-    let account = state.store.get_account(org, id_of("account", &id)?).await?;
-    let revoked = state.store.revoke_sessions(org, account.id).await?;
-    Ok(ok_message(&format!(
-        "logged out `{}` ({revoked} sessions ended)",
-        account.username
-    )))
+    let ended = state
+        .app
+        .end_sessions(&caller.caller, id_of("account", &id)?)
+        .await?;
+    let (account, revoked) = ended.value;
+    Ok(ok_message_at(
+        ended.revision,
+        &format!(
+            "logged out `{}` ({revoked} sessions ended)",
+            account.username
+        ),
+    ))
 }
 
 // ---- catalogue
@@ -643,8 +605,9 @@ async fn list_methods(
     caller: IapCaller,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, IapError> {
-    authorize(&state, &caller.caller, "getMethods")?;
-    let snapshot = state.snapshot.current();
+    let snapshot = state
+        .app
+        .read_snapshot(&caller.caller, Operation::ListMethods)?;
     let org = org_of(&snapshot, caller.caller.organization)?;
     listed(
         &METHOD_LIST,
@@ -658,8 +621,9 @@ async fn list_views(
     caller: IapCaller,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, IapError> {
-    authorize(&state, &caller.caller, "getViews")?;
-    let snapshot = state.snapshot.current();
+    let snapshot = state
+        .app
+        .read_snapshot(&caller.caller, Operation::ListViews)?;
     let org = org_of(&snapshot, caller.caller.organization)?;
     listed(
         &VIEW_LIST,
@@ -708,8 +672,9 @@ async fn export_csv(
     State(state): State<AppState>,
     caller: IapCaller,
 ) -> Result<Response, IapError> {
-    authorize(&state, &caller.caller, "exportCsv")?;
-    let snapshot = state.snapshot.current();
+    let snapshot = state
+        .app
+        .read_snapshot(&caller.caller, Operation::ExportDirectory)?;
     let org = org_of(&snapshot, caller.caller.organization)?;
     let group_names = |ids: &[GroupId]| {
         ids.iter()

@@ -12,14 +12,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use keycard_core::Error;
-use keycard_core::builtin::AUTHORIZATION_APP;
-use keycard_core::decision;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::auth::{self, Caller};
 use crate::error::{ApiError, json_rejection, status_of};
-use crate::state::{AppState, org_of};
+use crate::revision::with_revision;
+use crate::state::AppState;
+use keycard_core::change::Revision;
 
 mod authorization;
 mod documents;
@@ -161,40 +161,29 @@ impl FromRequestParts<AppState> for IapCaller {
     }
 }
 
-/// Allows the request when the caller may call the Authorization application's `method`: as an
-/// administrator, or through a role that lists it.
-pub fn authorize(state: &AppState, caller: &Caller, method: &str) -> Result<(), IapError> {
-    if caller.admin {
-        return Ok(());
-    }
-    let snapshot = state.snapshot.current();
-    let org = org_of(&snapshot, caller.organization)?;
-    let id = format!("{AUTHORIZATION_APP}/{method}");
-    if decision::decide_for(org, &caller.account, "call", "method", &id).allowed {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(format!(
-            "`{}` may not call `{method}`",
-            caller.account.username
-        ))
-        .into())
-    }
-}
-
-/// `{"status": "OK", "message": ..., "data": ...}`, the answer to creates and updates.
-pub fn ok_with_data(message: &str, data: serde_json::Value) -> Response {
-    (
-        StatusCode::OK,
-        axum::Json(json!({"status": "OK", "message": message, "data": data})),
+/// `{"status": "OK", "message": ..., "data": ...}`, the answer to creates and updates, with the
+/// write's revision in `Keycard-Revision`.
+pub fn ok_with_data(revision: Revision, message: &str, data: serde_json::Value) -> Response {
+    with_revision(
+        revision,
+        (
+            StatusCode::OK,
+            axum::Json(json!({"status": "OK", "message": message, "data": data})),
+        )
+            .into_response(),
     )
-        .into_response()
 }
 
-/// `{"status": "OK", "message": ...}`, the answer to deletes and actions.
+/// `{"status": "OK", "message": ...}`, the answer to actions that change no authorization state.
 pub fn ok_message(message: &str) -> Response {
     (
         StatusCode::OK,
         axum::Json(json!({"status": "OK", "message": message})),
     )
         .into_response()
+}
+
+/// [`ok_message`] for a write: deletes and account actions, with `Keycard-Revision`.
+pub fn ok_message_at(revision: Revision, message: &str) -> Response {
+    with_revision(revision, ok_message(message))
 }

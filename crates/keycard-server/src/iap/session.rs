@@ -15,8 +15,9 @@ use keycard_core::secret::{self, TokenKind};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{IapCaller, IapError, IapJson, authorize};
+use super::{IapCaller, IapError, IapJson};
 use crate::auth::{self, ClientIp, Credential};
+use crate::revision::with_revision;
 use crate::state::{AppState, org_of};
 
 #[derive(Debug, Deserialize)]
@@ -162,7 +163,6 @@ pub async fn create_service_account(
     caller: IapCaller,
     IapJson(body): IapJson<ServiceAccountBody>,
 ) -> Result<Response, IapError> {
-    authorize(&state, &caller.caller, "createServiceAccount")?;
     let caller = caller.caller;
     let data = body.account_data;
     if data.description.chars().count() > 200 || data.description.chars().any(char::is_control) {
@@ -185,31 +185,21 @@ pub async fn create_service_account(
         groups: Vec::new(),
     };
     let written = state
-        .store
-        .create_account(&caller.actor(), caller.organization, new)
+        .app
+        .create_service_account(&caller, new, "client secret".into())
         .await?;
-    let key_id = ApiKeyId::new();
-    let minted = secret::mint_token(TokenKind::ApiKey, key_id.as_uuid());
-    let key = state
-        .store
-        .create_api_key(
-            &caller.actor(),
-            caller.organization,
-            written.value.id,
-            key_id,
-            "client secret".into(),
-            minted.hash,
+    let (account, issued) = written.value;
+    let results = json!({"name": data.name, "description": data.description, "client_id": account.id, "client_secret": issued.secret});
+    Ok(with_revision(
+        written.revision,
+        (
+            StatusCode::OK,
+            axum::Json(
+                json!({"status": "OK", "message": "service account created", "results": results}),
+            ),
         )
-        .await?;
-    state.visible(key.revision).await?;
-    let results = json!({"name": data.name, "description": data.description, "client_id": written.value.id, "client_secret": minted.value});
-    Ok((
-        StatusCode::OK,
-        axum::Json(
-            json!({"status": "OK", "message": "service account created", "results": results}),
-        ),
-    )
-        .into_response())
+            .into_response(),
+    ))
 }
 
 /// `GET /whoami`: the caller with groups, effective roles, allowed methods, routes and views.

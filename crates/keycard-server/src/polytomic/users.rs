@@ -5,18 +5,18 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use keycard_core::Error;
 use keycard_core::builtin::standard_organization;
-use keycard_core::ids::{AccountId, ApiKeyId, OrganizationId, RoleId};
+use keycard_core::ids::{AccountId, OrganizationId, RoleId};
 use keycard_core::model::{
     self, Account, AccountPatch, NewAccount, Organization, OrganizationPatch, SsoSettings,
 };
 use keycard_core::names::{Email, OrganizationName, Provenance, Username};
-use keycard_core::secret::{self, TokenKind};
 use keycard_core::snapshot::OrgSnapshot;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{PolyCaller, PolyError, PolyJson, data};
 use crate::auth::Credential;
+use crate::revision::with_revision;
 use crate::state::{AppState, org_of};
 
 fn path_id<T: std::str::FromStr>(what: &'static str, raw: &str) -> Result<T, PolyError> {
@@ -382,34 +382,21 @@ pub async fn create_user_key(
     let Query(query) =
         query.map_err(|rejection| PolyError::new("invalid_query", rejection.body_text()))?;
     let org = organization_of_path(&state, &org)?;
-    user_scope(&caller, org)?;
     let account: AccountId = path_id("user", &id)?;
-    let actor = caller.0.actor();
-    if query.force.unwrap_or(false) {
-        for key in state.store.list_api_keys(org, account).await? {
-            if key.revoked_at.is_none() {
-                state
-                    .store
-                    .revoke_api_key(&actor, org, account, key.id)
-                    .await?;
-            }
-        }
-    }
-    let key_id = ApiKeyId::new();
-    let minted = secret::mint_token(TokenKind::ApiKey, key_id.as_uuid());
+    let caller = caller.0.acting_in(org)?;
     let written = state
-        .store
-        .create_api_key(
-            &actor,
-            org,
+        .app
+        .replace_api_keys(
+            &caller,
             account,
-            key_id,
             "polytomic".into(),
-            minted.hash,
+            query.force.unwrap_or(false),
         )
         .await?;
-    state.visible(written.revision).await?;
-    let mut response = data(json!({"value": minted.value}));
+    let mut response = with_revision(
+        written.revision,
+        data(json!({"value": written.value.secret})),
+    );
     response
         .extensions_mut()
         .insert(super::idempotency::CarriesSecret);

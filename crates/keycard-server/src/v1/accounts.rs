@@ -1,12 +1,11 @@
 //! Accounts, their passwords, role assignments, group memberships, API keys and sessions.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use keycard_core::Error;
 use keycard_core::ids::{AccountId, ApiKeyId, GroupId, RoleId};
-use keycard_core::model::{self, Account, AccountPatch, ApiKey, Link, NewAccount, Principal};
+use keycard_core::model::{Account, AccountPatch, ApiKey, Link, NewAccount, Principal};
 use keycard_core::names::{Email, Provenance, Username};
-use keycard_core::secret::{self, TokenKind};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -15,6 +14,7 @@ use utoipa_axum::routes;
 use super::{Committed, List, ListQuery, Saved, change_link, double_option, hash_password};
 use crate::auth::{self, Caller, Credential};
 use crate::error::{ApiError, ErrorBody, Json, Path, Query};
+use crate::revision::with_revision;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -99,17 +99,6 @@ pub struct RevokedSessions {
     pub revoked: u64,
 }
 
-fn validate_first_name(value: &str) -> Result<(), ApiError> {
-    if value.chars().count() > 200 || value.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            "first name",
-            "must be at most 200 characters without control characters",
-        )
-        .into());
-    }
-    Ok(())
-}
-
 /// Administrators act on any account of the organization; others only on their own.
 fn require_self_or_admin(caller: &Caller, id: AccountId) -> Result<(), ApiError> {
     if caller.admin
@@ -117,7 +106,7 @@ fn require_self_or_admin(caller: &Caller, id: AccountId) -> Result<(), ApiError>
     {
         Ok(())
     } else {
-        caller.require_admin()
+        Ok(caller.require_admin()?)
     }
 }
 
@@ -128,11 +117,10 @@ async fn list_accounts(
     caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<axum::Json<List<Account>>, ApiError> {
-    caller.require_admin()?;
     Ok(axum::Json(
         state
-            .store
-            .list_accounts(caller.organization, &query.page()?)
+            .app
+            .list_accounts(&caller, &query.page()?)
             .await?
             .into(),
     ))
@@ -146,33 +134,24 @@ async fn create_account(
     caller: Caller,
     Json(body): Json<CreateAccount>,
 ) -> Result<Saved<Account>, ApiError> {
-    caller.require_admin()?;
-    validate_first_name(&body.first_name)?;
     let password_hash = match body.password {
         Some(password) => Some(hash_password(password).await?),
         None => None,
-    };
-    let provenance = match body.provenance {
-        Some(provenance) => provenance,
-        None => Provenance::try_from(model::LOCAL_PROVENANCE)?,
     };
     let new = NewAccount {
         username: body.username,
         email: body.email,
         first_name: body.first_name,
-        provenance,
+        provenance: body.provenance.unwrap_or_else(Provenance::local),
         inactive: body.inactive,
         service_account: body.service_account,
         password_hash,
         roles: body.roles,
         groups: body.groups,
     };
-    let written = state
-        .store
-        .create_account(&caller.actor(), caller.organization, new)
-        .await?;
-    state.visible(written.revision).await?;
-    Ok(Saved::created(written))
+    Ok(Saved::created(
+        state.app.create_account(&caller, new).await?,
+    ))
 }
 
 /// Reads an account.
@@ -183,10 +162,7 @@ async fn get_account(
     caller: Caller,
     Path(id): Path<AccountId>,
 ) -> Result<axum::Json<Account>, ApiError> {
-    require_self_or_admin(&caller, id)?;
-    Ok(axum::Json(
-        state.store.get_account(caller.organization, id).await?,
-    ))
+    Ok(axum::Json(state.app.read_account(&caller, id).await?))
 }
 
 /// Changes an account; lists replace wholesale.
@@ -198,10 +174,6 @@ async fn update_account(
     Path(id): Path<AccountId>,
     Json(body): Json<UpdateAccount>,
 ) -> Result<Saved<Account>, ApiError> {
-    caller.require_admin()?;
-    if let Some(first_name) = &body.first_name {
-        validate_first_name(first_name)?;
-    }
     let patch = AccountPatch {
         email: body.email,
         first_name: body.first_name,
@@ -209,12 +181,9 @@ async fn update_account(
         roles: body.roles,
         groups: body.groups,
     };
-    let written = state
-        .store
-        .update_account(&caller.actor(), caller.organization, id, patch)
-        .await?;
-    state.visible(written.revision).await?;
-    Ok(Saved::updated(written))
+    Ok(Saved::updated(
+        state.app.update_account(&caller, id, patch).await?,
+    ))
 }
 
 /// Deletes an account with its API keys and sessions.
@@ -225,15 +194,7 @@ async fn delete_account(
     caller: Caller,
     Path(id): Path<AccountId>,
 ) -> Result<Committed, ApiError> {
-    caller.require_admin()?;
-    if id == caller.account.id {
-        return Err(Error::Forbidden("an account cannot delete itself".into()).into());
-    }
-    let revision = state
-        .store
-        .delete_account(&caller.actor(), caller.organization, id)
-        .await?;
-    state.visible(revision).await?;
+    let revision = state.app.delete_account(&caller, id).await?;
     Ok(Committed { revision })
 }
 
@@ -345,8 +306,7 @@ async fn list_keys(
     caller: Caller,
     Path(id): Path<AccountId>,
 ) -> Result<axum::Json<List<ApiKey>>, ApiError> {
-    require_self_or_admin(&caller, id)?;
-    let items = state.store.list_api_keys(caller.organization, id).await?;
+    let items = state.app.list_api_keys(&caller, id).await?;
     Ok(axum::Json(List {
         items,
         next_cursor: None,
@@ -362,7 +322,6 @@ async fn create_key(
     Path(id): Path<AccountId>,
     body: axum::body::Bytes,
 ) -> Result<Saved<NewKey>, ApiError> {
-    require_self_or_admin(&caller, id)?;
     // The body is optional: an empty one names no key.
     let name = if body.is_empty() {
         String::new()
@@ -371,25 +330,12 @@ async fn create_key(
             .map_err(|err| ApiError::new("invalid_body", err.to_string()))?
             .name
     };
-    let key_id = ApiKeyId::new();
-    let minted = secret::mint_token(TokenKind::ApiKey, key_id.as_uuid());
-    let written = state
-        .store
-        .create_api_key(
-            &caller.actor(),
-            caller.organization,
-            id,
-            key_id,
-            name,
-            minted.hash,
-        )
-        .await?;
-    state.visible(written.revision).await?;
+    let written = state.app.issue_api_key(&caller, id, name).await?;
     Ok(Saved::created(keycard_core::store::Written {
         revision: written.revision,
         value: NewKey {
-            key: written.value,
-            secret: minted.value,
+            key: written.value.key,
+            secret: written.value.secret,
         },
     }))
 }
@@ -402,13 +348,9 @@ async fn revoke_key(
     caller: Caller,
     Path((id, key)): Path<(AccountId, ApiKeyId)>,
 ) -> Result<Saved<ApiKey>, ApiError> {
-    require_self_or_admin(&caller, id)?;
-    let written = state
-        .store
-        .revoke_api_key(&caller.actor(), caller.organization, id, key)
-        .await?;
-    state.visible(written.revision).await?;
-    Ok(Saved::updated(written))
+    Ok(Saved::updated(
+        state.app.revoke_api_key(&caller, id, key).await?,
+    ))
 }
 
 /// Ends every login session of the account at once.
@@ -418,9 +360,13 @@ async fn revoke_sessions(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<AccountId>,
-) -> Result<(StatusCode, axum::Json<RevokedSessions>), ApiError> {
-    require_self_or_admin(&caller, id)?;
-    state.store.get_account(caller.organization, id).await?;
-    let revoked = state.store.revoke_sessions(caller.organization, id).await?;
-    Ok((StatusCode::OK, axum::Json(RevokedSessions { revoked })))
+) -> Result<Response, ApiError> {
+    let ended = state.app.end_sessions(&caller, id).await?;
+    Ok(with_revision(
+        ended.revision,
+        axum::Json(RevokedSessions {
+            revoked: ended.value.1,
+        })
+        .into_response(),
+    ))
 }

@@ -2,8 +2,8 @@
 
 use axum::extract::State;
 use keycard_core::ids::{AccountId, GroupId, RoleId};
-use keycard_core::model::{self, Group, GroupPatch, Link, NewGroup, Principal};
-use keycard_core::names::{GroupName, Provenance, validate_description};
+use keycard_core::model::{Group, GroupPatch, Link, NewGroup, Principal};
+use keycard_core::names::{GroupName, Provenance};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -67,13 +67,8 @@ async fn list_groups(
     caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<axum::Json<List<Group>>, ApiError> {
-    caller.require_admin()?;
     Ok(axum::Json(
-        state
-            .store
-            .list_groups(caller.organization, &query.page()?)
-            .await?
-            .into(),
+        state.app.list_groups(&caller, &query.page()?).await?.into(),
     ))
 }
 
@@ -85,26 +80,15 @@ async fn create_group(
     caller: Caller,
     Json(body): Json<CreateGroup>,
 ) -> Result<Saved<Group>, ApiError> {
-    caller.require_admin()?;
-    validate_description(&body.description)?;
-    let provenance = match body.provenance {
-        Some(provenance) => provenance,
-        None => Provenance::try_from(model::LOCAL_PROVENANCE)?,
-    };
     let new = NewGroup {
         name: body.name,
         description: body.description,
-        provenance,
+        provenance: body.provenance.unwrap_or_else(Provenance::local),
         inactive: body.inactive,
         roles: body.roles,
         parents: body.parents,
     };
-    let written = state
-        .store
-        .create_group(&caller.actor(), caller.organization, new)
-        .await?;
-    state.visible(written.revision).await?;
-    Ok(Saved::created(written))
+    Ok(Saved::created(state.app.create_group(&caller, new).await?))
 }
 
 /// Reads a group.
@@ -115,10 +99,7 @@ async fn get_group(
     caller: Caller,
     Path(id): Path<GroupId>,
 ) -> Result<axum::Json<Group>, ApiError> {
-    caller.require_admin()?;
-    Ok(axum::Json(
-        state.store.get_group(caller.organization, id).await?,
-    ))
+    Ok(axum::Json(state.app.read_group(&caller, id).await?))
 }
 
 /// Changes a group; lists replace wholesale.
@@ -130,7 +111,6 @@ async fn update_group(
     Path(id): Path<GroupId>,
     Json(body): Json<UpdateGroup>,
 ) -> Result<Saved<Group>, ApiError> {
-    caller.require_admin()?;
     let patch = GroupPatch {
         name: body.name,
         description: body.description,
@@ -138,12 +118,9 @@ async fn update_group(
         roles: body.roles,
         parents: body.parents,
     };
-    let written = state
-        .store
-        .update_group(&caller.actor(), caller.organization, id, patch)
-        .await?;
-    state.visible(written.revision).await?;
-    Ok(Saved::updated(written))
+    Ok(Saved::updated(
+        state.app.update_group(&caller, id, patch).await?,
+    ))
 }
 
 /// Deletes a group; its members and child groups lose the membership.
@@ -154,12 +131,7 @@ async fn delete_group(
     caller: Caller,
     Path(id): Path<GroupId>,
 ) -> Result<Committed, ApiError> {
-    caller.require_admin()?;
-    let revision = state
-        .store
-        .delete_group(&caller.actor(), caller.organization, id)
-        .await?;
-    state.visible(revision).await?;
+    let revision = state.app.delete_group(&caller, id).await?;
     Ok(Committed { revision })
 }
 
@@ -171,8 +143,7 @@ async fn group_members(
     caller: Caller,
     Path(id): Path<GroupId>,
 ) -> Result<axum::Json<Members>, ApiError> {
-    caller.require_admin()?;
-    let members = state.store.group_members(caller.organization, id).await?;
+    let members = state.app.group_members(&caller, id).await?;
     Ok(axum::Json(Members {
         accounts: members.accounts,
         groups: members.groups,

@@ -3,7 +3,7 @@
 //! Writes answer with the new revision in the body and in the `Keycard-Revision` header, after the
 //! decision snapshot includes it: a check made after a write sees the write.
 
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use keycard_core::change::Revision;
 use keycard_core::page::{Page, PageRequest};
@@ -27,8 +27,8 @@ mod policies;
 mod roles;
 mod sessions;
 
-/// The revision header every write response carries.
-pub const REVISION_HEADER: &str = "keycard-revision";
+pub use crate::revision::REVISION_HEADER;
+use crate::revision::with_revision;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -119,13 +119,6 @@ impl IntoResponse for Committed {
     }
 }
 
-fn with_revision(revision: Revision, mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(REVISION_HEADER, HeaderValue::from(revision.0));
-    response
-}
-
 /// One page of a list.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct List<T> {
@@ -179,25 +172,13 @@ pub async fn hash_password(password: String) -> Result<String, ApiError> {
         .map_err(ApiError::from)
 }
 
-/// Adds or removes one membership or role assignment, as an administrator.
+/// Adds or removes one membership or role assignment.
 pub async fn change_link(
     state: &AppState,
     caller: &crate::auth::Caller,
     link: keycard_core::model::Link,
     add: bool,
 ) -> Result<Committed, ApiError> {
-    caller.require_admin()?;
-    let revision = if add {
-        state
-            .store
-            .add_link(&caller.actor(), caller.organization, link)
-            .await?
-    } else {
-        state
-            .store
-            .remove_link(&caller.actor(), caller.organization, link)
-            .await?
-    };
-    state.visible(revision).await?;
+    let revision = state.app.change_link(caller, link, add).await?;
     Ok(Committed { revision })
 }

@@ -2,8 +2,8 @@
 
 use axum::extract::State;
 use keycard_core::ids::RoleId;
-use keycard_core::model::{self, MethodRef, NewRole, Role, RolePatch, ViewRef};
-use keycard_core::names::{Provenance, RoleName, validate_description};
+use keycard_core::model::{MethodRef, NewRole, Role, RolePatch, ViewRef};
+use keycard_core::names::{Provenance, RoleName};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -56,13 +56,8 @@ async fn list_roles(
     caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<axum::Json<List<Role>>, ApiError> {
-    caller.require_admin()?;
     Ok(axum::Json(
-        state
-            .store
-            .list_roles(caller.organization, &query.page()?)
-            .await?
-            .into(),
+        state.app.list_roles(&caller, &query.page()?).await?.into(),
     ))
 }
 
@@ -74,27 +69,16 @@ async fn create_role(
     caller: Caller,
     Json(body): Json<CreateRole>,
 ) -> Result<Saved<Role>, ApiError> {
-    caller.require_admin()?;
-    validate_description(&body.description)?;
-    let provenance = match body.provenance {
-        Some(provenance) => provenance,
-        None => Provenance::try_from(model::CUSTOM_PROVENANCE)?,
-    };
     let new = NewRole {
         name: body.name,
         description: body.description,
-        provenance,
+        provenance: body.provenance.unwrap_or_else(Provenance::custom),
         system: false,
         inactive: body.inactive,
         methods: body.methods,
         views: body.views,
     };
-    let written = state
-        .store
-        .create_role(&caller.actor(), caller.organization, new)
-        .await?;
-    state.visible(written.revision).await?;
-    Ok(Saved::created(written))
+    Ok(Saved::created(state.app.create_role(&caller, new).await?))
 }
 
 /// Reads a role.
@@ -105,10 +89,7 @@ async fn get_role(
     caller: Caller,
     Path(id): Path<RoleId>,
 ) -> Result<axum::Json<Role>, ApiError> {
-    caller.require_admin()?;
-    Ok(axum::Json(
-        state.store.get_role(caller.organization, id).await?,
-    ))
+    Ok(axum::Json(state.app.read_role(&caller, id).await?))
 }
 
 /// Changes a role; lists replace wholesale. System roles answer 403.
@@ -120,10 +101,6 @@ async fn update_role(
     Path(id): Path<RoleId>,
     Json(body): Json<UpdateRole>,
 ) -> Result<Saved<Role>, ApiError> {
-    caller.require_admin()?;
-    if let Some(description) = &body.description {
-        validate_description(description)?;
-    }
     let patch = RolePatch {
         name: body.name,
         description: body.description,
@@ -131,12 +108,9 @@ async fn update_role(
         methods: body.methods,
         views: body.views,
     };
-    let written = state
-        .store
-        .update_role(&caller.actor(), caller.organization, id, patch)
-        .await?;
-    state.visible(written.revision).await?;
-    Ok(Saved::updated(written))
+    Ok(Saved::updated(
+        state.app.update_role(&caller, id, patch).await?,
+    ))
 }
 
 /// Deletes a role: accounts and groups lose it; policies keep its id, which then grants nothing.
@@ -147,11 +121,6 @@ async fn delete_role(
     caller: Caller,
     Path(id): Path<RoleId>,
 ) -> Result<Committed, ApiError> {
-    caller.require_admin()?;
-    let revision = state
-        .store
-        .delete_role(&caller.actor(), caller.organization, id)
-        .await?;
-    state.visible(revision).await?;
+    let revision = state.app.delete_role(&caller, id).await?;
     Ok(Committed { revision })
 }

@@ -4,13 +4,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keycard_core::change::{EntityKind, Operation};
 use keycard_core::ids::{AccountId, ApiKeyId, OrganizationId, SessionId};
-use keycard_core::model::{Actor, ApiKey, Session};
+use keycard_core::model::{Account, Actor, ApiKey, NewAccount, NewApiKey, Session};
 use keycard_core::store::{CredentialStore, StoredSecret, Written};
 use keycard_core::{Error, Result};
 use sqlx::AnyConnection;
 
 use super::rows::{self, API_KEY_SELECT, SESSION_SELECT, ensure_in_org};
-use super::{SqlStore, internal, millis};
+use super::{SqlStore, WriteTx, internal, millis, unique_or};
 
 async fn load_key(conn: &mut AnyConnection, id: ApiKeyId) -> Result<Option<StoredSecret<ApiKey>>> {
     let row = sqlx::query(&format!("{API_KEY_SELECT} WHERE k.id = $1"))
@@ -28,6 +28,80 @@ async fn load_key(conn: &mut AnyConnection, id: ApiKeyId) -> Result<Option<Store
         }))
 }
 
+/// Adds a key for an account, within a write.
+async fn insert_key(
+    w: &mut WriteTx,
+    org: OrganizationId,
+    account: AccountId,
+    new: NewApiKey,
+) -> Result<ApiKey> {
+    let NewApiKey {
+        id,
+        name,
+        secret_hash,
+    } = new;
+    ensure_in_org(w.conn(), "accounts", "account", org, &[account]).await?;
+    sqlx::query("INSERT INTO api_keys (id, organization_id, account_id, name, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(id.to_string())
+        .bind(org.to_string())
+        .bind(account.to_string())
+        .bind(&name)
+        .bind(&secret_hash)
+        .bind(millis(w.at))
+        .execute(w.conn())
+        .await
+        .map_err(unique_or("api key", &id.to_string()))?;
+    let key = load_key(w.conn(), id)
+        .await?
+        .ok_or_else(|| Error::Internal("api key vanished".into()))?
+        .record;
+    w.record(
+        EntityKind::ApiKey,
+        &id.to_string(),
+        Operation::Create,
+        None,
+        Some(&key),
+    )
+    .await?;
+    Ok(key)
+}
+
+/// Revokes a live key of an account, within a write; `None` when it was revoked already.
+async fn revoke_key(
+    w: &mut WriteTx,
+    org: OrganizationId,
+    account: AccountId,
+    id: ApiKeyId,
+) -> Result<Option<ApiKey>> {
+    let before = load_key(w.conn(), id)
+        .await?
+        .map(|stored| stored.record)
+        .filter(|key| key.organization_id == org && key.account_id == account)
+        .ok_or_else(|| Error::not_found("api key", id))?;
+    if before.revoked_at.is_some() {
+        return Ok(None);
+    }
+    sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2")
+        .bind(millis(w.at))
+        .bind(id.to_string())
+        .execute(w.conn())
+        .await
+        .map_err(internal)?;
+    let after = load_key(w.conn(), id)
+        .await?
+        .ok_or_else(|| Error::Internal("api key vanished".into()))?
+        .record;
+    w.record(
+        EntityKind::ApiKey,
+        &id.to_string(),
+        Operation::Update,
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
+    Ok(Some(after))
+}
+
 #[async_trait]
 impl CredentialStore for SqlStore {
     async fn create_api_key(
@@ -39,39 +113,73 @@ impl CredentialStore for SqlStore {
         name: String,
         secret_hash: String,
     ) -> Result<Written<ApiKey>> {
-        if name.chars().count() > 200 || name.chars().any(char::is_control) {
-            return Err(Error::invalid(
-                "key name",
-                "must be at most 200 characters without control characters",
-            ));
-        }
+        let key = NewApiKey {
+            id,
+            name,
+            secret_hash,
+        };
+        key.validate()?;
         let mut w = self.begin_write(actor, org).await?;
-        ensure_in_org(w.conn(), "accounts", "account", org, &[account]).await?;
-        sqlx::query("INSERT INTO api_keys (id, organization_id, account_id, name, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(id.to_string())
-            .bind(org.to_string())
-            .bind(account.to_string())
-            .bind(&name)
-            .bind(&secret_hash)
-            .bind(millis(w.at))
-            .execute(w.conn())
-            .await
-            .map_err(internal)?;
-        let key = load_key(w.conn(), id)
-            .await?
-            .ok_or_else(|| Error::Internal("api key vanished".into()))?
-            .record;
-        w.record(
-            EntityKind::ApiKey,
-            &id.to_string(),
-            Operation::Create,
-            None,
-            Some(&key),
-        )
-        .await?;
+        let key = insert_key(&mut w, org, account, key).await?;
         let revision = w.commit().await?;
         Ok(Written {
             value: key,
+            revision,
+        })
+    }
+
+    async fn create_account_with_key(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        new: NewAccount,
+        key: NewApiKey,
+    ) -> Result<Written<(Account, ApiKey)>> {
+        key.validate()?;
+        let mut w = self.begin_write(actor, org).await?;
+        let account = super::directory::insert_account(&mut w, org, new).await?;
+        let key = insert_key(&mut w, org, account.id, key).await?;
+        let revision = w.commit().await?;
+        Ok(Written {
+            value: (account, key),
+            revision,
+        })
+    }
+
+    async fn replace_api_keys(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        account: AccountId,
+        key: NewApiKey,
+        revoke_others: bool,
+    ) -> Result<Written<(ApiKey, Vec<ApiKey>)>> {
+        key.validate()?;
+        let mut w = self.begin_write(actor, org).await?;
+        ensure_in_org(w.conn(), "accounts", "account", org, &[account]).await?;
+        let mut revoked = Vec::new();
+        if revoke_others {
+            let live: Vec<String> = sqlx::query_scalar(
+                "SELECT id FROM api_keys WHERE organization_id = $1 AND account_id = $2 AND revoked_at IS NULL ORDER BY id",
+            )
+            .bind(org.to_string())
+            .bind(account.to_string())
+            .fetch_all(w.conn())
+            .await
+            .map_err(internal)?;
+            for id in live {
+                let id: ApiKeyId = id.parse().map_err(|_| {
+                    Error::Internal(format!("stored api key id `{id}` is malformed"))
+                })?;
+                if let Some(key) = revoke_key(&mut w, org, account, id).await? {
+                    revoked.push(key);
+                }
+            }
+        }
+        let key = insert_key(&mut w, org, account, key).await?;
+        let revision = w.commit().await?;
+        Ok(Written {
+            value: (key, revoked),
             revision,
         })
     }
@@ -100,41 +208,30 @@ impl CredentialStore for SqlStore {
         id: ApiKeyId,
     ) -> Result<Written<ApiKey>> {
         let mut w = self.begin_write(actor, org).await?;
-        let before = load_key(w.conn(), id)
-            .await?
-            .map(|stored| stored.record)
-            .filter(|key| key.organization_id == org && key.account_id == account)
-            .ok_or_else(|| Error::not_found("api key", id))?;
-        if before.revoked_at.is_some() {
-            drop(w);
-            return Ok(Written {
-                value: before,
-                revision: self.latest().await?,
-            });
+        match revoke_key(&mut w, org, account, id).await? {
+            Some(after) => {
+                let revision = w.commit().await?;
+                Ok(Written {
+                    value: after,
+                    revision,
+                })
+            }
+            // Already revoked: nothing to write.
+            None => {
+                drop(w);
+                let before = load_key(
+                    &mut *self.pool.acquire().await.map_err(super::unavailable)?,
+                    id,
+                )
+                .await?
+                .ok_or_else(|| Error::not_found("api key", id))?
+                .record;
+                Ok(Written {
+                    value: before,
+                    revision: self.latest().await?,
+                })
+            }
         }
-        sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2")
-            .bind(millis(w.at))
-            .bind(id.to_string())
-            .execute(w.conn())
-            .await
-            .map_err(internal)?;
-        let after = load_key(w.conn(), id)
-            .await?
-            .ok_or_else(|| Error::Internal("api key vanished".into()))?
-            .record;
-        w.record(
-            EntityKind::ApiKey,
-            &id.to_string(),
-            Operation::Update,
-            Some(&before),
-            Some(&after),
-        )
-        .await?;
-        let revision = w.commit().await?;
-        Ok(Written {
-            value: after,
-            revision,
-        })
     }
 
     async fn find_api_key(&self, id: ApiKeyId) -> Result<Option<StoredSecret<ApiKey>>> {

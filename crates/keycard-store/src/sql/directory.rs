@@ -364,6 +364,72 @@ impl OrganizationStore for SqlStore {
     }
 }
 
+/// Adds an account with its roles and groups, within a write.
+pub(super) async fn insert_account(
+    w: &mut WriteTx,
+    org: OrganizationId,
+    new: NewAccount,
+) -> Result<Account> {
+    rows::load_organization(w.conn(), org).await?;
+    let roles = sorted_unique(new.roles);
+    let groups = sorted_unique(new.groups);
+    ensure_in_org(w.conn(), "roles", "role", org, &roles).await?;
+    ensure_in_org(w.conn(), "groups", "group", org, &groups).await?;
+    ensure_unused(w.conn(), org, "username", new.username.as_str(), None).await?;
+    if let Some(email) = &new.email {
+        ensure_unused(w.conn(), org, "email", email.as_str(), None).await?;
+    }
+    let id = AccountId::new();
+    let now = millis(w.at);
+    sqlx::query(
+        "INSERT INTO accounts (id, organization_id, username, email, first_name, provenance, inactive, service_account, password_hash, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(id.to_string())
+    .bind(org.to_string())
+    .bind(new.username.as_str())
+    .bind(new.email.as_ref().map(|email| email.as_str().to_owned()))
+    .bind(&new.first_name)
+    .bind(new.provenance.as_str())
+    .bind(new.inactive)
+    .bind(new.service_account)
+    .bind(new.password_hash)
+    .bind(now)
+    .bind(now)
+    .execute(w.conn())
+    .await
+    .map_err(unique_or("account", new.username.as_str()))?;
+    let owner = id.to_string();
+    replace_links(
+        w.conn(),
+        "account_roles",
+        "account_id",
+        "role_id",
+        &owner,
+        &roles,
+    )
+    .await?;
+    replace_links(
+        w.conn(),
+        "account_groups",
+        "account_id",
+        "group_id",
+        &owner,
+        &groups,
+    )
+    .await?;
+    let account = load_account(w.conn(), org, id).await?;
+    w.record(
+        EntityKind::Account,
+        &owner,
+        Operation::Create,
+        None,
+        Some(&account),
+    )
+    .await?;
+    Ok(account)
+}
+
 #[async_trait]
 impl AccountStore for SqlStore {
     async fn create_account(
@@ -373,63 +439,7 @@ impl AccountStore for SqlStore {
         new: NewAccount,
     ) -> Result<Written<Account>> {
         let mut w = self.begin_write(actor, org).await?;
-        rows::load_organization(w.conn(), org).await?;
-        let roles = sorted_unique(new.roles);
-        let groups = sorted_unique(new.groups);
-        ensure_in_org(w.conn(), "roles", "role", org, &roles).await?;
-        ensure_in_org(w.conn(), "groups", "group", org, &groups).await?;
-        ensure_unused(w.conn(), org, "username", new.username.as_str(), None).await?;
-        if let Some(email) = &new.email {
-            ensure_unused(w.conn(), org, "email", email.as_str(), None).await?;
-        }
-        let id = AccountId::new();
-        let now = millis(w.at);
-        sqlx::query(
-            "INSERT INTO accounts (id, organization_id, username, email, first_name, provenance, inactive, service_account, password_hash, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(id.to_string())
-        .bind(org.to_string())
-        .bind(new.username.as_str())
-        .bind(new.email.as_ref().map(|email| email.as_str().to_owned()))
-        .bind(&new.first_name)
-        .bind(new.provenance.as_str())
-        .bind(new.inactive)
-        .bind(new.service_account)
-        .bind(new.password_hash)
-        .bind(now)
-        .bind(now)
-        .execute(w.conn())
-        .await
-        .map_err(unique_or("account", new.username.as_str()))?;
-        let owner = id.to_string();
-        replace_links(
-            w.conn(),
-            "account_roles",
-            "account_id",
-            "role_id",
-            &owner,
-            &roles,
-        )
-        .await?;
-        replace_links(
-            w.conn(),
-            "account_groups",
-            "account_id",
-            "group_id",
-            &owner,
-            &groups,
-        )
-        .await?;
-        let account = load_account(w.conn(), org, id).await?;
-        w.record(
-            EntityKind::Account,
-            &owner,
-            Operation::Create,
-            None,
-            Some(&account),
-        )
-        .await?;
+        let account = insert_account(&mut w, org, new).await?;
         let revision = w.commit().await?;
         Ok(Written {
             value: account,

@@ -1,0 +1,232 @@
+//! The access table: for every operation, who may perform it. One table for every face, so that
+//! what a caller may do does not depend on the API it came through.
+//!
+//! This is the door of an operation. What a permitted write may grant is judged again, inside the
+//! write's transaction, by `keycard_core::access::review_write` (ADR 0004): a caller allowed to
+//! create roles still never creates one granting more than it holds.
+
+use keycard_core::builtin::AUTHORIZATION_APP;
+use keycard_core::decision;
+use keycard_core::ids::AccountId;
+use keycard_core::snapshot::OrgSnapshot;
+use keycard_core::{Error, Result};
+
+use super::{App, Caller};
+
+/// Who may perform an operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// Any authenticated caller.
+    SignedIn,
+    /// An administrator of the organization the request acts in (partners are administrators
+    /// everywhere).
+    Admin,
+    /// An administrator, or the holder of a role that grants this method of the `Authorization`
+    /// application: the delegation IAP's role editor offers.
+    Delegated(&'static str),
+    /// An administrator, or the caller acting on its own account.
+    SelfOrAdmin,
+    /// [`Rule::Delegated`], or the caller acting on its own account.
+    SelfOrDelegated(&'static str),
+    /// An administrator of the default organization, who manages every organization.
+    Partner,
+}
+
+/// Every operation the application layer offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Operation {
+    ListRoles,
+    ReadRole,
+    CreateRole,
+    UpdateRole,
+    DeleteRole,
+    ListGroups,
+    ListGroupNames,
+    ReadGroup,
+    CreateGroup,
+    UpdateGroup,
+    DeleteGroup,
+    ReadGroupMembers,
+    ChangeMembership,
+    ListAccounts,
+    ReadAccount,
+    CreateAccount,
+    UpdateAccount,
+    DeleteAccount,
+    EndSessions,
+    ListMethods,
+    ListViews,
+    ExportDirectory,
+    ListApiKeys,
+    IssueApiKey,
+    ReplaceApiKeys,
+    RevokeApiKey,
+    CreateServiceAccount,
+}
+
+impl Operation {
+    /// Every operation, for the table's tests.
+    pub const ALL: &[Operation] = &[
+        Operation::ListRoles,
+        Operation::ReadRole,
+        Operation::CreateRole,
+        Operation::UpdateRole,
+        Operation::DeleteRole,
+        Operation::ListGroups,
+        Operation::ListGroupNames,
+        Operation::ReadGroup,
+        Operation::CreateGroup,
+        Operation::UpdateGroup,
+        Operation::DeleteGroup,
+        Operation::ReadGroupMembers,
+        Operation::ChangeMembership,
+        Operation::ListAccounts,
+        Operation::ReadAccount,
+        Operation::CreateAccount,
+        Operation::UpdateAccount,
+        Operation::DeleteAccount,
+        Operation::EndSessions,
+        Operation::ListMethods,
+        Operation::ListViews,
+        Operation::ExportDirectory,
+        Operation::ListApiKeys,
+        Operation::IssueApiKey,
+        Operation::ReplaceApiKeys,
+        Operation::RevokeApiKey,
+        Operation::CreateServiceAccount,
+    ];
+
+    /// The table.
+    pub const fn rule(self) -> Rule {
+        use Operation::*;
+        match self {
+            ListRoles => Rule::Delegated("getRoles"),
+            ReadRole => Rule::Delegated("getRole"),
+            CreateRole => Rule::Delegated("createRole"),
+            UpdateRole => Rule::Delegated("updateRole"),
+            DeleteRole => Rule::Delegated("deleteRole"),
+            ListGroups => Rule::Delegated("getGroups"),
+            ListGroupNames => Rule::Delegated("getGroupsShortList"),
+            ReadGroup => Rule::Delegated("getGroup"),
+            CreateGroup => Rule::Delegated("createGroup"),
+            UpdateGroup => Rule::Delegated("updateGroup"),
+            DeleteGroup => Rule::Delegated("deleteGroup"),
+            ReadGroupMembers => Rule::Admin,
+            ChangeMembership => Rule::Admin,
+            ListAccounts => Rule::Delegated("getAccounts"),
+            ReadAccount => Rule::SelfOrDelegated("getAccount"),
+            CreateAccount => Rule::Admin,
+            UpdateAccount => Rule::Delegated("updateAccount"),
+            DeleteAccount => Rule::Admin,
+            EndSessions => Rule::SelfOrDelegated("forceLogout"),
+            ListMethods => Rule::Delegated("getMethods"),
+            ListViews => Rule::Delegated("getViews"),
+            ExportDirectory => Rule::Delegated("exportCsv"),
+            ListApiKeys => Rule::SelfOrAdmin,
+            IssueApiKey => Rule::SelfOrAdmin,
+            ReplaceApiKeys => Rule::Admin,
+            RevokeApiKey => Rule::SelfOrAdmin,
+            CreateServiceAccount => Rule::Delegated("createServiceAccount"),
+        }
+    }
+}
+
+/// Whether `caller` may perform an operation under `rule` in `org`, the organization it acts in;
+/// `target` is the account the operation acts on, when it acts on one.
+pub fn allows(rule: Rule, caller: &Caller, org: &OrgSnapshot, target: Option<AccountId>) -> bool {
+    match rule {
+        Rule::SignedIn => true,
+        Rule::Admin => caller.admin,
+        Rule::Partner => caller.partner,
+        Rule::SelfOrAdmin => caller.admin || acts_on_itself(caller, target),
+        Rule::Delegated(method) => caller.admin || holds_method(caller, org, method),
+        Rule::SelfOrDelegated(method) => {
+            caller.admin || acts_on_itself(caller, target) || holds_method(caller, org, method)
+        }
+    }
+}
+
+/// The caller acts on its own account, in its own organization.
+fn acts_on_itself(caller: &Caller, target: Option<AccountId>) -> bool {
+    target == Some(caller.account.id) && caller.organization == caller.account.organization_id
+}
+
+/// A role of the caller grants this method of the `Authorization` application.
+fn holds_method(caller: &Caller, org: &OrgSnapshot, method: &str) -> bool {
+    decision::decide_for(
+        org,
+        &caller.account,
+        "call",
+        "method",
+        &format!("{AUTHORIZATION_APP}/{method}"),
+    )
+    .allowed
+}
+
+/// Why `rule` refused `caller`.
+fn refusal(rule: Rule, caller: &Caller) -> Error {
+    let who = &caller.account.username;
+    Error::Forbidden(match rule {
+        Rule::Partner => format!("`{who}` is not an administrator of the default organization"),
+        Rule::Delegated(method) | Rule::SelfOrDelegated(method) => format!(
+            "`{who}` may not call `{method}`: it needs the `Admin` role or a role granting `{AUTHORIZATION_APP}/{method}`"
+        ),
+        Rule::SelfOrAdmin => {
+            format!("`{who}` is not an administrator of this organization nor the account itself")
+        }
+        Rule::SignedIn | Rule::Admin => {
+            format!("`{who}` is not an administrator of this organization")
+        }
+    })
+}
+
+impl App {
+    /// Lets the operation go ahead when the table allows it to the caller.
+    pub fn authorize(&self, caller: &Caller, operation: Operation) -> Result<()> {
+        self.authorize_on(caller, operation, None)
+    }
+
+    /// [`App::authorize`] for an operation on one account.
+    pub fn authorize_on(
+        &self,
+        caller: &Caller,
+        operation: Operation,
+        target: Option<AccountId>,
+    ) -> Result<()> {
+        let rule = operation.rule();
+        let snapshot = self.snapshot();
+        let org = super::organization(&snapshot, caller.organization)?;
+        if allows(rule, caller, org, target) {
+            Ok(())
+        } else {
+            Err(refusal(rule, caller))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_delegated_operation_names_a_method_of_the_authorization_catalogue() {
+        for operation in Operation::ALL {
+            if let Rule::Delegated(method) | Rule::SelfOrDelegated(method) = operation.rule() {
+                assert!(
+                    keycard_core::builtin::AUTHORIZATION_METHODS
+                        .iter()
+                        .any(|(known, ..)| *known == method),
+                    "{operation:?} names `{method}`, which the catalogue lacks"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_table_lists_each_operation_once() {
+        let mut seen = std::collections::HashSet::new();
+        for operation in Operation::ALL {
+            assert!(seen.insert(operation), "{operation:?} is listed twice");
+        }
+    }
+}

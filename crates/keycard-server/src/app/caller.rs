@@ -1,0 +1,75 @@
+//! Who is asking: the authenticated account, the organization the request acts in, and its
+//! standing there. Built by authentication (`crate::auth`), read by the access table.
+
+use std::sync::Arc;
+
+use keycard_core::Error;
+use keycard_core::ids::{ApiKeyId, OrganizationId, SessionId};
+use keycard_core::model::{Account, Actor};
+
+/// How the caller proved who they are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credential {
+    Password,
+    ApiKey(ApiKeyId),
+    Session(SessionId),
+}
+
+/// An authenticated caller and the organization the request acts in.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// Shared with the snapshot when it came from there.
+    pub account: Arc<Account>,
+    /// The organization the request acts in: the account's own, or for a partner the one it named.
+    pub organization: OrganizationId,
+    /// Holds the acting organization's `Admin` role (partners are admins everywhere).
+    pub admin: bool,
+    /// An administrator of the default organization, who may act in every organization.
+    pub partner: bool,
+    pub credential: Credential,
+}
+
+impl Caller {
+    pub fn actor(&self) -> Actor {
+        Actor::account(&self.account)
+    }
+
+    /// The same caller acting in another organization, which only partners may do.
+    pub fn acting_in(&self, organization: OrganizationId) -> keycard_core::Result<Caller> {
+        if organization == self.organization {
+            return Ok(self.clone());
+        }
+        if !self.partner {
+            return Err(Error::Forbidden(format!(
+                "`{}` may not act in organization `{organization}`",
+                self.account.username
+            )));
+        }
+        Ok(Caller {
+            organization,
+            ..self.clone()
+        })
+    }
+
+    pub fn require_admin(&self) -> keycard_core::Result<()> {
+        if self.admin {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(format!(
+                "`{}` is not an administrator of this organization",
+                self.account.username
+            )))
+        }
+    }
+
+    pub fn require_partner(&self) -> keycard_core::Result<()> {
+        if self.partner {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(format!(
+                "`{}` is not an administrator of the default organization",
+                self.account.username
+            )))
+        }
+    }
+}

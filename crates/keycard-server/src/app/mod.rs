@@ -1,0 +1,75 @@
+//! The application layer: one method per operation, the only code that holds the store.
+//!
+//! Every operation does the same five things in the same order: authorizes the caller against
+//! the one access table ([`access`]), validates its input through core types, runs as one store
+//! transaction (which appends to the change log and has the write reviewed by
+//! `keycard_core::access::review_write`), waits until the published snapshot holds the new
+//! revision, and returns the result with that revision. The API faces only translate between
+//! their wire formats and these methods (ADR 0006).
+
+use std::sync::Arc;
+
+use keycard_core::change::Revision;
+use keycard_core::ids::OrganizationId;
+use keycard_core::snapshot::{OrgSnapshot, Snapshot};
+use keycard_core::store::{Store, Written};
+use keycard_core::{Error, Result};
+
+use crate::state::SnapshotHandle;
+
+pub mod access;
+mod accounts;
+mod caller;
+mod credentials;
+mod groups;
+mod roles;
+
+pub use access::Operation;
+pub use accounts::validate_first_name;
+pub use caller::{Caller, Credential};
+pub use credentials::IssuedKey;
+
+/// The store, the snapshot that follows it, and every operation on them.
+#[derive(Clone)]
+pub struct App {
+    store: Arc<dyn Store>,
+    snapshot: Arc<SnapshotHandle>,
+}
+
+impl App {
+    pub fn new(store: Arc<dyn Store>, snapshot: Arc<SnapshotHandle>) -> Self {
+        Self { store, snapshot }
+    }
+
+    /// The snapshot decisions read now.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.current()
+    }
+
+    /// The snapshot, for an operation answered from it (lists rendered whole, decisions), once
+    /// the caller may perform the operation.
+    pub fn read_snapshot(&self, caller: &Caller, operation: Operation) -> Result<Arc<Snapshot>> {
+        self.authorize(caller, operation)?;
+        Ok(self.snapshot())
+    }
+
+    /// Waits until the snapshot holds a write's revision, so that a client that wrote and then
+    /// reads or checks on this node sees its write.
+    async fn visible<T>(&self, written: Written<T>) -> Result<Written<T>> {
+        self.snapshot.catch_up(written.revision).await?;
+        Ok(written)
+    }
+
+    /// [`App::visible`] for a write that returns only its revision.
+    async fn committed(&self, revision: Revision) -> Result<Revision> {
+        self.snapshot.catch_up(revision).await?;
+        Ok(revision)
+    }
+}
+
+/// One organization of a snapshot, or `NotFound`.
+fn organization(snapshot: &Snapshot, id: OrganizationId) -> Result<&OrgSnapshot> {
+    snapshot
+        .organization(id)
+        .ok_or_else(|| Error::not_found("organization", id))
+}
