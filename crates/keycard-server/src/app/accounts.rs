@@ -26,22 +26,35 @@ impl App {
         caller: &Caller,
         page: &PageRequest,
     ) -> Result<Page<Account>> {
-        self.authorize(caller, Operation::ListAccounts)?;
-        self.store.list_accounts(caller.organization, page).await
+        self.read(
+            caller,
+            Operation::ListAccounts,
+            None,
+            move |store, org| async move { store.list_accounts(org, page).await },
+        )
+        .await
     }
 
     pub async fn read_account(&self, caller: &Caller, id: AccountId) -> Result<Account> {
-        self.authorize_on(caller, Operation::ReadAccount, Some(id))?;
-        self.store.get_account(caller.organization, id).await
+        self.read(
+            caller,
+            Operation::ReadAccount,
+            Some(id),
+            async |store, org| store.get_account(org, id).await,
+        )
+        .await
     }
 
     /// The accounts of the caller's organization that have a live session, for lists that show
     /// who is logged in.
     pub async fn logged_in(&self, caller: &Caller) -> Result<Vec<AccountId>> {
-        self.authorize(caller, Operation::ListAccounts)?;
-        self.store
-            .accounts_with_live_sessions(caller.organization)
-            .await
+        self.read(
+            caller,
+            Operation::ListAccounts,
+            None,
+            move |store, org| async move { store.accounts_with_live_sessions(org).await },
+        )
+        .await
     }
 
     /// Whether one account has a live session: shown with the account to whoever may read it
@@ -61,13 +74,16 @@ impl App {
         caller: &Caller,
         new: NewAccount,
     ) -> Result<Written<Account>> {
-        self.authorize(caller, Operation::CreateAccount)?;
-        validate_first_name(&new.first_name)?;
-        let written = self
-            .store
-            .create_account(&caller.actor(), caller.organization, new)
-            .await?;
-        self.visible(written).await
+        self.write(
+            caller,
+            Operation::CreateAccount,
+            None,
+            move |store, actor, org| async move {
+                validate_first_name(&new.first_name)?;
+                store.create_account(&actor, org, new).await
+            },
+        )
+        .await
     }
 
     pub async fn update_account(
@@ -76,28 +92,34 @@ impl App {
         id: AccountId,
         patch: AccountPatch,
     ) -> Result<Written<Account>> {
-        self.authorize_on(caller, Operation::UpdateAccount, Some(id))?;
-        if let Some(first_name) = &patch.first_name {
-            validate_first_name(first_name)?;
-        }
-        let written = self
-            .store
-            .update_account(&caller.actor(), caller.organization, id, patch)
-            .await?;
-        self.visible(written).await
+        self.write(
+            caller,
+            Operation::UpdateAccount,
+            Some(id),
+            move |store, actor, org| async move {
+                if let Some(first_name) = &patch.first_name {
+                    validate_first_name(first_name)?;
+                }
+                store.update_account(&actor, org, id, patch).await
+            },
+        )
+        .await
     }
 
     /// Deletes an account with its API keys and sessions; an account cannot delete itself.
     pub async fn delete_account(&self, caller: &Caller, id: AccountId) -> Result<Revision> {
-        self.authorize_on(caller, Operation::DeleteAccount, Some(id))?;
-        if id == caller.account.id {
-            return Err(Error::Forbidden("an account cannot delete itself".into()));
-        }
-        let revision = self
-            .store
-            .delete_account(&caller.actor(), caller.organization, id)
-            .await?;
-        self.committed(revision).await
+        self.commit(
+            caller,
+            Operation::DeleteAccount,
+            Some(id),
+            move |store, actor, org| async move {
+                if id == caller.account.id {
+                    return Err(Error::Forbidden("an account cannot delete itself".into()));
+                }
+                store.delete_account(&actor, org, id).await
+            },
+        )
+        .await
     }
 
     /// Ends every login session of an account at once; answers the account and how many ended.
@@ -108,12 +130,20 @@ impl App {
         caller: &Caller,
         id: AccountId,
     ) -> Result<Written<(Account, u64)>> {
-        self.authorize_on(caller, Operation::EndSessions, Some(id))?;
-        let account = self.store.get_account(caller.organization, id).await?;
-        let ended = self.store.revoke_sessions(caller.organization, id).await?;
-        Ok(Written {
-            value: (account, ended),
-            revision: self.snapshot().revision(),
-        })
+        let revision = self.snapshot().revision();
+        self.read(
+            caller,
+            Operation::EndSessions,
+            Some(id),
+            move |store, org| async move {
+                let account = store.get_account(org, id).await?;
+                let ended = store.revoke_sessions(org, id).await?;
+                Ok(Written {
+                    value: (account, ended),
+                    revision,
+                })
+            },
+        )
+        .await
     }
 }

@@ -29,8 +29,13 @@ fn mint(name: String) -> (NewApiKey, String) {
 
 impl App {
     pub async fn list_api_keys(&self, caller: &Caller, account: AccountId) -> Result<Vec<ApiKey>> {
-        self.authorize_on(caller, Operation::ListApiKeys, Some(account))?;
-        self.store.list_api_keys(caller.organization, account).await
+        self.read(
+            caller,
+            Operation::ListApiKeys,
+            Some(account),
+            async |store, org| store.list_api_keys(org, account).await,
+        )
+        .await
     }
 
     /// Mints a key for an account.
@@ -40,28 +45,21 @@ impl App {
         account: AccountId,
         name: String,
     ) -> Result<Written<IssuedKey>> {
-        self.authorize_on(caller, Operation::IssueApiKey, Some(account))?;
         let (new, secret) = mint(name);
-        new.validate()?;
         let written = self
-            .store
-            .create_api_key(
-                &caller.actor(),
-                caller.organization,
-                account,
-                new.id,
-                new.name,
-                new.secret_hash,
+            .write(
+                caller,
+                Operation::IssueApiKey,
+                Some(account),
+                move |store, actor, org| async move {
+                    new.validate()?;
+                    store
+                        .create_api_key(&actor, org, account, new.id, new.name, new.secret_hash)
+                        .await
+                },
             )
             .await?;
-        let written = self.visible(written).await?;
-        Ok(Written {
-            value: IssuedKey {
-                key: written.value,
-                secret,
-            },
-            revision: written.revision,
-        })
+        Ok(issued(written, secret))
     }
 
     /// Mints a key for one of the organization's accounts and, when `revoke_others`, revokes
@@ -73,26 +71,24 @@ impl App {
         name: String,
         revoke_others: bool,
     ) -> Result<Written<IssuedKey>> {
-        self.authorize_on(caller, Operation::ReplaceApiKeys, Some(account))?;
         let (new, secret) = mint(name);
         let written = self
-            .store
-            .replace_api_keys(
-                &caller.actor(),
-                caller.organization,
-                account,
-                new,
-                revoke_others,
+            .write(
+                caller,
+                Operation::ReplaceApiKeys,
+                Some(account),
+                move |store, actor, org| async move {
+                    let written = store
+                        .replace_api_keys(&actor, org, account, new, revoke_others)
+                        .await?;
+                    Ok(Written {
+                        value: written.value.0,
+                        revision: written.revision,
+                    })
+                },
             )
             .await?;
-        let written = self.visible(written).await?;
-        Ok(Written {
-            value: IssuedKey {
-                key: written.value.0,
-                secret,
-            },
-            revision: written.revision,
-        })
+        Ok(issued(written, secret))
     }
 
     pub async fn revoke_api_key(
@@ -101,12 +97,13 @@ impl App {
         account: AccountId,
         id: ApiKeyId,
     ) -> Result<Written<ApiKey>> {
-        self.authorize_on(caller, Operation::RevokeApiKey, Some(account))?;
-        let written = self
-            .store
-            .revoke_api_key(&caller.actor(), caller.organization, account, id)
-            .await?;
-        self.visible(written).await
+        self.write(
+            caller,
+            Operation::RevokeApiKey,
+            Some(account),
+            move |store, actor, org| async move { store.revoke_api_key(&actor, org, account, id).await },
+        )
+        .await
     }
 
     /// Creates a service account and the key it signs in with, in one transaction.
@@ -116,18 +113,33 @@ impl App {
         new: NewAccount,
         key_name: String,
     ) -> Result<Written<(Account, IssuedKey)>> {
-        self.authorize(caller, Operation::CreateServiceAccount)?;
-        super::validate_first_name(&new.first_name)?;
         let (key, secret) = mint(key_name);
         let written = self
-            .store
-            .create_account_with_key(&caller.actor(), caller.organization, new, key)
+            .write(
+                caller,
+                Operation::CreateServiceAccount,
+                None,
+                move |store, actor, org| async move {
+                    super::validate_first_name(&new.first_name)?;
+                    store.create_account_with_key(&actor, org, new, key).await
+                },
+            )
             .await?;
-        let written = self.visible(written).await?;
         let (account, key) = written.value;
         Ok(Written {
             value: (account, IssuedKey { key, secret }),
             revision: written.revision,
         })
+    }
+}
+
+/// A stored key with the secret minted for it.
+fn issued(written: Written<ApiKey>, secret: String) -> Written<IssuedKey> {
+    Written {
+        value: IssuedKey {
+            key: written.value,
+            secret,
+        },
+        revision: written.revision,
     }
 }

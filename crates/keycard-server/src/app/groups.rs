@@ -12,23 +12,36 @@ use super::{App, Caller, Operation};
 
 impl App {
     pub async fn list_groups(&self, caller: &Caller, page: &PageRequest) -> Result<Page<Group>> {
-        self.authorize(caller, Operation::ListGroups)?;
-        self.store.list_groups(caller.organization, page).await
+        self.read(
+            caller,
+            Operation::ListGroups,
+            None,
+            move |store, org| async move { store.list_groups(org, page).await },
+        )
+        .await
     }
 
     pub async fn read_group(&self, caller: &Caller, id: GroupId) -> Result<Group> {
-        self.authorize(caller, Operation::ReadGroup)?;
-        self.store.get_group(caller.organization, id).await
+        self.read(
+            caller,
+            Operation::ReadGroup,
+            None,
+            move |store, org| async move { store.get_group(org, id).await },
+        )
+        .await
     }
 
     pub async fn create_group(&self, caller: &Caller, new: NewGroup) -> Result<Written<Group>> {
-        self.authorize(caller, Operation::CreateGroup)?;
-        validate_description(&new.description)?;
-        let written = self
-            .store
-            .create_group(&caller.actor(), caller.organization, new)
-            .await?;
-        self.visible(written).await
+        self.write(
+            caller,
+            Operation::CreateGroup,
+            None,
+            move |store, actor, org| async move {
+                validate_description(&new.description)?;
+                store.create_group(&actor, org, new).await
+            },
+        )
+        .await
     }
 
     pub async fn update_group(
@@ -37,45 +50,55 @@ impl App {
         id: GroupId,
         patch: GroupPatch,
     ) -> Result<Written<Group>> {
-        self.authorize(caller, Operation::UpdateGroup)?;
-        if let Some(description) = &patch.description {
-            validate_description(description)?;
-        }
-        let written = self
-            .store
-            .update_group(&caller.actor(), caller.organization, id, patch)
-            .await?;
-        self.visible(written).await
+        self.write(
+            caller,
+            Operation::UpdateGroup,
+            None,
+            move |store, actor, org| async move {
+                if let Some(description) = &patch.description {
+                    validate_description(description)?;
+                }
+                store.update_group(&actor, org, id, patch).await
+            },
+        )
+        .await
     }
 
     /// Deletes a group; its members and child groups lose the membership.
     pub async fn delete_group(&self, caller: &Caller, id: GroupId) -> Result<Revision> {
-        self.authorize(caller, Operation::DeleteGroup)?;
-        let revision = self
-            .store
-            .delete_group(&caller.actor(), caller.organization, id)
-            .await?;
-        self.committed(revision).await
+        self.commit(
+            caller,
+            Operation::DeleteGroup,
+            None,
+            async |store, actor, org| store.delete_group(&actor, org, id).await,
+        )
+        .await
     }
 
     pub async fn group_members(&self, caller: &Caller, id: GroupId) -> Result<GroupMembers> {
-        self.authorize(caller, Operation::ReadGroupMembers)?;
-        self.store.group_members(caller.organization, id).await
+        self.read(
+            caller,
+            Operation::ReadGroupMembers,
+            None,
+            async |store, org| store.group_members(org, id).await,
+        )
+        .await
     }
 
     /// Adds (`add`) or removes one membership or role assignment.
     pub async fn change_link(&self, caller: &Caller, link: Link, add: bool) -> Result<Revision> {
-        self.authorize(caller, Operation::ChangeMembership)?;
-        let actor = caller.actor();
-        let revision = if add {
-            self.store
-                .add_link(&actor, caller.organization, link)
-                .await?
-        } else {
-            self.store
-                .remove_link(&actor, caller.organization, link)
-                .await?
-        };
-        self.committed(revision).await
+        self.commit(
+            caller,
+            Operation::ChangeMembership,
+            None,
+            move |store, actor, org| async move {
+                if add {
+                    store.add_link(&actor, org, link).await
+                } else {
+                    store.remove_link(&actor, org, link).await
+                }
+            },
+        )
+        .await
     }
 }

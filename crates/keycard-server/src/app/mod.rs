@@ -10,7 +10,8 @@
 use std::sync::Arc;
 
 use keycard_core::change::Revision;
-use keycard_core::ids::OrganizationId;
+use keycard_core::ids::{AccountId, OrganizationId};
+use keycard_core::model::Actor;
 use keycard_core::snapshot::{OrgSnapshot, Snapshot};
 use keycard_core::store::{Store, Written};
 use keycard_core::{Error, Result};
@@ -53,17 +54,68 @@ impl App {
         Ok(self.snapshot())
     }
 
-    /// Waits until the snapshot holds a write's revision, so that a client that wrote and then
-    /// reads or checks on this node sees its write.
-    async fn visible<T>(&self, written: Written<T>) -> Result<Written<T>> {
+    /// Runs a read the caller may make, in the organization it acts in.
+    async fn read<'a, T, F, Fut>(
+        &'a self,
+        caller: &Caller,
+        operation: Operation,
+        target: Option<AccountId>,
+        read: F,
+    ) -> Result<T>
+    where
+        F: FnOnce(&'a dyn Store, OrganizationId) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        self.authorize_on(caller, operation, target)?;
+        read(self.store.as_ref(), caller.organization).await
+    }
+
+    /// Runs a write the caller may make, as the caller, in the organization it acts in (one
+    /// store transaction), then waits until the snapshot holds its revision, so that a client that
+    /// wrote and then reads or checks on this node sees its write.
+    async fn write<'a, T, F, Fut>(
+        &'a self,
+        caller: &Caller,
+        operation: Operation,
+        target: Option<AccountId>,
+        write: F,
+    ) -> Result<Written<T>>
+    where
+        F: FnOnce(&'a dyn Store, Actor, OrganizationId) -> Fut,
+        Fut: Future<Output = Result<Written<T>>>,
+    {
+        self.authorize_on(caller, operation, target)?;
+        let written = write(self.store.as_ref(), caller.actor(), caller.organization).await?;
         self.snapshot.catch_up(written.revision).await?;
         Ok(written)
     }
 
-    /// [`App::visible`] for a write that returns only its revision.
-    async fn committed(&self, revision: Revision) -> Result<Revision> {
-        self.snapshot.catch_up(revision).await?;
-        Ok(revision)
+    /// [`App::write`] for a write that answers only its revision.
+    async fn commit<'a, F, Fut>(
+        &'a self,
+        caller: &Caller,
+        operation: Operation,
+        target: Option<AccountId>,
+        write: F,
+    ) -> Result<Revision>
+    where
+        F: FnOnce(&'a dyn Store, Actor, OrganizationId) -> Fut,
+        Fut: Future<Output = Result<Revision>>,
+    {
+        let written = self
+            .write(
+                caller,
+                operation,
+                target,
+                move |store, actor, org| async move {
+                    Ok(Written {
+                        value: (),
+                        revision: write(store, actor, org).await?,
+                    })
+                },
+            )
+            .await?;
+        Ok(written.revision)
     }
 }
 

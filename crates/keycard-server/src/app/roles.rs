@@ -12,23 +12,36 @@ use super::{App, Caller, Operation};
 
 impl App {
     pub async fn list_roles(&self, caller: &Caller, page: &PageRequest) -> Result<Page<Role>> {
-        self.authorize(caller, Operation::ListRoles)?;
-        self.store.list_roles(caller.organization, page).await
+        self.read(
+            caller,
+            Operation::ListRoles,
+            None,
+            move |store, org| async move { store.list_roles(org, page).await },
+        )
+        .await
     }
 
     pub async fn read_role(&self, caller: &Caller, id: RoleId) -> Result<Role> {
-        self.authorize(caller, Operation::ReadRole)?;
-        self.store.get_role(caller.organization, id).await
+        self.read(
+            caller,
+            Operation::ReadRole,
+            None,
+            move |store, org| async move { store.get_role(org, id).await },
+        )
+        .await
     }
 
     pub async fn create_role(&self, caller: &Caller, new: NewRole) -> Result<Written<Role>> {
-        self.authorize(caller, Operation::CreateRole)?;
-        validate_description(&new.description)?;
-        let written = self
-            .store
-            .create_role(&caller.actor(), caller.organization, new)
-            .await?;
-        self.visible(written).await
+        self.write(
+            caller,
+            Operation::CreateRole,
+            None,
+            move |store, actor, org| async move {
+                validate_description(&new.description)?;
+                store.create_role(&actor, org, new).await
+            },
+        )
+        .await
     }
 
     /// Changes a role; system roles are refused.
@@ -38,24 +51,28 @@ impl App {
         id: RoleId,
         patch: RolePatch,
     ) -> Result<Written<Role>> {
-        self.authorize(caller, Operation::UpdateRole)?;
-        if let Some(description) = &patch.description {
-            validate_description(description)?;
-        }
-        let written = self
-            .store
-            .update_role(&caller.actor(), caller.organization, id, patch)
-            .await?;
-        self.visible(written).await
+        self.write(
+            caller,
+            Operation::UpdateRole,
+            None,
+            move |store, actor, org| async move {
+                if let Some(description) = &patch.description {
+                    validate_description(description)?;
+                }
+                store.update_role(&actor, org, id, patch).await
+            },
+        )
+        .await
     }
 
     /// Deletes a role: accounts and groups lose it; policies keep its id, which grants nothing.
     pub async fn delete_role(&self, caller: &Caller, id: RoleId) -> Result<Revision> {
-        self.authorize(caller, Operation::DeleteRole)?;
-        let revision = self
-            .store
-            .delete_role(&caller.actor(), caller.organization, id)
-            .await?;
-        self.committed(revision).await
+        self.commit(
+            caller,
+            Operation::DeleteRole,
+            None,
+            async |store, actor, org| store.delete_role(&actor, org, id).await,
+        )
+        .await
     }
 }
