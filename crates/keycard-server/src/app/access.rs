@@ -62,6 +62,20 @@ pub enum Operation {
     ReplaceApiKeys,
     RevokeApiKey,
     CreateServiceAccount,
+    ListPolicies,
+    ReadPolicy,
+    CreatePolicy,
+    UpdatePolicy,
+    DeletePolicy,
+    AttachPolicy,
+    ImportCatalogue,
+    EditCatalogue,
+    ListOrganizations,
+    ReadOrganization,
+    CreateOrganization,
+    UpdateOrganization,
+    DeleteOrganization,
+    ReadChanges,
 }
 
 impl Operation {
@@ -94,6 +108,20 @@ impl Operation {
         Operation::ReplaceApiKeys,
         Operation::RevokeApiKey,
         Operation::CreateServiceAccount,
+        Operation::ListPolicies,
+        Operation::ReadPolicy,
+        Operation::CreatePolicy,
+        Operation::UpdatePolicy,
+        Operation::DeletePolicy,
+        Operation::AttachPolicy,
+        Operation::ImportCatalogue,
+        Operation::EditCatalogue,
+        Operation::ListOrganizations,
+        Operation::ReadOrganization,
+        Operation::CreateOrganization,
+        Operation::UpdateOrganization,
+        Operation::DeleteOrganization,
+        Operation::ReadChanges,
     ];
 
     /// The table.
@@ -127,6 +155,20 @@ impl Operation {
             ReplaceApiKeys => Rule::Admin,
             RevokeApiKey => Rule::SelfOrAdmin,
             CreateServiceAccount => Rule::Delegated("createServiceAccount"),
+            ListPolicies => Rule::Admin,
+            ReadPolicy => Rule::Admin,
+            CreatePolicy => Rule::Admin,
+            UpdatePolicy => Rule::Admin,
+            DeletePolicy => Rule::Admin,
+            AttachPolicy => Rule::Admin,
+            ImportCatalogue => Rule::Admin,
+            EditCatalogue => Rule::Admin,
+            ListOrganizations => Rule::Partner,
+            ReadOrganization => Rule::SignedIn,
+            CreateOrganization => Rule::Partner,
+            UpdateOrganization => Rule::Partner,
+            DeleteOrganization => Rule::Partner,
+            ReadChanges => Rule::Admin,
         }
     }
 }

@@ -21,8 +21,12 @@ use crate::state::SnapshotHandle;
 pub mod access;
 mod accounts;
 mod caller;
+mod catalogue;
+mod changes;
 mod credentials;
 mod groups;
+mod organizations;
+mod policies;
 mod roles;
 
 pub use access::Operation;

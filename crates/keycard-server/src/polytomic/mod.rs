@@ -257,25 +257,13 @@ impl FromRequestParts<AppState> for PolyCaller {
 }
 
 impl PolyCaller {
-    pub fn require_admin(&self) -> Result<(), PolyError> {
-        self.0.require_admin().map_err(PolyError::from)
-    }
-
-    /// The organization a body's `organization_id` names: absent, null or the caller's own means the
-    /// caller's; another one only for partners.
-    pub fn target_organization(
-        &self,
-        state: &AppState,
-        requested: Option<OrganizationId>,
-    ) -> Result<OrganizationId, PolyError> {
+    /// The caller acting in the organization a body's `organization_id` names: absent, null or
+    /// the caller's own means the caller's; another one only for partners.
+    pub fn in_organization(&self, requested: Option<OrganizationId>) -> Result<Caller, PolyError> {
         match requested {
-            None => Ok(self.0.organization),
-            Some(org) if org == self.0.organization => Ok(org),
-            Some(org) if self.0.partner => {
-                if state.snapshot.current().organization(org).is_none() {
-                    return Err(Error::not_found("organization", org).into());
-                }
-                Ok(org)
+            None => Ok(self.0.clone()),
+            Some(org) if org == self.0.organization || self.0.partner => {
+                Ok(self.0.acting_in(org)?)
             }
             Some(org) => Err(Error::Forbidden(format!(
                 "`organization_id` `{org}` is not the caller's organization"
@@ -288,4 +276,9 @@ impl PolyCaller {
 /// `{"data": ...}` with 200.
 pub fn data(value: serde_json::Value) -> Response {
     (StatusCode::OK, axum::Json(json!({"data": value}))).into_response()
+}
+
+/// [`data`] for a write, with its revision in `Keycard-Revision`.
+pub fn data_at(revision: keycard_core::change::Revision, value: serde_json::Value) -> Response {
+    crate::revision::with_revision(revision, data(value))
 }

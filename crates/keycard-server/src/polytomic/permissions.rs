@@ -4,14 +4,13 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use keycard_core::Error;
 use keycard_core::ids::{OrganizationId, PolicyId, RoleId};
-use keycard_core::model::{
-    self, NewPolicy, NewRole, Policy, PolicyAction, PolicyPatch, Role, RolePatch,
-};
+use keycard_core::model::{NewPolicy, NewRole, Policy, PolicyAction, PolicyPatch, Role, RolePatch};
 use keycard_core::names::{ActionName, PolicyName, Provenance, RoleName};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{PolyCaller, PolyError, PolyJson, data};
+use super::{PolyCaller, PolyError, PolyJson, data, data_at};
+use crate::app::{Caller, Operation};
 use crate::state::{AppState, org_of};
 
 fn role_document(role: &Role) -> Value {
@@ -47,9 +46,9 @@ fn path_id<T: std::str::FromStr>(what: &'static str, raw: &str) -> Result<T, Pol
     raw.parse().map_err(|_| Error::not_found(what, raw).into())
 }
 
-fn org_actions(state: &AppState, org: OrganizationId) -> Result<Vec<ActionName>, PolyError> {
-    let snapshot = state.snapshot.current();
-    Ok(org_of(&snapshot, org)?.organization.actions.clone())
+/// The actions the caller's organization offers, in its order.
+fn org_actions(state: &AppState, caller: &Caller) -> Result<Vec<ActionName>, PolyError> {
+    Ok(state.app.acting_organization(caller)?.actions.clone())
 }
 
 #[derive(Debug, Deserialize)]
@@ -64,8 +63,7 @@ pub async fn list_roles(
     State(state): State<AppState>,
     caller: PolyCaller,
 ) -> Result<Response, PolyError> {
-    caller.require_admin()?;
-    let snapshot = state.snapshot.current();
+    let snapshot = state.app.read_snapshot(&caller.0, Operation::ListRoles)?;
     let org = org_of(&snapshot, caller.0.organization)?;
     let mut roles: Vec<&Role> = org.roles().collect();
     roles.sort_by_key(|role| role.id);
@@ -79,20 +77,18 @@ pub async fn create_role(
     caller: PolyCaller,
     PolyJson(body): PolyJson<RoleBody>,
 ) -> Result<Response, PolyError> {
-    caller.require_admin()?;
-    let org = caller.target_organization(&state, body.organization_id)?;
+    let caller = caller.in_organization(body.organization_id)?;
     let new = NewRole {
         name: body.name,
         description: String::new(),
-        provenance: Provenance::try_from(model::CUSTOM_PROVENANCE)?,
+        provenance: Provenance::custom(),
         system: false,
         inactive: false,
         methods: Vec::new(),
         views: Vec::new(),
     };
-    let written = state.store.create_role(&caller.0.actor(), org, new).await?;
-    state.visible(written.revision).await?;
-    Ok(data(role_document(&written.value)))
+    let written = state.app.create_role(&caller, new).await?;
+    Ok(data_at(written.revision, role_document(&written.value)))
 }
 
 pub async fn get_role(
@@ -100,10 +96,9 @@ pub async fn get_role(
     caller: PolyCaller,
     Path(id): Path<String>,
 ) -> Result<Response, PolyError> {
-    caller.require_admin()?;
     let role = state
-        .store
-        .get_role(caller.0.organization, path_id::<RoleId>("role", &id)?)
+        .app
+        .read_role(&caller.0, path_id::<RoleId>("role", &id)?)
         .await?;
     Ok(data(role_document(&role)))
 }
@@ -115,18 +110,16 @@ pub async fn update_role(
     Path(id): Path<String>,
     PolyJson(body): PolyJson<RoleBody>,
 ) -> Result<Response, PolyError> {
-    caller.require_admin()?;
-    let org = caller.target_organization(&state, body.organization_id)?;
+    let caller = caller.in_organization(body.organization_id)?;
     let patch = RolePatch {
         name: Some(body.name),
         ..RolePatch::default()
     };
     let written = state
-        .store
-        .update_role(&caller.0.actor(), org, path_id("role", &id)?, patch)
+        .app
+        .update_role(&caller, path_id("role", &id)?, patch)
         .await?;
-    state.visible(written.revision).await?;
-    Ok(data(role_document(&written.value)))
+    Ok(data_at(written.revision, role_document(&written.value)))
 }
 
 /// Deleting a role leaves its id in policies, where it grants nothing.
@@ -135,17 +128,11 @@ pub async fn delete_role(
     caller: PolyCaller,
     Path(id): Path<String>,
 ) -> Result<Response, PolyError> {
-    caller.require_admin()?;
     let revision = state
-        .store
-        .delete_role(
-            &caller.0.actor(),
-            caller.0.organization,
-            path_id("role", &id)?,
-        )
+        .app
+        .delete_role(&caller.0, path_id("role", &id)?)
         .await?;
-    state.visible(revision).await?;
-    Ok(data(json!({"id": id})))
+    Ok(data_at(revision, json!({"id": id})))
 }
 
 #[derive(Debug, Deserialize)]
@@ -183,15 +170,8 @@ pub async fn list_policies(
     State(state): State<AppState>,
     caller: PolyCaller,
 ) -> Result<Response, PolyError> {
-    caller.require_admin()?;
-    let org_id = caller.0.organization;
-    let actions = org_actions(&state, org_id)?;
-    let store = state.store.clone();
-    let policies = keycard_core::page::read_all(|page| {
-        let store = store.clone();
-        async move { store.list_policies(org_id, &page).await }
-    })
-    .await?;
+    let policies = state.app.all_policies(&caller.0).await?;
+    let actions = org_actions(&state, &caller.0)?;
     let policies = policies
         .iter()
         .map(|policy| policy_document(policy, &actions))
@@ -204,21 +184,19 @@ pub async fn create_policy(
     caller: PolyCaller,
     PolyJson(body): PolyJson<PolicyBody>,
 ) -> Result<Response, PolyError> {
-    caller.require_admin()?;
-    let org = caller.target_organization(&state, body.organization_id)?;
-    let offered = org_actions(&state, org)?;
+    let caller = caller.in_organization(body.organization_id)?;
+    let offered = org_actions(&state, &caller)?;
     let new = NewPolicy {
         name: body.name,
         system: false,
         actions: checked_actions(body.policy_actions, &offered)?,
         resources: Vec::new(),
     };
-    let written = state
-        .store
-        .create_policy(&caller.0.actor(), org, new)
-        .await?;
-    state.visible(written.revision).await?;
-    Ok(data(policy_document(&written.value, &offered)))
+    let written = state.app.create_policy(&caller, new).await?;
+    Ok(data_at(
+        written.revision,
+        policy_document(&written.value, &offered),
+    ))
 }
 
 pub async fn get_policy(
@@ -226,14 +204,13 @@ pub async fn get_policy(
     caller: PolyCaller,
     Path(id): Path<String>,
 ) -> Result<Response, PolyError> {
-    caller.require_admin()?;
     let policy = state
-        .store
-        .get_policy(caller.0.organization, path_id::<PolicyId>("policy", &id)?)
+        .app
+        .read_policy(&caller.0, path_id::<PolicyId>("policy", &id)?)
         .await?;
     Ok(data(policy_document(
         &policy,
-        &org_actions(&state, policy.organization_id)?,
+        &org_actions(&state, &caller.0)?,
     )))
 }
 
@@ -244,20 +221,21 @@ pub async fn update_policy(
     Path(id): Path<String>,
     PolyJson(body): PolyJson<PolicyBody>,
 ) -> Result<Response, PolyError> {
-    caller.require_admin()?;
-    let org = caller.target_organization(&state, body.organization_id)?;
-    let offered = org_actions(&state, org)?;
+    let caller = caller.in_organization(body.organization_id)?;
+    let offered = org_actions(&state, &caller)?;
     let patch = PolicyPatch {
         name: Some(body.name),
         actions: Some(checked_actions(body.policy_actions, &offered)?),
         resources: None,
     };
     let written = state
-        .store
-        .update_policy(&caller.0.actor(), org, path_id("policy", &id)?, patch)
+        .app
+        .update_policy(&caller, path_id("policy", &id)?, patch)
         .await?;
-    state.visible(written.revision).await?;
-    Ok(data(policy_document(&written.value, &offered)))
+    Ok(data_at(
+        written.revision,
+        policy_document(&written.value, &offered),
+    ))
 }
 
 /// Deleting a policy revokes what it granted at once.
@@ -266,15 +244,9 @@ pub async fn delete_policy(
     caller: PolyCaller,
     Path(id): Path<String>,
 ) -> Result<Response, PolyError> {
-    caller.require_admin()?;
     let revision = state
-        .store
-        .delete_policy(
-            &caller.0.actor(),
-            caller.0.organization,
-            path_id("policy", &id)?,
-        )
+        .app
+        .delete_policy(&caller.0, path_id("policy", &id)?)
         .await?;
-    state.visible(revision).await?;
-    Ok(data(json!({"id": id})))
+    Ok(data_at(revision, json!({"id": id})))
 }

@@ -14,7 +14,8 @@ use keycard_core::snapshot::OrgSnapshot;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{PolyCaller, PolyError, PolyJson, data};
+use super::{PolyCaller, PolyError, PolyJson, data, data_at};
+use crate::app::{Caller, Operation};
 use crate::auth::Credential;
 use crate::revision::with_revision;
 use crate::state::{AppState, org_of};
@@ -53,7 +54,7 @@ fn organization_document(org: &Organization) -> Value {
 
 /// Renders a user from the current snapshot (which includes every write this node acknowledged).
 fn render_user(state: &AppState, account: &Account) -> Result<Value, PolyError> {
-    let snapshot = state.snapshot.current();
+    let snapshot = state.app.snapshot();
     Ok(user_document(
         org_of(&snapshot, account.organization_id)?,
         account,
@@ -63,7 +64,7 @@ fn render_user(state: &AppState, account: &Account) -> Result<Value, PolyError> 
 /// `GET /api/me`.
 pub async fn me(State(state): State<AppState>, caller: PolyCaller) -> Result<Response, PolyError> {
     let caller = caller.0;
-    let snapshot = state.snapshot.current();
+    let snapshot = state.app.snapshot();
     let org = org_of(&snapshot, caller.organization)?;
     let home = org_of(&snapshot, caller.account.organization_id)?;
     let method = match caller.credential {
@@ -90,7 +91,10 @@ pub async fn current_organization(
     State(state): State<AppState>,
     caller: PolyCaller,
 ) -> Result<Response, PolyError> {
-    let organization = state.store.get_organization(caller.0.organization).await?;
+    let organization = state
+        .app
+        .read_organization(&caller.0, caller.0.organization)
+        .await?;
     Ok(data(organization_document(&organization)))
 }
 
@@ -121,15 +125,15 @@ pub struct UpdateUser {
 /// Roles from `role_ids` plus the legacy `role` name.
 fn assigned_roles(
     state: &AppState,
-    org: OrganizationId,
+    caller: &Caller,
     legacy: Option<&str>,
     role_ids: Option<Vec<RoleId>>,
 ) -> Result<Option<Vec<RoleId>>, PolyError> {
     let Some(legacy) = legacy else {
         return Ok(role_ids);
     };
-    let snapshot = state.snapshot.current();
-    let org = org_of(&snapshot, org)?;
+    let snapshot = state.app.snapshot();
+    let org = org_of(&snapshot, caller.organization)?;
     let named = match legacy.to_ascii_lowercase().as_str() {
         "admin" => system_role(org, model::ADMIN_ROLE),
         "user" | "member" => system_role(org, model::MEMBER_ROLE),
@@ -150,34 +154,15 @@ fn assigned_roles(
 }
 
 /// Administrators manage their own organization's users; partners any organization's.
-fn user_scope(caller: &PolyCaller, org: OrganizationId) -> Result<(), PolyError> {
-    if caller.0.partner || (caller.0.admin && org == caller.0.organization) {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(format!(
-            "`{}` may not manage users of organization `{org}`",
-            caller.0.account.username
-        ))
-        .into())
-    }
-}
-
-fn organization_of_path(state: &AppState, raw: &str) -> Result<OrganizationId, PolyError> {
+/// The caller acting in the organization a path names (partners act in any).
+fn organization_of_path(caller: &PolyCaller, raw: &str) -> Result<Caller, PolyError> {
     let id: OrganizationId = path_id("organization", raw)?;
-    if state.snapshot.current().organization(id).is_none() {
-        return Err(Error::not_found("organization", raw).into());
-    }
-    Ok(id)
+    Ok(caller.0.acting_in(id)?)
 }
 
-async fn list_in(
-    state: &AppState,
-    caller: &PolyCaller,
-    org: OrganizationId,
-) -> Result<Response, PolyError> {
-    user_scope(caller, org)?;
-    let snapshot = state.snapshot.current();
-    let org = org_of(&snapshot, org)?;
+async fn list_in(state: &AppState, caller: &Caller) -> Result<Response, PolyError> {
+    let snapshot = state.app.read_snapshot(caller, Operation::ListAccounts)?;
+    let org = org_of(&snapshot, caller.organization)?;
     let mut accounts: Vec<&Account> = org.accounts().collect();
     accounts.sort_by_key(|account| account.id);
     Ok(data(Value::Array(
@@ -190,42 +175,33 @@ async fn list_in(
 
 async fn create_in(
     state: &AppState,
-    caller: &PolyCaller,
-    org: OrganizationId,
+    caller: &Caller,
     body: CreateUser,
 ) -> Result<Response, PolyError> {
-    user_scope(caller, org)?;
     let roles =
-        assigned_roles(state, org, body.role.as_deref(), body.role_ids)?.unwrap_or_default();
+        assigned_roles(state, caller, body.role.as_deref(), body.role_ids)?.unwrap_or_default();
     let new = NewAccount {
         username: Username::try_from(body.email.to_string())?,
         email: Some(body.email),
         first_name: String::new(),
-        provenance: Provenance::try_from(model::LOCAL_PROVENANCE)?,
+        provenance: Provenance::local(),
         inactive: false,
         service_account: false,
         password_hash: None,
         roles,
         groups: Vec::new(),
     };
-    let written = state
-        .store
-        .create_account(&caller.0.actor(), org, new)
-        .await?;
-    state.visible(written.revision).await?;
-    Ok(data(render_user(state, &written.value)?))
+    let written = state.app.create_account(caller, new).await?;
+    Ok(data_at(
+        written.revision,
+        render_user(state, &written.value)?,
+    ))
 }
 
-async fn get_in(
-    state: &AppState,
-    caller: &PolyCaller,
-    org: OrganizationId,
-    id: &str,
-) -> Result<Response, PolyError> {
-    user_scope(caller, org)?;
+async fn get_in(state: &AppState, caller: &Caller, id: &str) -> Result<Response, PolyError> {
     let account = state
-        .store
-        .get_account(org, path_id::<AccountId>("user", id)?)
+        .app
+        .read_account(caller, path_id::<AccountId>("user", id)?)
         .await?;
     Ok(data(render_user(state, &account)?))
 }
@@ -233,51 +209,39 @@ async fn get_in(
 /// Changes the user's role assignments (and email, when given).
 async fn update_in(
     state: &AppState,
-    caller: &PolyCaller,
-    org: OrganizationId,
+    caller: &Caller,
     id: &str,
     body: UpdateUser,
 ) -> Result<Response, PolyError> {
-    user_scope(caller, org)?;
-    let roles = assigned_roles(state, org, body.role.as_deref(), body.role_ids)?;
+    let roles = assigned_roles(state, caller, body.role.as_deref(), body.role_ids)?;
     let patch = AccountPatch {
         email: body.email.map(Some),
         roles,
         ..AccountPatch::default()
     };
     let written = state
-        .store
-        .update_account(&caller.0.actor(), org, path_id("user", id)?, patch)
+        .app
+        .update_account(caller, path_id("user", id)?, patch)
         .await?;
-    state.visible(written.revision).await?;
-    Ok(data(render_user(state, &written.value)?))
+    Ok(data_at(
+        written.revision,
+        render_user(state, &written.value)?,
+    ))
 }
 
-async fn delete_in(
-    state: &AppState,
-    caller: &PolyCaller,
-    org: OrganizationId,
-    id: &str,
-) -> Result<Response, PolyError> {
-    user_scope(caller, org)?;
-    let account: AccountId = path_id("user", id)?;
-    if account == caller.0.account.id {
-        return Err(Error::Forbidden("a user cannot delete itself".into()).into());
-    }
+async fn delete_in(state: &AppState, caller: &Caller, id: &str) -> Result<Response, PolyError> {
     let revision = state
-        .store
-        .delete_account(&caller.0.actor(), org, account)
+        .app
+        .delete_account(caller, path_id("user", id)?)
         .await?;
-    state.visible(revision).await?;
-    Ok(data(json!({"id": id})))
+    Ok(data_at(revision, json!({"id": id})))
 }
 
 pub async fn list_own_users(
     State(state): State<AppState>,
     caller: PolyCaller,
 ) -> Result<Response, PolyError> {
-    let org = caller.0.organization;
-    list_in(&state, &caller, org).await
+    list_in(&state, &caller.0).await
 }
 
 pub async fn create_own_user(
@@ -285,8 +249,7 @@ pub async fn create_own_user(
     caller: PolyCaller,
     PolyJson(body): PolyJson<CreateUser>,
 ) -> Result<Response, PolyError> {
-    let org = caller.0.organization;
-    create_in(&state, &caller, org, body).await
+    create_in(&state, &caller.0, body).await
 }
 
 pub async fn get_own_user(
@@ -294,8 +257,7 @@ pub async fn get_own_user(
     caller: PolyCaller,
     Path(id): Path<String>,
 ) -> Result<Response, PolyError> {
-    let org = caller.0.organization;
-    get_in(&state, &caller, org, &id).await
+    get_in(&state, &caller.0, &id).await
 }
 
 pub async fn update_own_user(
@@ -304,8 +266,7 @@ pub async fn update_own_user(
     Path(id): Path<String>,
     PolyJson(body): PolyJson<UpdateUser>,
 ) -> Result<Response, PolyError> {
-    let org = caller.0.organization;
-    update_in(&state, &caller, org, &id, body).await
+    update_in(&state, &caller.0, &id, body).await
 }
 
 pub async fn delete_own_user(
@@ -313,8 +274,7 @@ pub async fn delete_own_user(
     caller: PolyCaller,
     Path(id): Path<String>,
 ) -> Result<Response, PolyError> {
-    let org = caller.0.organization;
-    delete_in(&state, &caller, org, &id).await
+    delete_in(&state, &caller.0, &id).await
 }
 
 pub async fn list_users(
@@ -322,8 +282,7 @@ pub async fn list_users(
     caller: PolyCaller,
     Path(org): Path<String>,
 ) -> Result<Response, PolyError> {
-    let org = organization_of_path(&state, &org)?;
-    list_in(&state, &caller, org).await
+    list_in(&state, &organization_of_path(&caller, &org)?).await
 }
 
 pub async fn create_user(
@@ -332,8 +291,7 @@ pub async fn create_user(
     Path(org): Path<String>,
     PolyJson(body): PolyJson<CreateUser>,
 ) -> Result<Response, PolyError> {
-    let org = organization_of_path(&state, &org)?;
-    create_in(&state, &caller, org, body).await
+    create_in(&state, &organization_of_path(&caller, &org)?, body).await
 }
 
 pub async fn get_user(
@@ -341,8 +299,7 @@ pub async fn get_user(
     caller: PolyCaller,
     Path((org, id)): Path<(String, String)>,
 ) -> Result<Response, PolyError> {
-    let org = organization_of_path(&state, &org)?;
-    get_in(&state, &caller, org, &id).await
+    get_in(&state, &organization_of_path(&caller, &org)?, &id).await
 }
 
 pub async fn update_user(
@@ -351,8 +308,7 @@ pub async fn update_user(
     Path((org, id)): Path<(String, String)>,
     PolyJson(body): PolyJson<UpdateUser>,
 ) -> Result<Response, PolyError> {
-    let org = organization_of_path(&state, &org)?;
-    update_in(&state, &caller, org, &id, body).await
+    update_in(&state, &organization_of_path(&caller, &org)?, &id, body).await
 }
 
 pub async fn delete_user(
@@ -360,8 +316,7 @@ pub async fn delete_user(
     caller: PolyCaller,
     Path((org, id)): Path<(String, String)>,
 ) -> Result<Response, PolyError> {
-    let org = organization_of_path(&state, &org)?;
-    delete_in(&state, &caller, org, &id).await
+    delete_in(&state, &organization_of_path(&caller, &org)?, &id).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -381,9 +336,8 @@ pub async fn create_user_key(
 ) -> Result<Response, PolyError> {
     let Query(query) =
         query.map_err(|rejection| PolyError::new("invalid_query", rejection.body_text()))?;
-    let org = organization_of_path(&state, &org)?;
+    let caller = organization_of_path(&caller, &org)?;
     let account: AccountId = path_id("user", &id)?;
-    let caller = caller.0.acting_in(org)?;
     let written = state
         .app
         .replace_api_keys(
@@ -439,21 +393,11 @@ impl OrganizationBody {
     }
 }
 
-fn require_partner(caller: &PolyCaller) -> Result<(), PolyError> {
-    caller.0.require_partner().map_err(PolyError::from)
-}
-
 pub async fn list_organizations(
     State(state): State<AppState>,
     caller: PolyCaller,
 ) -> Result<Response, PolyError> {
-    require_partner(&caller)?;
-    let store = state.store.clone();
-    let organizations = keycard_core::page::read_all(|page| {
-        let store = store.clone();
-        async move { store.list_organizations(&page).await }
-    })
-    .await?;
+    let organizations = state.app.all_organizations(&caller.0).await?;
     let organizations = organizations.iter().map(organization_document).collect();
     Ok(data(Value::Array(organizations)))
 }
@@ -463,16 +407,14 @@ pub async fn create_organization(
     caller: PolyCaller,
     PolyJson(body): PolyJson<OrganizationBody>,
 ) -> Result<Response, PolyError> {
-    require_partner(&caller)?;
     let sso = body.sso()?;
     let mut new = standard_organization(body.name)?;
     new.sso = sso;
-    let written = state
-        .store
-        .create_organization(&caller.0.actor(), new)
-        .await?;
-    state.visible(written.revision).await?;
-    Ok(data(organization_document(&written.value)))
+    let written = state.app.create_organization(&caller.0, new).await?;
+    Ok(data_at(
+        written.revision,
+        organization_document(&written.value),
+    ))
 }
 
 pub async fn get_organization(
@@ -481,11 +423,8 @@ pub async fn get_organization(
     Path(org): Path<String>,
 ) -> Result<Response, PolyError> {
     let id: OrganizationId = path_id("organization", &org)?;
-    if !caller.0.partner && id != caller.0.organization {
-        return Err(Error::not_found("organization", org).into());
-    }
     Ok(data(organization_document(
-        &state.store.get_organization(id).await?,
+        &state.app.read_organization(&caller.0, id).await?,
     )))
 }
 
@@ -495,7 +434,6 @@ pub async fn update_organization(
     Path(org): Path<String>,
     PolyJson(body): PolyJson<OrganizationBody>,
 ) -> Result<Response, PolyError> {
-    require_partner(&caller)?;
     let id: OrganizationId = path_id("organization", &org)?;
     let sso = body.sso()?;
     let patch = OrganizationPatch {
@@ -503,12 +441,11 @@ pub async fn update_organization(
         actions: None,
         sso: Some(sso),
     };
-    let written = state
-        .store
-        .update_organization(&caller.0.actor(), id, patch)
-        .await?;
-    state.visible(written.revision).await?;
-    Ok(data(organization_document(&written.value)))
+    let written = state.app.update_organization(&caller.0, id, patch).await?;
+    Ok(data_at(
+        written.revision,
+        organization_document(&written.value),
+    ))
 }
 
 pub async fn delete_organization(
@@ -516,12 +453,7 @@ pub async fn delete_organization(
     caller: PolyCaller,
     Path(org): Path<String>,
 ) -> Result<Response, PolyError> {
-    require_partner(&caller)?;
     let id: OrganizationId = path_id("organization", &org)?;
-    let revision = state
-        .store
-        .delete_organization(&caller.0.actor(), id)
-        .await?;
-    state.visible(revision).await?;
-    Ok(data(json!({"id": org})))
+    let revision = state.app.delete_organization(&caller.0, id).await?;
+    Ok(data_at(revision, json!({"id": org})))
 }

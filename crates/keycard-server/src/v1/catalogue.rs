@@ -29,12 +29,7 @@ async fn import_manifest(
     caller: Caller,
     Json(manifest): Json<Manifest>,
 ) -> Result<Committed, ApiError> {
-    caller.require_admin()?;
-    let revision = state
-        .store
-        .import_manifest(&caller.actor(), caller.organization, manifest)
-        .await?;
-    state.visible(revision).await?;
+    let revision = state.app.import_manifest(&caller, manifest).await?;
     Ok(Committed { revision })
 }
 
@@ -45,11 +40,10 @@ async fn list_methods(
     caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<axum::Json<List<Method>>, ApiError> {
-    caller.require_admin()?;
     Ok(axum::Json(
         state
-            .store
-            .list_methods(caller.organization, &query.page()?)
+            .app
+            .list_methods(&caller, &query.page()?)
             .await?
             .into(),
     ))
@@ -64,12 +58,7 @@ async fn delete_method(
     caller: Caller,
     Path((provenance, name)): Path<(Provenance, String)>,
 ) -> Result<Committed, ApiError> {
-    caller.require_admin()?;
-    let revision = state
-        .store
-        .delete_method(&caller.actor(), caller.organization, &provenance, &name)
-        .await?;
-    state.visible(revision).await?;
+    let revision = state.app.delete_method(&caller, &provenance, &name).await?;
     Ok(Committed { revision })
 }
 
@@ -80,13 +69,8 @@ async fn list_views(
     caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<axum::Json<List<View>>, ApiError> {
-    caller.require_admin()?;
     Ok(axum::Json(
-        state
-            .store
-            .list_views(caller.organization, &query.page()?)
-            .await?
-            .into(),
+        state.app.list_views(&caller, &query.page()?).await?.into(),
     ))
 }
 
@@ -105,16 +89,9 @@ async fn delete_view(
     caller: Caller,
     Query(key): Query<ViewKey>,
 ) -> Result<Committed, ApiError> {
-    caller.require_admin()?;
     let revision = state
-        .store
-        .delete_view(
-            &caller.actor(),
-            caller.organization,
-            &key.provenance,
-            &key.path,
-        )
+        .app
+        .delete_view(&caller, &key.provenance, &key.path)
         .await?;
-    state.visible(revision).await?;
     Ok(Committed { revision })
 }

@@ -40,7 +40,6 @@ async fn list_changes(
     caller: Caller,
     Query(query): Query<ChangesQuery>,
 ) -> Result<axum::Json<ChangesPage>, ApiError> {
-    caller.require_admin()?;
     let limit = query.limit.unwrap_or(100);
     if limit == 0 || limit > 1000 {
         return Err(keycard_core::Error::invalid("limit", "must be between 1 and 1000").into());
@@ -48,8 +47,8 @@ async fn list_changes(
     let after = Revision(query.after.unwrap_or(0));
     // One extra revision tells whether another page exists.
     let mut items = state
-        .store
-        .organization_changes(caller.organization, after, limit + 1)
+        .app
+        .organization_changes(&caller, after, limit + 1)
         .await?;
     let mut revisions: Vec<Revision> = items.iter().map(|change| change.revision).collect();
     revisions.dedup();

@@ -1,7 +1,6 @@
 //! Organizations (tenants). Only partners, the administrators of the default organization, manage them.
 
 use axum::extract::State;
-use keycard_core::Error;
 use keycard_core::builtin::standard_organization;
 use keycard_core::ids::OrganizationId;
 use keycard_core::model::{Organization, OrganizationPatch, SsoSettings};
@@ -54,9 +53,12 @@ async fn list_organizations(
     caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<axum::Json<List<Organization>>, ApiError> {
-    caller.require_partner()?;
     Ok(axum::Json(
-        state.store.list_organizations(&query.page()?).await?.into(),
+        state
+            .app
+            .list_organizations(&caller, &query.page()?)
+            .await?
+            .into(),
     ))
 }
 
@@ -68,7 +70,6 @@ async fn create_organization(
     caller: Caller,
     Json(body): Json<OrganizationBody>,
 ) -> Result<Saved<Organization>, ApiError> {
-    caller.require_partner()?;
     let mut new = standard_organization(body.name)?;
     if let Some(actions) = body.actions {
         new.actions = actions;
@@ -76,20 +77,9 @@ async fn create_organization(
     if let Some(sso) = body.sso {
         new.sso = sso;
     }
-    let written = state
-        .store
-        .create_organization(&caller.actor(), new)
-        .await?;
-    state.visible(written.revision).await?;
-    Ok(Saved::created(written))
-}
-
-fn ensure_visible(caller: &Caller, id: OrganizationId) -> Result<(), ApiError> {
-    if caller.partner || caller.account.organization_id == id {
-        Ok(())
-    } else {
-        Err(Error::not_found("organization", id).into())
-    }
+    Ok(Saved::created(
+        state.app.create_organization(&caller, new).await?,
+    ))
 }
 
 /// Reads an organization: partners read any, others only their own.
@@ -100,8 +90,7 @@ async fn get_organization(
     caller: Caller,
     Path(id): Path<OrganizationId>,
 ) -> Result<axum::Json<Organization>, ApiError> {
-    ensure_visible(&caller, id)?;
-    Ok(axum::Json(state.store.get_organization(id).await?))
+    Ok(axum::Json(state.app.read_organization(&caller, id).await?))
 }
 
 /// Renames an organization.
@@ -113,21 +102,14 @@ async fn update_organization(
     Path(id): Path<OrganizationId>,
     Json(body): Json<OrganizationUpdate>,
 ) -> Result<Saved<Organization>, ApiError> {
-    caller.require_partner()?;
-    let written = state
-        .store
-        .update_organization(
-            &caller.actor(),
-            id,
-            OrganizationPatch {
-                name: body.name,
-                actions: body.actions,
-                sso: body.sso,
-            },
-        )
-        .await?;
-    state.visible(written.revision).await?;
-    Ok(Saved::updated(written))
+    let patch = OrganizationPatch {
+        name: body.name,
+        actions: body.actions,
+        sso: body.sso,
+    };
+    Ok(Saved::updated(
+        state.app.update_organization(&caller, id, patch).await?,
+    ))
 }
 
 /// Deletes an organization and everything in it. The default organization cannot be deleted.
@@ -138,8 +120,6 @@ async fn delete_organization(
     caller: Caller,
     Path(id): Path<OrganizationId>,
 ) -> Result<Committed, ApiError> {
-    caller.require_partner()?;
-    let revision = state.store.delete_organization(&caller.actor(), id).await?;
-    state.visible(revision).await?;
+    let revision = state.app.delete_organization(&caller, id).await?;
     Ok(Committed { revision })
 }

@@ -58,11 +58,10 @@ async fn list_policies(
     caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<axum::Json<List<Policy>>, ApiError> {
-    caller.require_admin()?;
     Ok(axum::Json(
         state
-            .store
-            .list_policies(caller.organization, &query.page()?)
+            .app
+            .list_policies(&caller, &query.page()?)
             .await?
             .into(),
     ))
@@ -76,19 +75,13 @@ async fn create_policy(
     caller: Caller,
     Json(body): Json<CreatePolicy>,
 ) -> Result<Saved<Policy>, ApiError> {
-    caller.require_admin()?;
     let new = NewPolicy {
         name: body.name,
         system: false,
         actions: body.actions,
         resources: body.resources,
     };
-    let written = state
-        .store
-        .create_policy(&caller.actor(), caller.organization, new)
-        .await?;
-    state.visible(written.revision).await?;
-    Ok(Saved::created(written))
+    Ok(Saved::created(state.app.create_policy(&caller, new).await?))
 }
 
 /// Reads a policy.
@@ -99,10 +92,7 @@ async fn get_policy(
     caller: Caller,
     Path(id): Path<PolicyId>,
 ) -> Result<axum::Json<Policy>, ApiError> {
-    caller.require_admin()?;
-    Ok(axum::Json(
-        state.store.get_policy(caller.organization, id).await?,
-    ))
+    Ok(axum::Json(state.app.read_policy(&caller, id).await?))
 }
 
 /// Changes a policy; lists replace wholesale.
@@ -114,18 +104,14 @@ async fn update_policy(
     Path(id): Path<PolicyId>,
     Json(body): Json<UpdatePolicy>,
 ) -> Result<Saved<Policy>, ApiError> {
-    caller.require_admin()?;
     let patch = PolicyPatch {
         name: body.name,
         actions: body.actions,
         resources: body.resources,
     };
-    let written = state
-        .store
-        .update_policy(&caller.actor(), caller.organization, id, patch)
-        .await?;
-    state.visible(written.revision).await?;
-    Ok(Saved::updated(written))
+    Ok(Saved::updated(
+        state.app.update_policy(&caller, id, patch).await?,
+    ))
 }
 
 /// Deletes a policy; what it granted is revoked at once.
@@ -136,12 +122,7 @@ async fn delete_policy(
     caller: Caller,
     Path(id): Path<PolicyId>,
 ) -> Result<Committed, ApiError> {
-    caller.require_admin()?;
-    let revision = state
-        .store
-        .delete_policy(&caller.actor(), caller.organization, id)
-        .await?;
-    state.visible(revision).await?;
+    let revision = state.app.delete_policy(&caller, id).await?;
     Ok(Committed { revision })
 }
 
@@ -154,13 +135,12 @@ async fn attach(
     Path(id): Path<PolicyId>,
     Json(resource): Json<ResourceRef>,
 ) -> Result<Saved<Policy>, ApiError> {
-    caller.require_admin()?;
-    let written = state
-        .store
-        .set_attachment(&caller.actor(), caller.organization, id, resource, true)
-        .await?;
-    state.visible(written.revision).await?;
-    Ok(Saved::updated(written))
+    Ok(Saved::updated(
+        state
+            .app
+            .set_attachment(&caller, id, resource, true)
+            .await?,
+    ))
 }
 
 /// Detaches the policy from a resource.
@@ -172,15 +152,14 @@ async fn detach(
     Path(id): Path<PolicyId>,
     Query(query): Query<ResourceQuery>,
 ) -> Result<Saved<Policy>, ApiError> {
-    caller.require_admin()?;
     let resource = ResourceRef {
         resource_type: query.resource_type,
         id: query.id,
     };
-    let written = state
-        .store
-        .set_attachment(&caller.actor(), caller.organization, id, resource, false)
-        .await?;
-    state.visible(written.revision).await?;
-    Ok(Saved::updated(written))
+    Ok(Saved::updated(
+        state
+            .app
+            .set_attachment(&caller, id, resource, false)
+            .await?,
+    ))
 }
