@@ -14,7 +14,6 @@ use keycard_core::store::{StateItem, Store};
 use keycard_core::{Error, Result};
 use tokio::sync::Mutex;
 
-use crate::auth::LoginLimiter;
 use crate::metrics::Metrics;
 
 /// Settings that change how the server behaves (not where it listens).
@@ -67,8 +66,6 @@ pub struct SharedState {
     pub store: Arc<dyn Store>,
     pub snapshot: Arc<SnapshotHandle>,
     pub settings: Arc<Settings>,
-    pub default_organization: OrganizationId,
-    pub limiter: Arc<LoginLimiter>,
     pub metrics: Arc<Metrics>,
 }
 
@@ -87,12 +84,15 @@ impl AppState {
             .id;
         let snapshot = Arc::new(SnapshotHandle::load(store.clone()).await?);
         Ok(Self(Arc::new(SharedState {
-            app: crate::app::App::new(store.clone(), snapshot.clone()),
+            app: crate::app::App::new(
+                store.clone(),
+                snapshot.clone(),
+                default_organization,
+                settings.session_ttl,
+            ),
             store,
             snapshot,
             settings: Arc::new(settings),
-            default_organization,
-            limiter: Arc::new(LoginLimiter::default()),
             metrics: Arc::new(Metrics::default()),
         })))
     }

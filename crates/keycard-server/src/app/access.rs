@@ -76,6 +76,7 @@ pub enum Operation {
     UpdateOrganization,
     DeleteOrganization,
     ReadChanges,
+    SetPassword,
 }
 
 impl Operation {
@@ -122,6 +123,7 @@ impl Operation {
         Operation::UpdateOrganization,
         Operation::DeleteOrganization,
         Operation::ReadChanges,
+        Operation::SetPassword,
     ];
 
     /// The table.
@@ -169,6 +171,7 @@ impl Operation {
             UpdateOrganization => Rule::Partner,
             DeleteOrganization => Rule::Partner,
             ReadChanges => Rule::Admin,
+            SetPassword => Rule::SelfOrAdmin,
         }
     }
 }

@@ -8,6 +8,7 @@
 //! their wire formats and these methods (ADR 0006).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use keycard_core::change::Revision;
 use keycard_core::ids::{AccountId, OrganizationId};
@@ -20,6 +21,7 @@ use crate::state::SnapshotHandle;
 
 pub mod access;
 mod accounts;
+mod authentication;
 mod caller;
 mod catalogue;
 mod changes;
@@ -31,6 +33,7 @@ mod roles;
 
 pub use access::Operation;
 pub use accounts::validate_first_name;
+pub use authentication::{LoginLimiter, hash_password};
 pub use caller::{Caller, Credential};
 pub use credentials::IssuedKey;
 
@@ -39,11 +42,25 @@ pub use credentials::IssuedKey;
 pub struct App {
     store: Arc<dyn Store>,
     snapshot: Arc<SnapshotHandle>,
+    default_organization: OrganizationId,
+    session_ttl: Duration,
+    limiter: Arc<LoginLimiter>,
 }
 
 impl App {
-    pub fn new(store: Arc<dyn Store>, snapshot: Arc<SnapshotHandle>) -> Self {
-        Self { store, snapshot }
+    pub fn new(
+        store: Arc<dyn Store>,
+        snapshot: Arc<SnapshotHandle>,
+        default_organization: OrganizationId,
+        session_ttl: Duration,
+    ) -> Self {
+        Self {
+            store,
+            snapshot,
+            default_organization,
+            session_ttl,
+            limiter: Arc::default(),
+        }
     }
 
     /// The snapshot decisions read now.

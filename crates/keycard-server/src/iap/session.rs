@@ -39,9 +39,11 @@ pub async fn login(
     IapJson(body): IapJson<LoginBody>,
 ) -> Result<Response, IapError> {
     let org = auth::login_organization(&state, &headers)?;
-    let account =
-        auth::verify_password(&state, org, &body.user.username, &body.user.password, ip).await?;
-    let (_, token) = auth::open_session(&state, &account).await?;
+    let account = state
+        .app
+        .verify_password(org, &body.user.username, &body.user.password, ip)
+        .await?;
+    let (_, token) = state.app.open_session(&account).await?;
     let secure = if crate::origin::is_https(&state.settings, &headers, ip) {
         "; Secure"
     } else {
@@ -66,9 +68,7 @@ pub async fn logout(
     State(state): State<AppState>,
     caller: IapCaller,
 ) -> Result<Response, IapError> {
-    if let Credential::Session(id) = caller.caller.credential {
-        state.store.revoke_session(id).await?;
-    }
+    state.app.end_own_session(&caller.caller).await?;
     Ok(super::ok_message("logged out"))
 }
 
@@ -130,7 +130,9 @@ async fn client_credentials(
     let presented = secret::parse_token(client_secret)
         .filter(|token| token.kind == TokenKind::ApiKey)
         .ok_or_else(invalid)?;
-    let (account, credential) = auth::verify_token(state, client_secret)
+    let (account, credential) = state
+        .app
+        .verify_token(client_secret)
         .await
         .map_err(|_| invalid())?;
     if account.id != id
@@ -139,8 +141,8 @@ async fn client_credentials(
     {
         return Err(invalid());
     }
-    let (_, token) = auth::open_session(state, &account).await?;
-    Ok((token, state.settings.session_ttl.as_secs()))
+    let (_, token) = state.app.open_session(&account).await?;
+    Ok((token, state.app.session_ttl().as_secs()))
 }
 
 #[derive(Debug, Deserialize)]

@@ -2,7 +2,6 @@
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use keycard_core::Error;
 use keycard_core::ids::{AccountId, ApiKeyId, GroupId, RoleId};
 use keycard_core::model::{Account, AccountPatch, ApiKey, Link, NewAccount, Principal};
 use keycard_core::names::{Email, Provenance, Username};
@@ -11,8 +10,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Committed, List, ListQuery, Saved, change_link, double_option, hash_password};
-use crate::auth::{self, Caller, Credential};
+use super::{Committed, List, ListQuery, Saved, change_link, double_option};
+use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, Json, Path, Query};
 use crate::revision::with_revision;
 use crate::state::AppState;
@@ -99,17 +98,6 @@ pub struct RevokedSessions {
     pub revoked: u64,
 }
 
-/// Administrators act on any account of the organization; others only on their own.
-fn require_self_or_admin(caller: &Caller, id: AccountId) -> Result<(), ApiError> {
-    if caller.admin
-        || (caller.account.id == id && caller.organization == caller.account.organization_id)
-    {
-        Ok(())
-    } else {
-        Ok(caller.require_admin()?)
-    }
-}
-
 /// Lists the organization's accounts.
 #[utoipa::path(get, path = "/v1/accounts", tag = "accounts", params(ListQuery), responses((status = 200, body = List<Account>)))]
 async fn list_accounts(
@@ -135,7 +123,7 @@ async fn create_account(
     Json(body): Json<CreateAccount>,
 ) -> Result<Saved<Account>, ApiError> {
     let password_hash = match body.password {
-        Some(password) => Some(hash_password(password).await?),
+        Some(password) => Some(crate::app::hash_password(password).await?),
         None => None,
     };
     let new = NewAccount {
@@ -208,37 +196,10 @@ async fn set_password(
     Path(id): Path<AccountId>,
     Json(body): Json<SetPassword>,
 ) -> Result<Saved<Account>, ApiError> {
-    require_self_or_admin(&caller, id)?;
-    if !caller.admin {
-        let current = body.current_password.as_deref().unwrap_or_default();
-        auth::verify_password(
-            &state,
-            caller.organization,
-            caller.account.username.as_str(),
-            current,
-            None,
-        )
-        .await
-        .map_err(|_| ApiError::from(Error::Forbidden("the current password is wrong".into())))?;
-    }
-    let hash = match body.password {
-        Some(password) => Some(hash_password(password).await?),
-        None => None,
-    };
     let written = state
-        .store
-        .set_password_hash(
-            &caller.actor(),
-            caller.organization,
-            id,
-            hash,
-            match caller.credential {
-                Credential::Session(session) if caller.account.id == id => Some(session),
-                _ => None,
-            },
-        )
+        .app
+        .set_password(&caller, id, body.password, body.current_password.as_deref())
         .await?;
-    state.visible(written.revision).await?;
     Ok(Saved::updated(written))
 }
 

@@ -160,18 +160,6 @@ pub fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
-/// Hashes a password off the async workers.
-pub async fn hash_password(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || keycard_core::secret::hash_password(&password))
-        .await
-        .map_err(|err| {
-            ApiError::from(keycard_core::Error::Internal(format!(
-                "password hashing failed: {err}"
-            )))
-        })?
-        .map_err(ApiError::from)
-}
-
 /// Adds or removes one membership or role assignment.
 pub async fn change_link(
     state: &AppState,

@@ -2,15 +2,15 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use keycard_core::Error;
 use keycard_core::decision::{self, EffectiveRole};
 use keycard_core::model::{Account, Organization, Session};
-use keycard_core::{Error, ids::OrganizationId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::{self, Caller, ClientIp, Credential};
+use crate::auth::{Caller, ClientIp};
 use crate::error::{ApiError, ErrorBody, Json};
 use crate::state::{AppState, org_of};
 
@@ -58,24 +58,18 @@ async fn login(
     Json(body): Json<Login>,
 ) -> Result<(StatusCode, axum::Json<LoggedIn>), ApiError> {
     let org = match body.organization.as_deref() {
-        None => state.default_organization,
-        Some(named) => {
-            let snapshot = state.snapshot.current();
-            let by_id = named
-                .parse::<OrganizationId>()
-                .ok()
-                .filter(|id| snapshot.organization(*id).is_some());
-            by_id
-                .or_else(|| {
-                    snapshot
-                        .organization_by_name(named)
-                        .map(|org| org.organization.id)
-                })
-                .ok_or_else(|| Error::Unauthenticated("invalid username or password".into()))?
-        }
+        None => state.app.default_organization(),
+        // An unknown organization is a failed login, not a way to learn which ones exist.
+        Some(named) => state
+            .app
+            .organization_named(named)
+            .map_err(|_| Error::Unauthenticated("invalid username or password".into()))?,
     };
-    let account = auth::verify_password(&state, org, &body.username, &body.password, ip).await?;
-    let (session, token) = auth::open_session(&state, &account).await?;
+    let account = state
+        .app
+        .verify_password(org, &body.username, &body.password, ip)
+        .await?;
+    let (session, token) = state.app.open_session(&account).await?;
     Ok((StatusCode::CREATED, axum::Json(LoggedIn { token, session })))
 }
 
@@ -83,23 +77,21 @@ async fn login(
 #[utoipa::path(delete, path = "/v1/sessions/current", tag = "sessions",
     responses((status = 204), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
-    match caller.credential {
-        Credential::Session(id) => {
-            state.store.revoke_session(id).await?;
-            Ok(StatusCode::NO_CONTENT)
-        }
-        _ => Err(Error::invalid(
+    if state.app.end_own_session(&caller).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(Error::invalid(
             "credential",
             "the request was not authenticated with a session token",
         )
-        .into()),
+        .into())
     }
 }
 
 /// Describes the caller: account, organization, standing and effective roles.
 #[utoipa::path(get, path = "/v1/me", tag = "sessions", responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
 async fn me(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<Me>, ApiError> {
-    let snapshot = state.snapshot.current();
+    let snapshot = state.app.snapshot();
     let home = org_of(&snapshot, caller.account.organization_id)?;
     let organization = org_of(&snapshot, caller.organization)?
         .organization
