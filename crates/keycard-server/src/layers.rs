@@ -100,7 +100,7 @@ where
                 let inner = std::mem::replace(&mut self.inner, clone);
                 let state = self.state.clone();
                 let waited: BoxedResponse = Box::pin(async move {
-                    if let Err(err) = state.at_least(revision).await {
+                    if let Err(err) = state.app.at_least(revision).await {
                         return ApiError::from(err).into_response();
                     }
                     match inner.oneshot(req).await {

@@ -21,33 +21,22 @@ pub fn router(openapi: utoipa::openapi::OpenApi) -> Router<AppState> {
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
 }
 
-/// Ready when the store answers, would take a write, and the snapshot is loaded. A node that can
-/// read but not write (unwritable files, a lock held elsewhere) is not ready: it would refuse
-/// every write with 503.
+/// Ready when the store answers, would take a write, and the snapshot is loaded (see
+/// `App::readiness`); probes answer within two seconds even when the database hangs.
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    let snapshot_revision = state.snapshot.current().revision();
-    // Probes time out quickly: answer within two seconds even when the database hangs.
-    let latest = tokio::time::timeout(std::time::Duration::from_secs(2), async {
-        state.store.writable().await?;
-        state.store.latest_revision().await
-    })
-    .await
-    .unwrap_or_else(|_| {
-        Err(keycard_core::Error::Unavailable(
-            "the database did not answer within 2 s".into(),
-        ))
-    });
-    match latest {
+    let readiness = state.app.readiness().await;
+    let snapshot_revision = readiness.snapshot_revision;
+    match readiness.latest {
         Ok(revision) => (
             StatusCode::OK,
             axum::Json(
-                json!({"status": "ready", "store": state.store.backend(), "revision": revision, "snapshot_revision": snapshot_revision}),
+                json!({"status": "ready", "store": readiness.store, "revision": revision, "snapshot_revision": snapshot_revision}),
             ),
         ),
         Err(err) => (
             StatusCode::SERVICE_UNAVAILABLE,
             axum::Json(
-                json!({"status": "unavailable", "store": state.store.backend(), "error": err.to_string(), "snapshot_revision": snapshot_revision}),
+                json!({"status": "unavailable", "store": readiness.store, "error": err.to_string(), "snapshot_revision": snapshot_revision}),
             ),
         ),
     }
@@ -57,7 +46,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     state
         .metrics
         .snapshot_revision
-        .set(state.snapshot.current().revision().0);
+        .set(state.app.snapshot().revision().0);
     (
         [(
             header::CONTENT_TYPE,

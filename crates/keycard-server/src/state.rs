@@ -61,10 +61,8 @@ impl std::ops::Deref for AppState {
 }
 
 pub struct SharedState {
-    /// Every operation: the faces' only way to the store.
+    /// Every operation: the faces' only way to the store and the snapshot.
     pub app: crate::app::App,
-    pub store: Arc<dyn Store>,
-    pub snapshot: Arc<SnapshotHandle>,
     pub settings: Arc<Settings>,
     pub metrics: Arc<Metrics>,
 }
@@ -84,49 +82,10 @@ impl AppState {
             .id;
         let snapshot = Arc::new(SnapshotHandle::load(store.clone()).await?);
         Ok(Self(Arc::new(SharedState {
-            app: crate::app::App::new(
-                store.clone(),
-                snapshot.clone(),
-                default_organization,
-                settings.session_ttl,
-            ),
-            store,
-            snapshot,
+            app: crate::app::App::new(store, snapshot, default_organization, settings.session_ttl),
             settings: Arc::new(settings),
             metrics: Arc::new(Metrics::default()),
         })))
-    }
-
-    /// Waits until the snapshot includes `revision`, so a client that wrote and then checks sees its write.
-    pub async fn visible(&self, revision: Revision) -> Result<()> {
-        self.snapshot.catch_up(revision).await
-    }
-
-    /// Waits, briefly, until this node's snapshot includes `revision` (a client's consistency
-    /// token); a node still behind after that answers `Unavailable`, to be retried, rather than
-    /// decide on stale data.
-    pub async fn at_least(&self, revision: Revision) -> Result<()> {
-        if self.snapshot.current().revision() >= revision {
-            return Ok(());
-        }
-        let _ = tokio::time::timeout(MIN_REVISION_WAIT, self.snapshot.catch_up(revision)).await;
-        let current = self.snapshot.current().revision();
-        if current >= revision {
-            Ok(())
-        } else {
-            Err(Error::Unavailable(format!(
-                "this node is at revision {current}, not yet {revision}; retry shortly"
-            )))
-        }
-    }
-
-    /// The snapshot of one organization, as of now.
-    pub fn organization(&self, id: OrganizationId) -> Result<(Arc<Snapshot>, OrganizationId)> {
-        let snapshot = self.snapshot.current();
-        if snapshot.organization(id).is_none() {
-            return Err(Error::not_found("organization", id));
-        }
-        Ok((snapshot, id))
     }
 }
 
@@ -213,9 +172,6 @@ impl KeyCache {
         }
     }
 }
-
-/// How long a request asking for a revision this node has not reached waits for it.
-const MIN_REVISION_WAIT: Duration = Duration::from_secs(2);
 
 /// How many revisions one catch-up step reads from the log.
 const CATCH_UP_BATCH: u32 = 1000;

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
-use keycard_server::{AppState, app, bootstrap, spawn_follower};
+use keycard_server::{AppState, app, bootstrap};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::Config;
@@ -33,11 +33,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         );
     }
     let state = AppState::load(store, config.settings()?).await?;
-    let follower = spawn_follower(
-        state.snapshot.clone(),
-        state.settings.follow_interval,
-        notifications,
-    );
+    let follower = state
+        .app
+        .follow(state.settings.follow_interval, notifications);
 
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await

@@ -12,7 +12,7 @@ use keycard_core::decision;
 use keycard_core::model::{Actor, NewAccount, NewPolicy, PolicyAction, ResourceRef};
 use keycard_core::names::OrganizationName;
 use keycard_core::store::Store;
-use keycard_server::{AppState, Settings, bootstrap, spawn_follower};
+use keycard_server::{AppState, Settings, bootstrap};
 use sqlx::{Connection as _, Executor as _};
 
 const WRITES: usize = 400;
@@ -52,7 +52,7 @@ async fn write_rate(
                     )
                     .await?;
                 if let Some(state) = &published {
-                    state.visible(written.revision).await?;
+                    state.app.catch_up(written.revision).await?;
                 }
             }
             anyhow::Ok(())
@@ -159,19 +159,11 @@ async fn main() -> anyhow::Result<()> {
     };
     store_a.create_account(&actor, org, account).await?;
     let node_b = AppState::load(store_b, Settings::default()).await?;
-    let _follower = spawn_follower(
-        node_b.snapshot.clone(),
-        Duration::from_millis(500),
-        notifications,
-    );
+    let _follower = node_b.app.follow(Duration::from_millis(500), notifications);
     // Let the listener connect before measuring.
     let ready = Instant::now();
     while decision::resolve_subject(
-        node_b
-            .snapshot
-            .current()
-            .organization(org)
-            .context("no org")?,
+        node_b.app.snapshot().organization(org).context("no org")?,
         "prober",
     )
     .is_none()
@@ -199,7 +191,7 @@ async fn main() -> anyhow::Result<()> {
         store_a.create_policy(&actor, org, policy).await?;
         let committed = Instant::now();
         loop {
-            let snapshot = node_b.snapshot.current();
+            let snapshot = node_b.app.snapshot();
             let allowed = snapshot
                 .organization(org)
                 .is_some_and(|o| decision::check(o, "prober", "read", "doc", &resource));

@@ -77,6 +77,10 @@ pub enum Operation {
     DeleteOrganization,
     ReadChanges,
     SetPassword,
+    Decide,
+    LookupSubjects,
+    QueryPdp,
+    DescribeSelf,
 }
 
 impl Operation {
@@ -124,6 +128,10 @@ impl Operation {
         Operation::DeleteOrganization,
         Operation::ReadChanges,
         Operation::SetPassword,
+        Operation::Decide,
+        Operation::LookupSubjects,
+        Operation::QueryPdp,
+        Operation::DescribeSelf,
     ];
 
     /// The table.
@@ -172,6 +180,10 @@ impl Operation {
             DeleteOrganization => Rule::Partner,
             ReadChanges => Rule::Admin,
             SetPassword => Rule::SelfOrAdmin,
+            Decide => Rule::SelfOrAdmin,
+            LookupSubjects => Rule::Admin,
+            QueryPdp => Rule::Admin,
+            DescribeSelf => Rule::SignedIn,
         }
     }
 }

@@ -26,7 +26,10 @@ mod caller;
 mod catalogue;
 mod changes;
 mod credentials;
+mod decisions;
 mod groups;
+mod health;
+mod idempotency;
 mod organizations;
 mod policies;
 mod roles;
@@ -36,6 +39,8 @@ pub use accounts::validate_first_name;
 pub use authentication::{LoginLimiter, hash_password};
 pub use caller::{Caller, Credential};
 pub use credentials::IssuedKey;
+pub use health::Readiness;
+pub use idempotency::ScopedKey;
 
 /// The store, the snapshot that follows it, and every operation on them.
 #[derive(Clone)]
@@ -66,6 +71,38 @@ impl App {
     /// The snapshot decisions read now.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot.current()
+    }
+
+    /// Waits, briefly, until this node's snapshot includes `revision` (a client's consistency
+    /// token); a node still behind after that answers `Unavailable`, to be retried, rather than
+    /// decide on stale data.
+    pub async fn at_least(&self, revision: Revision) -> Result<()> {
+        if self.snapshot.current().revision() >= revision {
+            return Ok(());
+        }
+        let _ = tokio::time::timeout(MIN_REVISION_WAIT, self.snapshot.catch_up(revision)).await;
+        let current = self.snapshot.current().revision();
+        if current >= revision {
+            Ok(())
+        } else {
+            Err(Error::Unavailable(format!(
+                "this node is at revision {current}, not yet {revision}; retry shortly"
+            )))
+        }
+    }
+
+    /// Brings this node's snapshot up to at least `revision`, however long that takes.
+    pub async fn catch_up(&self, revision: Revision) -> Result<()> {
+        self.snapshot.catch_up(revision).await
+    }
+
+    /// Keeps the snapshot following the change log (see [`crate::state::spawn_follower`]).
+    pub fn follow(
+        &self,
+        interval: Duration,
+        notifications: Option<tokio::sync::watch::Receiver<i64>>,
+    ) -> tokio::task::JoinHandle<()> {
+        crate::state::spawn_follower(self.snapshot.clone(), interval, notifications)
     }
 
     /// The snapshot, for an operation answered from it (lists rendered whole, decisions), once
@@ -139,6 +176,9 @@ impl App {
         Ok(written.revision)
     }
 }
+
+/// How long a request asking for a revision this node has not reached waits for it.
+const MIN_REVISION_WAIT: Duration = Duration::from_secs(2);
 
 /// One organization of a snapshot, or `NotFound`.
 fn organization(snapshot: &Snapshot, id: OrganizationId) -> Result<&OrgSnapshot> {

@@ -16,6 +16,7 @@ use keycard_core::decision;
 use keycard_core::snapshot::OrgSnapshot;
 use serde_json::{Map, Value, json};
 
+use crate::app::Operation;
 use crate::auth::{self, Caller, ClientIp, Presented};
 use crate::state::{AppState, org_of};
 
@@ -124,13 +125,7 @@ pub async fn pep(
         })?,
     };
     let caller = auth::authenticate(state, headers, presented, ip).await?;
-    if !caller.admin {
-        return Err(Error::Forbidden(format!(
-            "`{}` may not query this PDP: it needs the `Admin` role",
-            caller.account.username
-        ))
-        .into());
-    }
+    state.app.authorize(&caller, Operation::QueryPdp)?;
     Ok(caller)
 }
 
@@ -301,7 +296,7 @@ fn organization(
     ),
     AuthzenError,
 > {
-    let snapshot = state.snapshot.current();
+    let snapshot = state.app.read_snapshot(caller, Operation::QueryPdp)?;
     org_of(&snapshot, caller.organization)?;
     Ok((snapshot, caller.organization))
 }
@@ -317,6 +312,7 @@ async fn honour_min_revision(
     {
         None | Some(Value::Null) => Ok(()),
         Some(Value::Number(n)) if n.as_i64().is_some_and(|r| r >= 0) => state
+            .app
             .at_least(keycard_core::change::Revision(n.as_i64().unwrap_or(0)))
             .await
             .map_err(AuthzenError::from),

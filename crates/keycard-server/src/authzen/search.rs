@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::{AuthzenError, entity, is_account_type, json_object, pep};
+use crate::app::Operation;
 use crate::auth::ClientIp;
 use crate::state::{AppState, org_of};
 
@@ -169,7 +170,7 @@ pub async fn subject(
     let resource = entity(required(&request, "resource")?, "resource", true)
         .map_err(AuthzenError::bad_request)?;
     let page = page_in(&request)?;
-    let snapshot = state.snapshot.current();
+    let snapshot = state.app.read_snapshot(&caller, Operation::QueryPdp)?;
     let org = org_of(&snapshot, caller.organization)?;
     let mut results: Vec<Found> = Vec::new();
     if is_account_type(&subject.kind) {
@@ -210,7 +211,7 @@ pub async fn resource(
     let resource = entity(required(&request, "resource")?, "resource", false)
         .map_err(AuthzenError::bad_request)?;
     let page = page_in(&request)?;
-    let snapshot = state.snapshot.current();
+    let snapshot = state.app.read_snapshot(&caller, Operation::QueryPdp)?;
     let org = org_of(&snapshot, caller.organization)?;
     let mut results: Vec<Found> = Vec::new();
     if is_account_type(&subject.kind) {
@@ -246,7 +247,7 @@ pub async fn action(
     let resource = entity(required(&request, "resource")?, "resource", true)
         .map_err(AuthzenError::bad_request)?;
     let page = page_in(&request)?;
-    let snapshot = state.snapshot.current();
+    let snapshot = state.app.read_snapshot(&caller, Operation::QueryPdp)?;
     let org = org_of(&snapshot, caller.organization)?;
     let mut results: Vec<FoundAction> = Vec::new();
     if is_account_type(&subject.kind) {

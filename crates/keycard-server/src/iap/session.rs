@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{IapCaller, IapError, IapJson};
+use crate::app::Operation;
 use crate::auth::{self, ClientIp, Credential};
 use crate::revision::with_revision;
 use crate::state::{AppState, org_of};
@@ -210,7 +211,7 @@ pub async fn whoami(
     caller: IapCaller,
 ) -> Result<Response, IapError> {
     let caller = caller.caller;
-    let snapshot = state.snapshot.current();
+    let snapshot = state.app.read_snapshot(&caller, Operation::DescribeSelf)?;
     let org = org_of(&snapshot, caller.organization)?;
     let account = &caller.account;
     let permissions = decision::effective_permissions(org, account);

@@ -23,7 +23,8 @@ use keycard_core::store::IdempotentRecord;
 use sha2::{Digest, Sha256};
 
 use super::{PolyError, authenticate};
-use crate::auth::{self, Caller, Credential};
+use crate::app::ScopedKey;
+use crate::auth;
 use crate::state::AppState;
 
 pub const HEADER: &str = "idempotency-key";
@@ -73,8 +74,7 @@ async fn replay_or_run(
     let caller = authenticate(state, &parts.headers, auth::client_ip_of(&parts.extensions))
         .await
         .map_err(|err| PolyError::from(err).into_response())?;
-    let org = caller.organization;
-    let key = scoped_key(&caller, &key);
+    let key = ScopedKey::new(&caller, &key);
     let body = to_bytes(body, state.settings.body_limit)
         .await
         .map_err(|_| {
@@ -90,9 +90,8 @@ async fn replay_or_run(
 
     let now = Utc::now();
     let claimed = state
-        .store
-        .claim_idempotency_key(
-            org,
+        .app
+        .claim_request(
             &key,
             &fingerprint,
             now,
@@ -152,18 +151,18 @@ async fn replay_or_run(
         .into_response();
         let (refusal, body) = refusal.into_parts();
         let bytes = to_bytes(body, MAX_STORED_BODY).await.unwrap_or_default();
-        remember(state, org, &key, &refusal, &bytes).await;
+        remember(state, &key, &refusal, &bytes).await;
         return Ok(response);
     }
     let (parts, body) = response.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_STORED_BODY).await else {
-        let _ = state.store.release_idempotency_key(org, &key).await;
+        state.app.release_request(&key).await;
         return Err(
             PolyError::new("internal", "the response could not be stored for replay")
                 .into_response(),
         );
     };
-    remember(state, org, &key, &parts, &bytes).await;
+    remember(state, &key, &parts, &bytes).await;
     Ok(Response::from_parts(parts, Body::from(bytes)))
 }
 
@@ -171,32 +170,10 @@ async fn replay_or_run(
 #[derive(Clone, Copy, Debug)]
 pub struct CarriesSecret;
 
-/// The key as stored: a digest of the credential, the caller's standing and the client's key, so
-/// that only the same caller, as privileged as it was, finds it again.
-fn scoped_key(caller: &Caller, key: &str) -> String {
-    let credential = match caller.credential {
-        Credential::ApiKey(id) => format!("key:{id}"),
-        Credential::Session(id) => format!("session:{id}"),
-        Credential::Password => format!("password:{}", caller.account.id),
-    };
-    let standing = format!(
-        "{}:{}:{}",
-        caller.organization, caller.admin, caller.partner
-    );
-    let mut hasher = Sha256::new();
-    for part in [credential.as_str(), standing.as_str(), key] {
-        hasher.update(part.as_bytes());
-        hasher.update(b"\0");
-    }
-    hex::encode(hasher.finalize())
-}
-
-/// Stores the outcome for replay. The outcome happened: failing to remember it must not hide it
-/// from this caller, so a failure only frees the key.
+/// Stores the outcome for replay.
 async fn remember(
     state: &AppState,
-    org: keycard_core::ids::OrganizationId,
-    key: &str,
+    key: &ScopedKey,
     parts: &axum::http::response::Parts,
     body: &[u8],
 ) {
@@ -205,14 +182,10 @@ async fn remember(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if let Err(err) = state
-        .store
-        .complete_idempotency_key(org, key, parts.status.as_u16(), content_type, body)
-        .await
-    {
-        tracing::warn!(error = %err, "storing an idempotent outcome failed");
-        let _ = state.store.release_idempotency_key(org, key).await;
-    }
+    state
+        .app
+        .complete_request(key, parts.status.as_u16(), content_type, body)
+        .await;
 }
 
 #[cfg(test)]

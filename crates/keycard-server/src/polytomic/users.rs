@@ -64,7 +64,7 @@ fn render_user(state: &AppState, account: &Account) -> Result<Value, PolyError> 
 /// `GET /api/me`.
 pub async fn me(State(state): State<AppState>, caller: PolyCaller) -> Result<Response, PolyError> {
     let caller = caller.0;
-    let snapshot = state.app.snapshot();
+    let snapshot = state.app.read_snapshot(&caller, Operation::DescribeSelf)?;
     let org = org_of(&snapshot, caller.organization)?;
     let home = org_of(&snapshot, caller.account.organization_id)?;
     let method = match caller.credential {

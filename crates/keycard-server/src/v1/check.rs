@@ -16,6 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::List;
+use crate::app::Operation;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, Json, Path};
 use crate::state::{AppState, org_of};
@@ -131,18 +132,6 @@ fn validate_subject_type(subject: &Subject) -> Result<(), ApiError> {
     }
 }
 
-/// Administrators may ask about any subject of their organization; other accounts only about themselves.
-fn authorize_subject(caller: &Caller, org: &OrgSnapshot, subject: &str) -> Result<(), ApiError> {
-    if caller.admin
-        || decision::resolve_subject(org, subject)
-            .is_some_and(|account| account.id == caller.account.id)
-    {
-        Ok(())
-    } else {
-        Err(Error::Forbidden("only administrators may ask about other subjects".into()).into())
-    }
-}
-
 fn answer(
     state: &AppState,
     org: &OrgSnapshot,
@@ -186,11 +175,12 @@ async fn check(
 ) -> Result<axum::Json<CheckResponse>, ApiError> {
     validate_subject_type(&request.subject)?;
     if let Some(revision) = request.min_revision {
-        state.at_least(Revision(revision)).await?;
+        state.app.at_least(Revision(revision)).await?;
     }
-    let snapshot = state.snapshot.current();
+    let snapshot = state
+        .app
+        .decisions_about(&caller, [request.subject.id.as_str()])?;
     let org = org_of(&snapshot, caller.organization)?;
-    authorize_subject(&caller, org, &request.subject.id)?;
     let (allowed, reasons) = answer(&state, org, &request);
     Ok(axum::Json(CheckResponse {
         allowed,
@@ -210,12 +200,14 @@ async fn check_batch(
     if request.checks.len() > 1000 {
         return Err(Error::invalid("checks", "at most 1000 checks per batch").into());
     }
-    let snapshot = state.snapshot.current();
-    let org = org_of(&snapshot, caller.organization)?;
     for check in &request.checks {
         validate_subject_type(&check.subject)?;
-        authorize_subject(&caller, org, &check.subject.id)?;
     }
+    let snapshot = state.app.decisions_about(
+        &caller,
+        request.checks.iter().map(|check| check.subject.id.as_str()),
+    )?;
+    let org = org_of(&snapshot, caller.organization)?;
     let results = request
         .checks
         .iter()
@@ -239,9 +231,10 @@ async fn explain(
     Json(request): Json<CheckRequest>,
 ) -> Result<axum::Json<ExplainResponse>, ApiError> {
     validate_subject_type(&request.subject)?;
-    let snapshot = state.snapshot.current();
+    let snapshot = state
+        .app
+        .decisions_about(&caller, [request.subject.id.as_str()])?;
     let org = org_of(&snapshot, caller.organization)?;
-    authorize_subject(&caller, org, &request.subject.id)?;
     let resource = &request.resource;
     let decision = decision::decide(
         org,
@@ -290,9 +283,10 @@ async fn effective_permissions(
     caller: Caller,
     Path(id): Path<AccountId>,
 ) -> Result<axum::Json<EffectivePermissions>, ApiError> {
-    let snapshot = state.snapshot.current();
+    let snapshot = state
+        .app
+        .decisions_about(&caller, [id.to_string().as_str()])?;
     let org = org_of(&snapshot, caller.organization)?;
-    authorize_subject(&caller, org, &id.to_string())?;
     let account = org
         .account(id)
         .ok_or_else(|| Error::not_found("account", id))?;
@@ -340,9 +334,10 @@ async fn lookup_resources(
 ) -> Result<axum::Json<List<String>>, ApiError> {
     validate_subject_type(&request.subject)?;
     let page = PageRequest::parse(request.cursor.as_deref(), request.limit)?;
-    let snapshot = state.snapshot.current();
+    let snapshot = state
+        .app
+        .decisions_about(&caller, [request.subject.id.as_str()])?;
     let org = org_of(&snapshot, caller.organization)?;
-    authorize_subject(&caller, org, &request.subject.id)?;
     let ids = decision::resources_for(
         org,
         &request.subject.id,
@@ -376,9 +371,10 @@ async fn lookup_subjects(
     caller: Caller,
     Json(request): Json<SubjectLookup>,
 ) -> Result<axum::Json<List<SubjectRef>>, ApiError> {
-    caller.require_admin()?;
     let page = PageRequest::parse(request.cursor.as_deref(), request.limit)?;
-    let snapshot = state.snapshot.current();
+    let snapshot = state
+        .app
+        .read_snapshot(&caller, Operation::LookupSubjects)?;
     let org = org_of(&snapshot, caller.organization)?;
     let ids = decision::subjects_for(
         org,

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::app::Operation;
 use crate::auth::{Caller, ClientIp};
 use crate::error::{ApiError, ErrorBody, Json};
 use crate::state::{AppState, org_of};
@@ -91,7 +92,7 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusC
 /// Describes the caller: account, organization, standing and effective roles.
 #[utoipa::path(get, path = "/v1/me", tag = "sessions", responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
 async fn me(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<Me>, ApiError> {
-    let snapshot = state.app.snapshot();
+    let snapshot = state.app.read_snapshot(&caller, Operation::DescribeSelf)?;
     let home = org_of(&snapshot, caller.account.organization_id)?;
     let organization = org_of(&snapshot, caller.organization)?
         .organization

@@ -1,0 +1,33 @@
+//! Decisions and lookups: answered from the snapshot, once the caller may ask.
+
+use std::sync::Arc;
+
+use keycard_core::decision;
+use keycard_core::snapshot::Snapshot;
+use keycard_core::{Error, Result};
+
+use super::access::allows;
+use super::{App, Caller, Operation};
+
+impl App {
+    /// The snapshot to decide about each of `subjects` from, once the caller may ask about all
+    /// of them: administrators about anyone of their organization, others only about themselves.
+    pub fn decisions_about<'s>(
+        &self,
+        caller: &Caller,
+        subjects: impl IntoIterator<Item = &'s str>,
+    ) -> Result<Arc<Snapshot>> {
+        let snapshot = self.snapshot();
+        let org = super::organization(&snapshot, caller.organization)?;
+        let rule = Operation::Decide.rule();
+        for subject in subjects {
+            let target = decision::resolve_subject(org, subject).map(|account| account.id);
+            if !allows(rule, caller, org, target) {
+                return Err(Error::Forbidden(
+                    "only administrators may ask about other subjects".into(),
+                ));
+            }
+        }
+        Ok(snapshot)
+    }
+}
