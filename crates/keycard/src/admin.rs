@@ -1,17 +1,16 @@
-//! `keycard admin ...`: common tasks straight against the database. A running server picks the
-//! changes up from the change log.
+//! `keycard admin ...`: common tasks run against the database by the deployment's operator,
+//! through the same operations as the API. A running server picks the changes up from the change
+//! log.
 
 use std::io::Read as _;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, anyhow};
 use clap::Subcommand;
-use keycard_core::ids::{ApiKeyId, OrganizationId};
-use keycard_core::model::{self, Actor, Manifest, NewAccount};
-use keycard_core::names::{Email, OrganizationName, Provenance, Username};
-use keycard_core::secret::{self, TokenKind};
-use keycard_core::store::Store;
-use keycard_server::state::organization_role;
+use keycard_core::model::{self, Manifest, NewAccount};
+use keycard_core::names::{Email, Provenance, Username};
+use keycard_server::app::{App, Caller, hash_password};
+use keycard_server::{AppState, Settings};
 
 use crate::config::Config;
 
@@ -56,21 +55,12 @@ pub enum AdminCommand {
     },
 }
 
-fn actor() -> Actor {
-    Actor {
-        account_id: None,
-        organization_id: None,
-        label: "cli".to_owned(),
-    }
-}
-
-async fn organization(store: &dyn Store, name: &str) -> anyhow::Result<OrganizationId> {
-    let name = OrganizationName::try_from(name)?;
-    Ok(store
-        .find_organization(&name)
-        .await?
-        .ok_or_else(|| anyhow!("organization `{name}` not found"))?
-        .id)
+/// The operator acting in the organization named `name`.
+fn operator(app: &App, name: &str) -> anyhow::Result<Caller> {
+    let org = app
+        .organization_named(name)
+        .map_err(|_| anyhow!("organization `{name}` not found"))?;
+    Ok(Caller::operator(org)?)
 }
 
 fn read_password() -> anyhow::Result<String> {
@@ -94,95 +84,78 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
             "keycard: created account `admin` in organization `default` with password: {password}"
         );
     }
+    // Commands go through the same operations as the API, as the deployment's operator.
+    let app = AppState::load(store, Settings::default())
+        .await?
+        .app
+        .clone();
     match command {
         AdminCommand::CreateAccount {
             username,
             email,
             password_stdin,
             admin,
-            organization: org,
+            organization,
         } => {
-            let org = organization(store.as_ref(), &org).await?;
+            let caller = operator(&app, &organization)?;
             let password_hash = if password_stdin {
-                Some(secret::hash_password(&read_password()?)?)
+                Some(hash_password(read_password()?).await?)
             } else {
                 None
             };
             let roles = if admin {
-                vec![organization_role(store.as_ref(), org, model::ADMIN_ROLE).await?]
+                vec![app.system_role(&caller, model::ADMIN_ROLE)?]
             } else {
                 Vec::new()
             };
-            let written = store
-                .create_account(
-                    &actor(),
-                    org,
-                    NewAccount {
-                        username: Username::try_from(username)?,
-                        email: email.map(Email::try_from).transpose()?,
-                        first_name: String::new(),
-                        provenance: Provenance::try_from(model::LOCAL_PROVENANCE)?,
-                        inactive: false,
-                        service_account: false,
-                        password_hash,
-                        roles,
-                        groups: Vec::new(),
-                    },
-                )
-                .await?;
+            let new = NewAccount {
+                username: Username::try_from(username)?,
+                email: email.map(Email::try_from).transpose()?,
+                first_name: String::new(),
+                provenance: Provenance::local(),
+                inactive: false,
+                service_account: false,
+                password_hash,
+                roles,
+                groups: Vec::new(),
+            };
+            let written = app.create_account(&caller, new).await?;
             println!("{}", serde_json::to_string_pretty(&written.value)?);
         }
         AdminCommand::CreateKey {
             username,
             name,
-            organization: org,
+            organization,
         } => {
-            let org = organization(store.as_ref(), &org).await?;
-            let account = find_account(store.as_ref(), org, &username).await?;
-            let id = ApiKeyId::new();
-            let minted = secret::mint_token(TokenKind::ApiKey, id.as_uuid());
-            store
-                .create_api_key(&actor(), org, account.id, id, name, minted.hash)
+            let caller = operator(&app, &organization)?;
+            let account = app
+                .find_account(&caller, &Username::try_from(username)?)
                 .await?;
-            println!("{}", minted.value);
+            let issued = app.issue_api_key(&caller, account.id, name).await?;
+            println!("{}", issued.value.secret);
         }
         AdminCommand::SetPassword {
             username,
-            organization: org,
+            organization,
         } => {
-            let org = organization(store.as_ref(), &org).await?;
-            let account = find_account(store.as_ref(), org, &username).await?;
-            let hash = secret::hash_password(&read_password()?)?;
-            store
-                .set_password_hash(&actor(), org, account.id, Some(hash), None)
+            let caller = operator(&app, &organization)?;
+            let account = app
+                .find_account(&caller, &Username::try_from(username.as_str())?)
+                .await?;
+            app.set_password(&caller, account.id, Some(read_password()?), None)
                 .await?;
             eprintln!("password set for `{username}`");
         }
-        AdminCommand::ImportManifest {
-            file,
-            organization: org,
-        } => {
-            let org = organization(store.as_ref(), &org).await?;
+        AdminCommand::ImportManifest { file, organization } => {
+            let caller = operator(&app, &organization)?;
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
             let manifest: Manifest = serde_json::from_str(&text)
                 .with_context(|| format!("parsing {}", file.display()))?;
             let (methods, views) = (manifest.methods.len(), manifest.views.len());
-            let revision = store.import_manifest(&actor(), org, manifest).await?;
+            let revision = app.import_manifest(&caller, manifest).await?;
             println!("imported {methods} methods and {views} views at revision {revision}");
         }
     }
     Ok(())
-}
-
-async fn find_account(
-    store: &dyn Store,
-    org: OrganizationId,
-    username: &str,
-) -> anyhow::Result<model::Account> {
-    let name = Username::try_from(username)?;
-    store
-        .find_account(org, &name)
-        .await?
-        .ok_or_else(|| anyhow!("account `{username}` not found"))
 }

@@ -3,6 +3,7 @@
 use keycard_core::change::Revision;
 use keycard_core::ids::AccountId;
 use keycard_core::model::{Account, AccountPatch, NewAccount};
+use keycard_core::names::Username;
 use keycard_core::page::{Page, PageRequest};
 use keycard_core::store::Written;
 use keycard_core::{Error, Result};
@@ -41,6 +42,22 @@ impl App {
             Operation::ReadAccount,
             Some(id),
             async |store, org| store.get_account(org, id).await,
+        )
+        .await
+    }
+
+    /// The account with this username (in any case), if there is one.
+    pub async fn find_account(&self, caller: &Caller, username: &Username) -> Result<Account> {
+        self.read(
+            caller,
+            Operation::ReadAccount,
+            None,
+            move |store, org| async move {
+                store
+                    .find_account(org, username)
+                    .await?
+                    .ok_or_else(|| Error::not_found("account", username))
+            },
         )
         .await
     }

@@ -21,6 +21,7 @@ impl ScopedKey {
             Credential::ApiKey(id) => format!("key:{id}"),
             Credential::Session(id) => format!("session:{id}"),
             Credential::Password => format!("password:{}", caller.account.id),
+            Credential::Operator => "operator".to_owned(),
         };
         let standing = format!(
             "{}:{}:{}",

@@ -21,6 +21,16 @@ impl App {
         .await
     }
 
+    /// The organization's system role of this name (`Admin`, `Member`).
+    pub fn system_role(&self, caller: &Caller, name: &str) -> Result<RoleId> {
+        let snapshot = self.read_snapshot(caller, Operation::ListRoles)?;
+        super::organization(&snapshot, caller.organization)?
+            .roles()
+            .find(|role| role.system && role.name.as_str() == name)
+            .map(|role| role.id)
+            .ok_or_else(|| keycard_core::Error::not_found("role", name))
+    }
+
     pub async fn read_role(&self, caller: &Caller, id: RoleId) -> Result<Role> {
         self.read(
             caller,

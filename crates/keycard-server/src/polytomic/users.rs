@@ -71,6 +71,7 @@ pub async fn me(State(state): State<AppState>, caller: PolyCaller) -> Result<Res
         Credential::ApiKey(_) => "api_key",
         Credential::Session(_) => "session",
         Credential::Password => "password",
+        Credential::Operator => "operator",
     };
     Ok(data(json!({
         "id": caller.account.id,
