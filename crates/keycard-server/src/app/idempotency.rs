@@ -62,6 +62,12 @@ impl App {
             .await
     }
 
+    /// The revision a replayed outcome answers: the latest committed one, which includes the
+    /// first request's write (its outcome was stored after the write committed).
+    pub async fn replay_revision(&self) -> Result<keycard_core::change::Revision> {
+        self.store.latest_revision().await
+    }
+
     /// Stores the outcome of the request that claimed the key. The outcome happened: failing to
     /// remember it must not hide it from the caller, so a failure only frees the key.
     pub async fn complete_request(

@@ -133,6 +133,15 @@ async fn replay_or_run(
             response
                 .headers_mut()
                 .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            // The consistency token, as the first answer gave it (or a later one).
+            if (200..300).contains(&status) {
+                let revision = state
+                    .app
+                    .replay_revision()
+                    .await
+                    .map_err(|err| PolyError::from(err).into_response())?;
+                response = crate::revision::with_revision(revision, response);
+            }
             return Ok(response);
         }
         None => {}

@@ -376,7 +376,37 @@ async fn callers(server: &TestServer) -> Vec<Caller> {
     callers
 }
 
-async fn send(server: &TestServer, caller: &Caller, row: &Row) -> StatusCode {
+/// The routes that take a mutating method but change no authorization state: decisions and
+/// lookups asked over POST, and signing in and out (sessions are credentials, not in the change
+/// log). Every other POST, PUT, PATCH and DELETE route is a write, which must answer
+/// `Keycard-Revision` when it succeeds (issue 13).
+const NOT_WRITES: &[(&str, &str)] = &[
+    ("POST", "/access/v1/evaluation"),
+    ("POST", "/access/v1/evaluations"),
+    ("POST", "/access/v1/search/action"),
+    ("POST", "/access/v1/search/resource"),
+    ("POST", "/access/v1/search/subject"),
+    ("POST", "/v1/check"),
+    ("POST", "/v1/check/batch"),
+    ("POST", "/v1/explain"),
+    ("POST", "/v1/lookup/resources"),
+    ("POST", "/v1/lookup/subjects"),
+    ("POST", "/login"),
+    ("POST", "/login/"),
+    ("POST", "/oauth/token"),
+    ("POST", "/v1/sessions"),
+    ("DELETE", "/v1/sessions/current"),
+    // Polytomic's catch-all, which answers only "no such route".
+    ("*", "/api/{*rest}"),
+];
+
+fn is_write(method: &str, route: &str) -> bool {
+    matches!(method, "POST" | "PUT" | "PATCH" | "DELETE" | "*")
+        && !NOT_WRITES.contains(&(method, route))
+}
+
+/// The status a request got, and whether it answered `Keycard-Revision`.
+async fn send(server: &TestServer, caller: &Caller, row: &Row) -> (StatusCode, bool) {
     let method = if row.method == "*" {
         Method::GET
     } else {
@@ -404,7 +434,11 @@ async fn send(server: &TestServer, caller: &Caller, row: &Row) -> StatusCode {
             .header("content-type", "application/json")
             .body(caller.fill(body));
     }
-    request.send().await.unwrap().status()
+    let response = request.send().await.unwrap();
+    (
+        response.status(),
+        response.headers().contains_key("keycard-revision"),
+    )
 }
 
 #[tokio::test]
@@ -423,6 +457,12 @@ async fn every_route_answers_every_kind_of_caller_as_the_table_says() {
     );
     let unknown: Vec<_> = covered.difference(&routes).collect();
     assert!(unknown.is_empty(), "rows naming no route: {unknown:?}");
+    for (method, route) in NOT_WRITES {
+        assert!(
+            routes.contains(&(method.to_string(), route.to_string())),
+            "NOT_WRITES names no route: {method} {route}"
+        );
+    }
 
     let callers = callers(&server).await;
     let recording = std::env::var_os("KEYCARD_RECORD_ACCESS_MATRIX").is_some();
@@ -431,7 +471,17 @@ async fn every_route_answers_every_kind_of_caller_as_the_table_says() {
     for row in &rows {
         let mut observed = Vec::new();
         for (index, caller) in callers.iter().enumerate() {
-            let status = send(&server, caller, row).await;
+            let (status, revision) = send(&server, caller, row).await;
+            if status.is_success() && is_write(&row.method, &row.route) && !revision {
+                failures.push(format!(
+                    "line {}: {} {} as {}: a write answered {} without Keycard-Revision",
+                    row.line,
+                    row.method,
+                    row.path,
+                    caller.name,
+                    status.as_u16()
+                ));
+            }
             assert!(
                 !status.is_server_error(),
                 "line {}: {} {} as {}: {status}",

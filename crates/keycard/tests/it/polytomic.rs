@@ -748,11 +748,23 @@ async fn idempotency_keys_replay_conflict_and_survive_restarts() {
         post(&server, "/api/permissions/roles", json!({"name": name}))
             .header("idempotency-key", key.to_owned())
     };
-    let (status, _, first) = create("role-create-0001", "Replayed").send().await;
+    let (status, first_headers, first) = create("role-create-0001", "Replayed").send().await;
     assert_eq!(status, StatusCode::OK);
+    let written: i64 = first_headers["keycard-revision"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let (status, headers, again) = create("role-create-0001", "Replayed").send().await;
     assert_eq!((status, &again), (StatusCode::OK, &first));
     assert_eq!(headers["idempotent-replayed"], "true");
+    // A replay's consistency token includes the first request's write.
+    let replayed: i64 = headers["keycard-revision"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(replayed >= written, "{replayed} < {written}");
     assert_eq!(headers["x-polytomic-version"], "2025-09-18");
     let (status, _, body) = create("role-create-0001", "Different").send().await;
     assert_error(
