@@ -1,5 +1,5 @@
-//! Domain errors. Every variant has a stable snake_case code that the API faces map to HTTP statuses
-//! through one table each; messages are lowercase and put user input in backticks.
+//! Domain errors. The server gives each variant a stable snake_case code and an HTTP status
+//! (`keycard_server::error::Code`); messages are lowercase and put user input in backticks.
 
 /// The result type used throughout Keycard.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -32,23 +32,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// The stable, machine-readable code of this error.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Error::NotFound { .. } => "not_found",
-            Error::Conflict { .. } => "conflict",
-            Error::Invalid { .. } => "invalid_input",
-            Error::Cycle { .. } => "membership_cycle",
-            Error::BuiltIn { .. } => "built_in",
-            Error::Unauthenticated(_) => "unauthenticated",
-            Error::Forbidden(_) => "forbidden",
-            Error::LastAdministrator(_) => "last_administrator",
-            Error::RateLimited { .. } => "rate_limited",
-            Error::Unavailable(_) => "unavailable",
-            Error::Internal(_) => "internal",
-        }
-    }
-
     pub fn not_found(what: &'static str, id: impl std::fmt::Display) -> Self {
         Error::NotFound {
             what,

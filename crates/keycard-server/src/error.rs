@@ -17,45 +17,140 @@ tokio::task_local! {
     pub static REQUEST_ID: HeaderValue;
 }
 
-/// Every error code any face emits, with its HTTP status. Faces render their own shapes but take
-/// the status from here.
-pub const STATUS_BY_CODE: &[(&str, StatusCode)] = &[
-    ("malformed_json", StatusCode::BAD_REQUEST),
-    ("invalid_query", StatusCode::BAD_REQUEST),
-    ("invalid_path", StatusCode::BAD_REQUEST),
-    ("invalid_header", StatusCode::BAD_REQUEST),
-    ("unauthenticated", StatusCode::UNAUTHORIZED),
-    ("forbidden", StatusCode::FORBIDDEN),
-    ("built_in", StatusCode::FORBIDDEN),
-    ("not_found", StatusCode::NOT_FOUND),
-    ("route_not_found", StatusCode::NOT_FOUND),
-    ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
-    ("conflict", StatusCode::CONFLICT),
-    ("membership_cycle", StatusCode::CONFLICT),
-    ("last_administrator", StatusCode::CONFLICT),
-    ("secret_not_replayed", StatusCode::CONFLICT),
-    ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE),
-    ("unsupported_media_type", StatusCode::UNSUPPORTED_MEDIA_TYPE),
-    ("invalid_body", StatusCode::UNPROCESSABLE_ENTITY),
-    ("invalid_input", StatusCode::UNPROCESSABLE_ENTITY),
-    ("rate_limited", StatusCode::TOO_MANY_REQUESTS),
-    ("internal", StatusCode::INTERNAL_SERVER_ERROR),
-    ("unavailable", StatusCode::SERVICE_UNAVAILABLE),
-];
+/// Every error any face reports: its stable snake_case name and its HTTP status. Each face renders
+/// these in its own shape (native, IAP, Polytomic, AuthZEN) and takes the status from here
+/// (AuthZEN folds every client mistake into 400, as its specification asks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Code {
+    MalformedJson,
+    InvalidQuery,
+    InvalidPath,
+    InvalidHeader,
+    Unauthenticated,
+    Forbidden,
+    BuiltIn,
+    NotFound,
+    RouteNotFound,
+    MethodNotAllowed,
+    Conflict,
+    MembershipCycle,
+    LastAdministrator,
+    SecretNotReplayed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    InvalidBody,
+    InvalidInput,
+    RateLimited,
+    Internal,
+    Unavailable,
+}
 
-/// The HTTP status of an error code; unknown codes are server errors.
-pub fn status_of(code: &str) -> StatusCode {
-    STATUS_BY_CODE
-        .iter()
-        .find(|(known, _)| *known == code)
-        .map(|(_, status)| *status)
-        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+impl Code {
+    pub const ALL: &[Code] = &[
+        Code::MalformedJson,
+        Code::InvalidQuery,
+        Code::InvalidPath,
+        Code::InvalidHeader,
+        Code::Unauthenticated,
+        Code::Forbidden,
+        Code::BuiltIn,
+        Code::NotFound,
+        Code::RouteNotFound,
+        Code::MethodNotAllowed,
+        Code::Conflict,
+        Code::MembershipCycle,
+        Code::LastAdministrator,
+        Code::SecretNotReplayed,
+        Code::PayloadTooLarge,
+        Code::UnsupportedMediaType,
+        Code::InvalidBody,
+        Code::InvalidInput,
+        Code::RateLimited,
+        Code::Internal,
+        Code::Unavailable,
+    ];
+
+    /// The name clients match on.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Code::MalformedJson => "malformed_json",
+            Code::InvalidQuery => "invalid_query",
+            Code::InvalidPath => "invalid_path",
+            Code::InvalidHeader => "invalid_header",
+            Code::Unauthenticated => "unauthenticated",
+            Code::Forbidden => "forbidden",
+            Code::BuiltIn => "built_in",
+            Code::NotFound => "not_found",
+            Code::RouteNotFound => "route_not_found",
+            Code::MethodNotAllowed => "method_not_allowed",
+            Code::Conflict => "conflict",
+            Code::MembershipCycle => "membership_cycle",
+            Code::LastAdministrator => "last_administrator",
+            Code::SecretNotReplayed => "secret_not_replayed",
+            Code::PayloadTooLarge => "payload_too_large",
+            Code::UnsupportedMediaType => "unsupported_media_type",
+            Code::InvalidBody => "invalid_body",
+            Code::InvalidInput => "invalid_input",
+            Code::RateLimited => "rate_limited",
+            Code::Internal => "internal",
+            Code::Unavailable => "unavailable",
+        }
+    }
+
+    pub const fn status(self) -> StatusCode {
+        match self {
+            Code::MalformedJson => StatusCode::BAD_REQUEST,
+            Code::InvalidQuery => StatusCode::BAD_REQUEST,
+            Code::InvalidPath => StatusCode::BAD_REQUEST,
+            Code::InvalidHeader => StatusCode::BAD_REQUEST,
+            Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Code::Forbidden => StatusCode::FORBIDDEN,
+            Code::BuiltIn => StatusCode::FORBIDDEN,
+            Code::NotFound => StatusCode::NOT_FOUND,
+            Code::RouteNotFound => StatusCode::NOT_FOUND,
+            Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Code::Conflict => StatusCode::CONFLICT,
+            Code::MembershipCycle => StatusCode::CONFLICT,
+            Code::LastAdministrator => StatusCode::CONFLICT,
+            Code::SecretNotReplayed => StatusCode::CONFLICT,
+            Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Code::InvalidBody => StatusCode::UNPROCESSABLE_ENTITY,
+            Code::InvalidInput => StatusCode::UNPROCESSABLE_ENTITY,
+            Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The code of a domain error.
+    pub const fn of(err: &Error) -> Code {
+        match err {
+            Error::NotFound { .. } => Code::NotFound,
+            Error::Conflict { .. } => Code::Conflict,
+            Error::Invalid { .. } => Code::InvalidInput,
+            Error::Cycle { .. } => Code::MembershipCycle,
+            Error::BuiltIn { .. } => Code::BuiltIn,
+            Error::Unauthenticated(_) => Code::Unauthenticated,
+            Error::Forbidden(_) => Code::Forbidden,
+            Error::LastAdministrator(_) => Code::LastAdministrator,
+            Error::RateLimited { .. } => Code::RateLimited,
+            Error::Unavailable(_) => Code::Unavailable,
+            Error::Internal(_) => Code::Internal,
+        }
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// An error as the native API reports it.
 #[derive(Debug, Clone)]
 pub struct ApiError {
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     pub retry_after: Option<u64>,
 }
@@ -72,7 +167,7 @@ pub struct ErrorBody {
 }
 
 impl ApiError {
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -81,7 +176,7 @@ impl ApiError {
     }
 
     pub fn status(&self) -> StatusCode {
-        status_of(self.code)
+        self.code.status()
     }
 }
 
@@ -93,7 +188,7 @@ impl From<Error> for ApiError {
             _ => None,
         };
         Self {
-            code: err.code(),
+            code: Code::of(&err),
             message: client_message(&err),
             retry_after,
         }
@@ -125,7 +220,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let body = ErrorBody {
-            code: self.code.to_owned(),
+            code: self.code.as_str().to_owned(),
             message: self.message,
             request_id: current_request_id(),
         };
@@ -148,13 +243,13 @@ impl IntoResponse for ApiError {
 /// Maps a JSON body rejection to a code: broken JSON is 400, well-formed JSON of the wrong shape 422.
 pub fn json_rejection(rejection: &JsonRejection) -> ApiError {
     let code = match rejection {
-        JsonRejection::JsonSyntaxError(_) => "malformed_json",
-        JsonRejection::JsonDataError(_) => "invalid_body",
-        JsonRejection::MissingJsonContentType(_) => "unsupported_media_type",
+        JsonRejection::JsonSyntaxError(_) => Code::MalformedJson,
+        JsonRejection::JsonDataError(_) => Code::InvalidBody,
+        JsonRejection::MissingJsonContentType(_) => Code::UnsupportedMediaType,
         JsonRejection::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            "payload_too_large"
+            Code::PayloadTooLarge
         }
-        _ => "malformed_json",
+        _ => Code::MalformedJson,
     };
     ApiError::new(code, rejection.body_text())
 }
@@ -192,7 +287,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
             .await
             .map(|axum::extract::Path(value)| Path(value))
             .map_err(|rejection: PathRejection| {
-                ApiError::new("invalid_path", rejection.body_text())
+                ApiError::new(Code::InvalidPath, rejection.body_text())
             })
     }
 }
@@ -209,7 +304,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
             .await
             .map(|axum::extract::Query(value)| Query(value))
             .map_err(|rejection: QueryRejection| {
-                ApiError::new("invalid_query", rejection.body_text())
+                ApiError::new(Code::InvalidQuery, rejection.body_text())
             })
     }
 }
@@ -219,37 +314,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_domain_error_code_has_a_status() {
-        let samples = [
-            Error::not_found("role", "x"),
-            Error::conflict("role", "x"),
-            Error::invalid("name", "bad"),
-            Error::Cycle {
-                child: "a".into(),
-                parent: "b".into(),
-            },
-            Error::BuiltIn {
-                what: "role",
-                name: "Admin".into(),
-            },
-            Error::Unauthenticated("no".into()),
-            Error::Forbidden("no".into()),
-            Error::LastAdministrator("no".into()),
-            Error::RateLimited {
-                retry_after_secs: 1,
-            },
-            Error::Unavailable("down".into()),
-            Error::Internal("bug".into()),
-        ];
-        for err in samples {
+    fn codes_have_unique_names_and_client_or_server_statuses() {
+        let mut names = std::collections::HashSet::new();
+        for code in Code::ALL {
+            assert!(names.insert(code.as_str()), "{code} is named twice");
+            let status = code.status();
             assert!(
-                STATUS_BY_CODE.iter().any(|(code, _)| *code == err.code()),
-                "{} has no status",
-                err.code()
+                status.is_client_error() || status.is_server_error(),
+                "{code}: {status}"
             );
         }
-        assert_eq!(status_of("membership_cycle"), StatusCode::CONFLICT);
-        assert_eq!(status_of("built_in"), StatusCode::FORBIDDEN);
+        assert_eq!(
+            Code::of(&Error::Cycle {
+                child: "a".into(),
+                parent: "b".into()
+            })
+            .status(),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            Code::of(&Error::BuiltIn {
+                what: "role",
+                name: "Admin".into()
+            })
+            .status(),
+            StatusCode::FORBIDDEN
+        );
     }
 
     #[test]
@@ -257,7 +347,7 @@ mod tests {
         let err = ApiError::from(Error::Internal(
             "error returned from database: no such table: kc_secret_stuff".into(),
         ));
-        assert_eq!(err.code, "internal");
+        assert_eq!(err.code, Code::Internal);
         assert!(!err.message.contains("kc_secret_stuff"), "{}", err.message);
         assert!(err.message.contains("request id"), "{}", err.message);
     }

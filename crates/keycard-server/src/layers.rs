@@ -21,6 +21,7 @@ use tokio::task::futures::TaskLocalFuture;
 use tower::layer::layer_fn;
 use tower::{Layer, Service, ServiceExt as _};
 
+use crate::error::Code;
 use crate::error::{ApiError, REQUEST_ID};
 use crate::metrics::{Metrics, RequestLabels, RouteLabel};
 use crate::state::AppState;
@@ -76,7 +77,7 @@ where
                 None => {
                     let response = REQUEST_ID.sync_scope(id.clone(), || {
                         ApiError::new(
-                            "invalid_header",
+                            Code::InvalidHeader,
                             "Keycard-Min-Revision must be a revision number",
                         )
                         .into_response()

@@ -28,6 +28,7 @@ pub use origin::PublicUrl;
 pub use state::{AppState, Settings, bootstrap, spawn_follower};
 
 use crate::error::ApiError;
+use crate::error::Code;
 
 /// The whole application.
 pub fn app(state: AppState) -> Router {
@@ -42,7 +43,8 @@ pub fn app(state: AppState) -> Router {
         .layer(layers::request_context(context_state))
         .layer(TraceLayer::new_for_http().make_span_with(redact::request_span))
         .layer(CatchPanicLayer::custom(|_| {
-            ApiError::new("internal", "the server failed to handle this request").into_response()
+            ApiError::new(Code::Internal, "the server failed to handle this request")
+                .into_response()
         }))
         .map_response(move |response| explain_timeout(response, request_timeout))
         .layer(TimeoutLayer::with_status_code(
@@ -64,10 +66,10 @@ pub fn routes(state: AppState) -> Router {
         .merge(authzen::router())
         .merge(polytomic::router(state.clone()))
         .route_layer(layers::route_metrics(state.metrics.clone()))
-        .fallback(|| async { ApiError::new("route_not_found", "no route matches this path") })
+        .fallback(|| async { ApiError::new(Code::RouteNotFound, "no route matches this path") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
-                "method_not_allowed",
+                Code::MethodNotAllowed,
                 "this path does not accept that method",
             )
         })
@@ -88,7 +90,7 @@ fn explain_timeout(
         return response;
     }
     let mut error = ApiError::new(
-        "unavailable",
+        Code::Unavailable,
         format!(
             "the request took longer than the {} seconds the server allows; retry shortly",
             limit.as_secs()

@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 
 use crate::app::Operation;
 use crate::auth::{self, Caller, ClientIp, Presented};
+use crate::error::{ApiError, Code};
 use crate::state::{AppState, org_of};
 
 mod plain;
@@ -37,43 +38,44 @@ pub fn router() -> Router<AppState> {
 
 /// An AuthZEN error: the status and `{"error": message}`.
 #[derive(Debug)]
-pub struct AuthzenError {
-    status: StatusCode,
-    message: String,
-}
+pub struct AuthzenError(ApiError);
 
 impl AuthzenError {
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            message: message.into(),
+        Self(ApiError::new(Code::InvalidBody, message))
+    }
+
+    /// AuthZEN's status for a code: a client's mistake of any kind is a 400, as the
+    /// specification's error responses have it; credentials, permission, rate and server
+    /// trouble keep their own.
+    fn status(&self) -> StatusCode {
+        match self.0.code {
+            Code::Unauthenticated
+            | Code::Forbidden
+            | Code::RateLimited
+            | Code::Unavailable
+            | Code::Internal => self.0.code.status(),
+            _ => StatusCode::BAD_REQUEST,
         }
     }
 }
 
 impl From<Error> for AuthzenError {
     fn from(err: Error) -> Self {
-        let status = match &err {
-            Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            // Everything else is a problem with the request.
-            _ => StatusCode::BAD_REQUEST,
-        };
-        Self {
-            status,
-            message: crate::error::client_message(&err),
-        }
+        Self(ApiError::from(err))
     }
 }
 
 impl IntoResponse for AuthzenError {
     fn into_response(self) -> Response {
-        let mut response =
-            (self.status, axum::Json(json!({"error": self.message}))).into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
+        let status = self.status();
+        let mut response = (status, axum::Json(json!({"error": self.0.message}))).into_response();
+        if let Some(secs) = self.0.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, secs.into());
+        }
+        if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 header::HeaderValue::from_static("Bearer realm=\"keycard\""),

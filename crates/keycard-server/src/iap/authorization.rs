@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use super::query::{ListSpec, boolean};
 use super::{IapCaller, IapError, IapJson, documents, ok_message_at, ok_with_data};
 use crate::app::{Caller, Operation};
+use crate::error::Code;
 use crate::state::{AppState, org_of};
 
 pub fn router() -> Router<AppState> {
@@ -132,7 +133,7 @@ struct Updates<T> {
 fn unwrap_updates<T>(body: Updates<T>) -> Result<T, IapError> {
     body.updates.ok_or_else(|| {
         IapError::new(
-            "invalid_body",
+            Code::InvalidBody,
             "No applicable updates requested: send {\"updates\": {...}}",
         )
     })
@@ -554,13 +555,13 @@ async fn update_account(
         }
         _ => {
             return Err(IapError::new(
-                "invalid_body",
+                Code::InvalidBody,
                 "No applicable updates requested: send {\"updates\": {...}}",
             ));
         }
     };
     let updates: AccountUpdates = serde_json::from_value(updates_value)
-        .map_err(|err| IapError::new("invalid_body", err.to_string()))?;
+        .map_err(|err| IapError::new(Code::InvalidBody, err.to_string()))?;
     let patch = AccountPatch {
         email: updates.email.map(Some),
         first_name: None,

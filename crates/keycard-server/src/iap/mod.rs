@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::auth::{self, Caller};
-use crate::error::{ApiError, json_rejection, status_of};
+use crate::error::{ApiError, Code, json_rejection};
 use crate::revision::with_revision;
 use crate::state::AppState;
 use keycard_core::change::Revision;
@@ -44,13 +44,13 @@ pub fn router() -> Router<AppState> {
 /// An error in the IAP shape: `{"status": <reason>, "message": ...}` (plus the stable `code`).
 #[derive(Debug)]
 pub struct IapError {
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     retry_after: Option<u64>,
 }
 
 impl IapError {
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -59,7 +59,7 @@ impl IapError {
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new("invalid_query", message)
+        Self::new(Code::InvalidQuery, message)
     }
 }
 
@@ -81,10 +81,10 @@ impl From<ApiError> for IapError {
 
 impl IntoResponse for IapError {
     fn into_response(self) -> Response {
-        let status = status_of(self.code);
+        let status = self.code.status();
         let body = json!({
             "status": status.canonical_reason().unwrap_or("Error"),
-            "code": self.code,
+            "code": self.code.as_str(),
             "message": self.message,
         });
         let mut response = (status, axum::Json(body)).into_response();

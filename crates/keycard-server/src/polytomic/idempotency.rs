@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 use super::{PolyError, authenticate};
 use crate::app::ScopedKey;
 use crate::auth;
+use crate::error::Code;
 use crate::state::AppState;
 
 pub const HEADER: &str = "idempotency-key";
@@ -53,7 +54,7 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         Ok(key) if valid_key(key) => key.to_owned(),
         _ => {
             return PolyError::new(
-                "invalid_header",
+                Code::InvalidHeader,
                 "Idempotency-Key must be 8 to 255 characters of A-Z, a-z, 0-9, `-` and `_`",
             )
             .into_response();
@@ -78,7 +79,7 @@ async fn replay_or_run(
     let body = to_bytes(body, state.settings.body_limit)
         .await
         .map_err(|_| {
-            PolyError::new("payload_too_large", "the request body is too large").into_response()
+            PolyError::new(Code::PayloadTooLarge, "the request body is too large").into_response()
         })?;
     let mut hasher = Sha256::new();
     hasher.update(parts.method.as_str().as_bytes());
@@ -103,7 +104,7 @@ async fn replay_or_run(
     match claimed {
         Some(IdempotentRecord::InFlight { .. }) => {
             return Err(PolyError::new(
-                "conflict",
+                Code::Conflict,
                 "a request with this Idempotency-Key is still in progress",
             )
             .into_response());
@@ -113,7 +114,7 @@ async fn replay_or_run(
             ..
         }) if stored != fingerprint => {
             return Err(PolyError::new(
-                "invalid_input",
+                Code::InvalidInput,
                 "this Idempotency-Key was used with a different request",
             )
             .into_response());
@@ -152,7 +153,7 @@ async fn replay_or_run(
     if response.extensions().get::<CarriesSecret>().is_some() {
         // The secret goes to this caller alone; what is kept for a replay is a refusal.
         let refusal = PolyError::new(
-            "secret_not_replayed",
+            Code::SecretNotReplayed,
             "the request first sent with this Idempotency-Key created a secret, which is shown \
              once and never stored, so it is not replayed; send a new Idempotency-Key to create \
              another",
@@ -166,10 +167,11 @@ async fn replay_or_run(
     let (parts, body) = response.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_STORED_BODY).await else {
         state.app.release_request(&key).await;
-        return Err(
-            PolyError::new("internal", "the response could not be stored for replay")
-                .into_response(),
-        );
+        return Err(PolyError::new(
+            Code::Internal,
+            "the response could not be stored for replay",
+        )
+        .into_response());
     };
     remember(state, &key, &parts, &bytes).await;
     Ok(Response::from_parts(parts, Body::from(bytes)))

@@ -17,7 +17,7 @@ use keycard_core::secret;
 use serde_json::json;
 
 use crate::auth::{self, Caller, Presented};
-use crate::error::{ApiError, current_request_id, status_of};
+use crate::error::{ApiError, Code, current_request_id};
 use crate::state::AppState;
 
 mod events;
@@ -114,13 +114,13 @@ pub fn router(state: AppState) -> Router<AppState> {
 /// An error in Polytomic's shape: `{"key", "message", "status", "metadata"}`.
 #[derive(Debug)]
 pub struct PolyError {
-    pub code: &'static str,
+    pub code: Code,
     pub message: String,
     retry_after: Option<u64>,
 }
 
 impl PolyError {
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -147,9 +147,9 @@ impl From<ApiError> for PolyError {
 
 impl IntoResponse for PolyError {
     fn into_response(self) -> Response {
-        let status = status_of(self.code);
+        let status = self.code.status();
         let body = json!({
-            "key": self.code,
+            "key": self.code.as_str(),
             "message": self.message,
             "status": status.as_u16(),
             "metadata": {"request_id": current_request_id()},
@@ -201,7 +201,7 @@ async fn negotiate_version(req: Request, next: Next) -> Response {
         Err(unknown) => (
             newest,
             PolyError::new(
-                "invalid_header",
+                Code::InvalidHeader,
                 format!(
                     "unsupported X-Polytomic-Version `{unknown}`; supported: {}",
                     VERSIONS.join(", ")

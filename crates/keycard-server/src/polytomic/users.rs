@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use super::{PolyCaller, PolyError, PolyJson, data, data_at};
 use crate::app::{Caller, Operation};
 use crate::auth::Credential;
+use crate::error::Code;
 use crate::revision::with_revision;
 use crate::state::{AppState, org_of};
 
@@ -336,7 +337,7 @@ pub async fn create_user_key(
     query: Result<Query<KeyQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, PolyError> {
     let Query(query) =
-        query.map_err(|rejection| PolyError::new("invalid_query", rejection.body_text()))?;
+        query.map_err(|rejection| PolyError::new(Code::InvalidQuery, rejection.body_text()))?;
     let caller = organization_of_path(&caller, &org)?;
     let account: AccountId = path_id("user", &id)?;
     let written = state

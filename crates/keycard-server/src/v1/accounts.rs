@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 
 use super::{Committed, List, ListQuery, Saved, change_link, double_option};
 use crate::auth::Caller;
+use crate::error::Code;
 use crate::error::{ApiError, ErrorBody, Json, Path, Query};
 use crate::revision::with_revision;
 use crate::state::AppState;
@@ -288,7 +289,7 @@ async fn create_key(
         String::new()
     } else {
         serde_json::from_slice::<CreateKey>(&body)
-            .map_err(|err| ApiError::new("invalid_body", err.to_string()))?
+            .map_err(|err| ApiError::new(Code::InvalidBody, err.to_string()))?
             .name
     };
     let written = state.app.issue_api_key(&caller, id, name).await?;
