@@ -12,6 +12,7 @@ mod corpus;
 mod crud;
 mod decisions;
 mod durability;
+mod error_shapes;
 mod errors;
 mod iap;
 mod openapi;
