@@ -311,16 +311,11 @@ fn review_grants(
                 }
             }
             EntityKind::ApiKey => {
-                let key: ApiKey = serde_json::from_value(
-                    change
-                        .after
-                        .clone()
-                        .or_else(|| change.before.clone())
-                        .unwrap_or_default(),
-                )
-                .map_err(|err| {
-                    Error::Internal(format!("an api key change is unreadable: {err}"))
-                })?;
+                let key: ApiKey = if change.after.is_some() {
+                    change.after_as()?
+                } else {
+                    change.before_as()?
+                };
                 if key.account_id != account_id
                     && let Some((what, reached)) = account_reach(org_before, key.account_id)
                 {

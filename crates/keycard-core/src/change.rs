@@ -103,8 +103,8 @@ impl Operation {
     }
 }
 
-/// One entry of the change log. `before` and `after` hold the entity's JSON form (as in the native
-/// API); credentials appear without secrets or hashes.
+/// One entry of the change log. `before` and `after` hold the entity's record
+/// ([`crate::record`]), in version `record_version`; credentials appear without secrets or hashes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Change {
     pub revision: Revision,
@@ -118,4 +118,11 @@ pub struct Change {
     pub at: DateTime<Utc>,
     pub before: Option<serde_json::Value>,
     pub after: Option<serde_json::Value>,
+    /// The version of the records in `before` and `after`.
+    #[serde(default = "first_record_version")]
+    pub record_version: u32,
+}
+
+fn first_record_version() -> u32 {
+    1
 }

@@ -16,6 +16,7 @@ pub mod index;
 pub mod model;
 pub mod names;
 pub mod page;
+pub mod record;
 pub mod secret;
 pub mod snapshot;
 pub mod store;

@@ -207,7 +207,7 @@ impl Snapshot {
                 if deleted {
                     self.organizations.remove(&org_id);
                 } else {
-                    let org: Organization = decode(change)?;
+                    let org: Organization = change.after_as()?;
                     let next = match self.organizations.get(&org_id) {
                         Some(existing) => OrgSnapshot {
                             organization: Arc::new(org),
@@ -223,7 +223,7 @@ impl Snapshot {
                 if deleted {
                     self.edit(org_id, |org| org.remove_account(id))?;
                 } else {
-                    let account: Account = decode(change)?;
+                    let account: Account = change.after_as()?;
                     self.edit(org_id, |org| org.put_account(account))?;
                 }
             }
@@ -232,7 +232,7 @@ impl Snapshot {
                 if deleted {
                     self.edit(org_id, |org| org.remove_group(id))?;
                 } else {
-                    let group: Group = decode(change)?;
+                    let group: Group = change.after_as()?;
                     self.edit(org_id, |org| org.put_group(group))?;
                 }
             }
@@ -241,7 +241,7 @@ impl Snapshot {
                 if deleted {
                     self.edit(org_id, |org| org.remove_role(id))?;
                 } else {
-                    let role: Role = decode(change)?;
+                    let role: Role = change.after_as()?;
                     self.edit(org_id, |org| org.put_role(role))?;
                 }
             }
@@ -250,29 +250,29 @@ impl Snapshot {
                 if deleted {
                     self.edit(org_id, |org| org.remove_policy(id))?;
                 } else {
-                    let policy: Policy = decode(change)?;
+                    let policy: Policy = change.after_as()?;
                     self.edit(org_id, |org| org.put_policy(policy))?;
                 }
             }
             EntityKind::Method => {
                 if deleted {
-                    let method: Method = decode_before(change)?;
+                    let method: Method = change.before_as()?;
                     self.edit(org_id, |org| {
                         org.remove_method(method.provenance.as_str(), &method.name)
                     })?;
                 } else {
-                    let method: Method = decode(change)?;
+                    let method: Method = change.after_as()?;
                     self.edit(org_id, |org| org.put_method(method))?;
                 }
             }
             EntityKind::View => {
                 if deleted {
-                    let view: View = decode_before(change)?;
+                    let view: View = change.before_as()?;
                     self.edit(org_id, |org| {
                         org.views.remove(&(view.provenance.to_string(), view.path));
                     })?;
                 } else {
-                    let view: View = decode(change)?;
+                    let view: View = change.after_as()?;
                     self.edit(org_id, |org| org.put_view(view))?;
                 }
             }
@@ -295,36 +295,6 @@ impl Snapshot {
         f(Arc::make_mut(org));
         Ok(())
     }
-}
-
-fn decode<T: serde::de::DeserializeOwned>(change: &Change) -> Result<T, Error> {
-    decode_value(change, change.after.as_ref())
-}
-
-fn decode_before<T: serde::de::DeserializeOwned>(change: &Change) -> Result<T, Error> {
-    decode_value(change, change.before.as_ref())
-}
-
-fn decode_value<T: serde::de::DeserializeOwned>(
-    change: &Change,
-    value: Option<&serde_json::Value>,
-) -> Result<T, Error> {
-    let value = value.ok_or_else(|| {
-        Error::Internal(format!(
-            "change {}.{} on {} has no state",
-            change.revision,
-            change.seq,
-            change.entity.as_str()
-        ))
-    })?;
-    T::deserialize(value).map_err(|err| {
-        Error::Internal(format!(
-            "change {}.{} on {} is unreadable: {err}",
-            change.revision,
-            change.seq,
-            change.entity.as_str()
-        ))
-    })
 }
 
 impl OrgSnapshot {

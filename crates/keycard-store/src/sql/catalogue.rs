@@ -267,7 +267,7 @@ impl CatalogueStore for SqlStore {
 /// Deletes one catalogue entry (a row of `table` keyed by organization, provenance and `column`)
 /// inside an open write, and logs it.
 #[allow(clippy::too_many_arguments)]
-async fn delete_entry<T: serde::Serialize>(
+async fn delete_entry<T: keycard_core::record::Recorded>(
     w: &mut WriteTx,
     org: OrganizationId,
     (table, column): (&str, &str),

@@ -14,8 +14,7 @@ use super::rows::{
 };
 use super::{SqlStore, from_millis, internal, unavailable};
 
-const CHANGE_COLUMNS: &str =
-    "revision, seq, organization_id, entity, entity_id, operation, actor, at, before, after";
+const CHANGE_COLUMNS: &str = "revision, seq, organization_id, entity, entity_id, operation, actor, at, before, after, record_version";
 
 fn change(row: &AnyRow) -> Result<Change> {
     let json = |column: &str| -> Result<Option<serde_json::Value>> {
@@ -44,6 +43,12 @@ fn change(row: &AnyRow) -> Result<Change> {
         at: from_millis(row.try_get("at").map_err(internal)?),
         before: json("before")?,
         after: json("after")?,
+        record_version: {
+            let version: i64 = row.try_get("record_version").map_err(internal)?;
+            u32::try_from(version).map_err(|_| {
+                Error::Internal(format!("record version `{version}` in the change log"))
+            })?
+        },
     })
 }
 

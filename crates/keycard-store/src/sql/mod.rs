@@ -13,9 +13,9 @@ use chrono::{DateTime, Utc};
 use keycard_core::change::{Change, EntityKind, Operation, Revision};
 use keycard_core::ids::OrganizationId;
 use keycard_core::model::Actor;
+use keycard_core::record::{RECORD_VERSION, Recorded};
 use keycard_core::store::SnapshotSource;
 use keycard_core::{Error, Result};
-use serde::Serialize;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyPool, Executor as _, Transaction};
 
@@ -40,10 +40,12 @@ impl Dialect {
             Dialect::Sqlite => &[
                 include_str!("../../migrations/sqlite/0001_init.sql"),
                 include_str!("../../migrations/sqlite/0002_folded_names.sql"),
+                include_str!("../../migrations/sqlite/0003_record_version.sql"),
             ],
             Dialect::Postgres => &[
                 include_str!("../../migrations/postgres/0001_init.sql"),
                 include_str!("../../migrations/postgres/0002_folded_names.sql"),
+                include_str!("../../migrations/postgres/0003_record_version.sql"),
             ],
         }
     }
@@ -343,8 +345,8 @@ impl WriteTx {
         &mut self.tx
     }
 
-    /// Appends one change to the log.
-    async fn record<T: Serialize>(
+    /// Appends one change to the log, the entity as its record ([`keycard_core::record`]).
+    async fn record<T: Recorded>(
         &mut self,
         entity: EntityKind,
         entity_id: &str,
@@ -352,11 +354,11 @@ impl WriteTx {
         before: Option<&T>,
         after: Option<&T>,
     ) -> Result<()> {
-        let before = before.map(to_json).transpose()?;
-        let after = after.map(to_json).transpose()?;
+        let before = before.map(record_json).transpose()?;
+        let after = after.map(record_json).transpose()?;
         sqlx::query(
-            "INSERT INTO changes (revision, seq, organization_id, entity, entity_id, operation, actor, at, before, after) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO changes (revision, seq, organization_id, entity, entity_id, operation, actor, at, before, after, record_version) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(self.revision.0)
         .bind(self.seq)
@@ -368,6 +370,7 @@ impl WriteTx {
         .bind(millis(self.at))
         .bind(before.as_deref())
         .bind(after.as_deref())
+        .bind(i64::from(RECORD_VERSION))
         .execute(&mut *self.tx)
         .await
         .map_err(internal)?;
@@ -387,6 +390,7 @@ impl WriteTx {
             at: self.at,
             before: parsed(before)?,
             after: parsed(after)?,
+            record_version: RECORD_VERSION,
         });
         self.seq += 1;
         Ok(())
@@ -444,9 +448,8 @@ impl WriteTx {
     }
 }
 
-fn to_json<T: Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value)
-        .map_err(|err| Error::Internal(format!("encoding a change failed: {err}")))
+fn record_json<T: Recorded>(value: &T) -> Result<String> {
+    Ok(keycard_core::record::encode(value)?.to_string())
 }
 
 /// `$first, $first+1, ...`: `count` numbered placeholders for a list bound one value each.
