@@ -160,7 +160,7 @@ impl Workload {
                 id: *id,
                 organization_id: org,
                 name: text(role_name(index)),
-                description: String::new(),
+                description: Default::default(),
                 provenance: text("Custom".into()),
                 system: false,
                 inactive: false,
@@ -179,7 +179,7 @@ impl Workload {
                 organization_id: org,
                 username: text(user_name(index)),
                 email: None,
-                first_name: String::new(),
+                first_name: Default::default(),
                 provenance: text("Local".into()),
                 inactive: false,
                 service_account: false,
@@ -252,7 +252,7 @@ impl Workload {
 pub fn custom_role(name: String) -> Result<keycard_core::model::NewRole, keycard_core::Error> {
     Ok(keycard_core::model::NewRole {
         name: name.try_into()?,
-        description: String::new(),
+        description: Default::default(),
         provenance: "Custom".to_owned().try_into()?,
         system: false,
         inactive: false,

@@ -124,7 +124,7 @@ fn system_role(
 ) -> crate::Result<NewRole> {
     Ok(NewRole {
         name: RoleName::try_from(name)?,
-        description: description.to_owned(),
+        description: crate::names::Description::try_from(description)?,
         provenance: provenance(provenance_name)?,
         system: true,
         inactive: false,

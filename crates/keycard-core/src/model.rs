@@ -6,7 +6,8 @@ use utoipa::ToSchema;
 
 use crate::ids::{AccountId, ApiKeyId, GroupId, OrganizationId, PolicyId, RoleId, SessionId};
 use crate::names::{
-    ActionName, Email, GroupName, OrganizationName, PolicyName, Provenance, RoleName, Username,
+    ActionName, Description, Email, FirstName, GroupName, OrganizationName, PolicyName, Provenance,
+    RoleName, Username,
 };
 
 /// The organization every fresh store starts with.
@@ -99,7 +100,7 @@ pub struct Account {
     pub organization_id: OrganizationId,
     pub username: Username,
     pub email: Option<Email>,
-    pub first_name: String,
+    pub first_name: FirstName,
     pub provenance: Provenance,
     pub inactive: bool,
     pub service_account: bool,
@@ -120,7 +121,7 @@ pub struct Group {
     pub id: GroupId,
     pub organization_id: OrganizationId,
     pub name: GroupName,
-    pub description: String,
+    pub description: Description,
     pub provenance: Provenance,
     pub inactive: bool,
     /// Directly assigned roles, sorted.
@@ -151,7 +152,7 @@ pub struct Role {
     pub id: RoleId,
     pub organization_id: OrganizationId,
     pub name: RoleName,
-    pub description: String,
+    pub description: Description,
     pub provenance: Provenance,
     pub system: bool,
     pub inactive: bool,
@@ -376,7 +377,7 @@ pub struct NewOrganization {
 pub struct NewAccount {
     pub username: Username,
     pub email: Option<Email>,
-    pub first_name: String,
+    pub first_name: FirstName,
     pub provenance: Provenance,
     pub inactive: bool,
     pub service_account: bool,
@@ -386,11 +387,28 @@ pub struct NewAccount {
     pub groups: Vec<GroupId>,
 }
 
+impl NewAccount {
+    /// A person's account made here: `Local`, active, without a password, roles or groups yet.
+    pub fn local(username: Username) -> Self {
+        NewAccount {
+            username,
+            email: None,
+            first_name: FirstName::default(),
+            provenance: Provenance::local(),
+            inactive: false,
+            service_account: false,
+            password_hash: None,
+            roles: Vec::new(),
+            groups: Vec::new(),
+        }
+    }
+}
+
 /// Changes to an account; `None` leaves a field as it is, lists replace wholesale.
 #[derive(Clone, Debug, Default)]
 pub struct AccountPatch {
     pub email: Option<Option<Email>>,
-    pub first_name: Option<String>,
+    pub first_name: Option<FirstName>,
     pub inactive: Option<bool>,
     pub roles: Option<Vec<RoleId>>,
     pub groups: Option<Vec<GroupId>>,
@@ -400,18 +418,32 @@ pub struct AccountPatch {
 #[derive(Clone, Debug)]
 pub struct NewGroup {
     pub name: GroupName,
-    pub description: String,
+    pub description: Description,
     pub provenance: Provenance,
     pub inactive: bool,
     pub roles: Vec<RoleId>,
     pub parents: Vec<GroupId>,
 }
 
+impl NewGroup {
+    /// A group made here: `Local`, active, holding no role and in no group yet.
+    pub fn local(name: GroupName) -> Self {
+        NewGroup {
+            name,
+            description: Description::default(),
+            provenance: Provenance::local(),
+            inactive: false,
+            roles: Vec::new(),
+            parents: Vec::new(),
+        }
+    }
+}
+
 /// Changes to a group; `None` leaves a field as it is, lists replace wholesale.
 #[derive(Clone, Debug, Default)]
 pub struct GroupPatch {
     pub name: Option<GroupName>,
-    pub description: Option<String>,
+    pub description: Option<Description>,
     pub inactive: Option<bool>,
     pub roles: Option<Vec<RoleId>>,
     pub parents: Option<Vec<GroupId>>,
@@ -421,7 +453,7 @@ pub struct GroupPatch {
 #[derive(Clone, Debug)]
 pub struct NewRole {
     pub name: RoleName,
-    pub description: String,
+    pub description: Description,
     pub provenance: Provenance,
     pub system: bool,
     pub inactive: bool,
@@ -429,11 +461,26 @@ pub struct NewRole {
     pub views: Vec<ViewRef>,
 }
 
+impl NewRole {
+    /// A role made by a user: `Custom`, active, granting nothing yet.
+    pub fn custom(name: RoleName) -> Self {
+        NewRole {
+            name,
+            description: Description::default(),
+            provenance: Provenance::custom(),
+            system: false,
+            inactive: false,
+            methods: Vec::new(),
+            views: Vec::new(),
+        }
+    }
+}
+
 /// Changes to a role; `None` leaves a field as it is, lists replace wholesale.
 #[derive(Clone, Debug, Default)]
 pub struct RolePatch {
     pub name: Option<RoleName>,
-    pub description: Option<String>,
+    pub description: Option<Description>,
     pub inactive: Option<bool>,
     pub methods: Option<Vec<MethodRef>>,
     pub views: Option<Vec<ViewRef>>,

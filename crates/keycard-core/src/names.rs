@@ -187,6 +187,64 @@ impl fmt::Display for Email {
     }
 }
 
+macro_rules! validated_text {
+    ($(#[$doc:meta])* $name:ident, $check:path) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+        #[serde(try_from = "String", into = "String")]
+        #[schema(value_type = String)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn is_empty(&self) -> bool {
+                self.0.is_empty()
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = Error;
+            fn try_from(value: String) -> Result<Self, Error> {
+                $check(&value)?;
+                Ok(Self(value))
+            }
+        }
+
+        impl TryFrom<&str> for $name {
+            type Error = Error;
+            fn try_from(value: &str) -> Result<Self, Error> {
+                Self::try_from(value.to_owned())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+validated_text!(
+    /// Free text describing a role or a group: at most 4000 characters, no control characters but
+    /// newlines and tabs.
+    Description, validate_description
+);
+validated_text!(
+    /// The name an account is shown by (for a service account, its description): at most 200
+    /// characters, no control characters.
+    FirstName, validate_first_name
+);
+
 /// Checks free text such as descriptions: no control characters but newlines and tabs, bounded size.
 pub fn validate_description(value: &str) -> Result<(), Error> {
     if value.chars().count() > 4000 {
@@ -202,6 +260,17 @@ pub fn validate_description(value: &str) -> Result<(), Error> {
         return Err(Error::invalid(
             "description",
             "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a first name: at most 200 characters, no control characters.
+pub fn validate_first_name(value: &str) -> Result<(), Error> {
+    if value.chars().count() > 200 || value.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "first name",
+            "must be at most 200 characters without control characters",
         ));
     }
     Ok(())

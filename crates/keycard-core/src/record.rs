@@ -18,7 +18,8 @@ use crate::model::{
     Role, Route, SsoSettings, View, ViewRef,
 };
 use crate::names::{
-    ActionName, Email, GroupName, OrganizationName, PolicyName, Provenance, RoleName, Username,
+    ActionName, Description, Email, FirstName, GroupName, OrganizationName, PolicyName, Provenance,
+    RoleName, Username,
 };
 
 /// The record version this build writes, and the newest it reads.
@@ -134,7 +135,7 @@ pub struct AccountRecord {
     pub organization_id: OrganizationId,
     pub username: Username,
     pub email: Option<Email>,
-    pub first_name: String,
+    pub first_name: FirstName,
     pub provenance: Provenance,
     pub inactive: bool,
     pub service_account: bool,
@@ -191,7 +192,7 @@ pub struct GroupRecord {
     pub id: GroupId,
     pub organization_id: OrganizationId,
     pub name: GroupName,
-    pub description: String,
+    pub description: Description,
     pub provenance: Provenance,
     pub inactive: bool,
     pub roles: Vec<RoleId>,
@@ -253,7 +254,7 @@ pub struct RoleRecord {
     pub id: RoleId,
     pub organization_id: OrganizationId,
     pub name: RoleName,
-    pub description: String,
+    pub description: Description,
     pub provenance: Provenance,
     pub system: bool,
     pub inactive: bool,

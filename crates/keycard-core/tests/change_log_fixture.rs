@@ -72,7 +72,7 @@ fn the_fixture_builds_the_state_it_recorded() {
         .roles()
         .find(|role| role.name.as_str() == "reader")
         .unwrap();
-    assert_eq!(reader.description, "reads the docs");
+    assert_eq!(reader.description.as_str(), "reads the docs");
     assert!(org.roles().all(|role| role.name.as_str() != "temp"));
     assert!(org.methods().any(|method| method.name == "readDoc"));
     assert!(org.methods().all(|method| method.name != "oldDoc"));

@@ -102,7 +102,7 @@ fn build_ordered(dir: &Directory, reversed: bool) -> Built {
             email: Some(
                 keycard_core::names::Email::try_from("Alice@Example.com".to_owned()).unwrap(),
             ),
-            first_name: String::new(),
+            first_name: Default::default(),
             provenance: name("Local".into()),
             inactive: dir.account.0,
             service_account: false,
@@ -120,7 +120,7 @@ fn build_ordered(dir: &Directory, reversed: bool) -> Built {
                 id: groups[index],
                 organization_id: org,
                 name: name::<GroupName>(format!("g{index}")),
-                description: String::new(),
+                description: Default::default(),
                 provenance: name("Local".into()),
                 inactive: *inactive,
                 roles: role_indexes.iter().map(|i| roles[*i]).collect(),
@@ -141,7 +141,7 @@ fn build_ordered(dir: &Directory, reversed: bool) -> Built {
                 } else {
                     format!("r{index}")
                 }),
-                description: String::new(),
+                description: Default::default(),
                 provenance: name::<Provenance>("Custom".into()),
                 system: dir.admin == Some(index),
                 inactive: *inactive,

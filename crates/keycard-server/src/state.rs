@@ -334,7 +334,7 @@ pub async fn bootstrap(store: &dyn Store, admin_password: Option<&str>) -> Resul
             NewAccount {
                 username: Username::try_from("admin")?,
                 email: None,
-                first_name: "Administrator".to_owned(),
+                first_name: keycard_core::names::FirstName::try_from("Administrator")?,
                 provenance: Provenance::try_from(model::LOCAL_PROVENANCE)?,
                 inactive: false,
                 service_account: false,

@@ -48,7 +48,7 @@ async fn stores() -> Vec<(String, Arc<dyn Store>, tempfile::TempDir)> {
 fn role(name: &str) -> NewRole {
     NewRole {
         name: name.to_owned().try_into().unwrap(),
-        description: String::new(),
+        description: Default::default(),
         provenance: "Custom".to_owned().try_into().unwrap(),
         system: false,
         inactive: false,
@@ -61,7 +61,7 @@ fn account(name: &str, roles: Vec<RoleId>) -> NewAccount {
     NewAccount {
         username: name.to_owned().try_into().unwrap(),
         email: None,
-        first_name: String::new(),
+        first_name: Default::default(),
         provenance: "Local".to_owned().try_into().unwrap(),
         inactive: false,
         service_account: false,
@@ -273,7 +273,7 @@ async fn the_full_read_matches_single_reads() {
                 org,
                 keycard_core::model::NewGroup {
                     name: "g".to_owned().try_into().unwrap(),
-                    description: "a group".into(),
+                    description: "a group".try_into().unwrap(),
                     provenance: "Local".to_owned().try_into().unwrap(),
                     inactive: false,
                     roles: vec![roles[0]],
@@ -289,7 +289,7 @@ async fn the_full_read_matches_single_reads() {
             let mut new = account(&format!("user{n}"), roles[..n % 3].to_vec());
             new.email = (n % 2 == 0).then(|| format!("User{n}@Example.com").try_into().unwrap());
             new.inactive = n % 5 == 0;
-            new.first_name = format!("First \"{n}\" é");
+            new.first_name = format!("First \"{n}\" é").try_into().unwrap();
             if n % 7 == 0 {
                 new.groups = vec![group];
             }
@@ -337,7 +337,7 @@ async fn a_writer_sees_its_changes_as_the_log_holds_them() {
         let roles = created_roles(writer.as_ref(), org, 2).await;
         let mut new = account("ann", vec![roles[0]]);
         new.email = Some("Ann@Example.com".to_owned().try_into().unwrap());
-        new.first_name = "Ann \"the first\" é".into();
+        new.first_name = "Ann \"the first\" é".try_into().unwrap();
         let ann = writer
             .create_account(&actor, org, new)
             .await

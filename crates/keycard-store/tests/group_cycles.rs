@@ -41,7 +41,7 @@ proptest! {
             let org = store.create_organization(&actor, standard_organization("o".to_owned().try_into().unwrap()).unwrap()).await.unwrap().value.id;
             let mut groups = Vec::new();
             for index in 0..5 {
-                let new = NewGroup { name: format!("g{index}").try_into().unwrap(), description: String::new(), provenance: "Local".to_owned().try_into().unwrap(), inactive: false, roles: vec![], parents: vec![] };
+                let new = NewGroup { name: format!("g{index}").try_into().unwrap(), description: Default::default(), provenance: "Local".to_owned().try_into().unwrap(), inactive: false, roles: vec![], parents: vec![] };
                 groups.push(store.create_group(&actor, org, new).await.unwrap().value.id);
             }
             for (child, parent, add) in ops {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, anyhow};
 use clap::Subcommand;
 use keycard_core::model::{self, Manifest, NewAccount};
-use keycard_core::names::{Email, Provenance, Username};
+use keycard_core::names::{Email, Username};
 use keycard_server::app::{App, Caller, hash_password};
 use keycard_server::{AppState, Settings};
 
@@ -109,15 +109,10 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
                 Vec::new()
             };
             let new = NewAccount {
-                username: Username::try_from(username)?,
                 email: email.map(Email::try_from).transpose()?,
-                first_name: String::new(),
-                provenance: Provenance::local(),
-                inactive: false,
-                service_account: false,
                 password_hash,
                 roles,
-                groups: Vec::new(),
+                ..NewAccount::local(Username::try_from(username)?)
             };
             let written = app.create_account(&caller, new).await?;
             println!("{}", serde_json::to_string_pretty(&written.value)?);

@@ -122,7 +122,7 @@ async fn load(
         let new = NewAccount {
             username: user_name(user).try_into()?,
             email: None,
-            first_name: String::new(),
+            first_name: Default::default(),
             provenance: "Local".to_owned().try_into()?,
             inactive: false,
             service_account: false,

@@ -149,7 +149,7 @@ async fn main() -> anyhow::Result<()> {
     let account = NewAccount {
         username: "prober".to_owned().try_into()?,
         email: None,
-        first_name: String::new(),
+        first_name: Default::default(),
         provenance: "Local".to_owned().try_into()?,
         inactive: false,
         service_account: false,

@@ -10,17 +10,6 @@ use keycard_core::{Error, Result};
 
 use super::{App, Caller, Operation};
 
-/// Checks a first name: bounded, no control characters.
-pub fn validate_first_name(value: &str) -> Result<()> {
-    if value.chars().count() > 200 || value.chars().any(char::is_control) {
-        return Err(Error::invalid(
-            "first name",
-            "must be at most 200 characters without control characters",
-        ));
-    }
-    Ok(())
-}
-
 impl App {
     pub async fn list_accounts(
         &self,
@@ -95,10 +84,7 @@ impl App {
             caller,
             Operation::CreateAccount,
             None,
-            move |store, actor, org| async move {
-                validate_first_name(&new.first_name)?;
-                store.create_account(&actor, org, new).await
-            },
+            move |store, actor, org| async move { store.create_account(&actor, org, new).await },
         )
         .await
     }
@@ -114,9 +100,6 @@ impl App {
             Operation::UpdateAccount,
             Some(id),
             move |store, actor, org| async move {
-                if let Some(first_name) = &patch.first_name {
-                    validate_first_name(first_name)?;
-                }
                 store.update_account(&actor, org, id, patch).await
             },
         )

@@ -55,7 +55,7 @@ impl Caller {
             organization_id: organization,
             username: keycard_core::names::Username::try_from("cli")?,
             email: None,
-            first_name: String::new(),
+            first_name: keycard_core::names::FirstName::default(),
             provenance: keycard_core::names::Provenance::local(),
             inactive: false,
             service_account: false,

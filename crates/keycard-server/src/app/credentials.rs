@@ -120,7 +120,6 @@ impl App {
                 Operation::CreateServiceAccount,
                 None,
                 move |store, actor, org| async move {
-                    super::validate_first_name(&new.first_name)?;
                     store.create_account_with_key(&actor, org, new, key).await
                 },
             )

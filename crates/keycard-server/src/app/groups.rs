@@ -4,7 +4,6 @@ use keycard_core::Result;
 use keycard_core::change::Revision;
 use keycard_core::ids::GroupId;
 use keycard_core::model::{Group, GroupPatch, Link, NewGroup};
-use keycard_core::names::validate_description;
 use keycard_core::page::{Page, PageRequest};
 use keycard_core::store::{GroupMembers, Written};
 
@@ -36,10 +35,7 @@ impl App {
             caller,
             Operation::CreateGroup,
             None,
-            move |store, actor, org| async move {
-                validate_description(&new.description)?;
-                store.create_group(&actor, org, new).await
-            },
+            move |store, actor, org| async move { store.create_group(&actor, org, new).await },
         )
         .await
     }
@@ -55,9 +51,6 @@ impl App {
             Operation::UpdateGroup,
             None,
             move |store, actor, org| async move {
-                if let Some(description) = &patch.description {
-                    validate_description(description)?;
-                }
                 store.update_group(&actor, org, id, patch).await
             },
         )

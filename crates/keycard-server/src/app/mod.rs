@@ -35,7 +35,6 @@ mod policies;
 mod roles;
 
 pub use access::Operation;
-pub use accounts::validate_first_name;
 pub use authentication::{LoginLimiter, hash_password};
 pub use caller::{Caller, Credential};
 pub use credentials::IssuedKey;

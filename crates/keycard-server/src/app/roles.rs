@@ -4,7 +4,6 @@ use keycard_core::Result;
 use keycard_core::change::Revision;
 use keycard_core::ids::RoleId;
 use keycard_core::model::{NewRole, Role, RolePatch};
-use keycard_core::names::validate_description;
 use keycard_core::page::{Page, PageRequest};
 use keycard_core::store::Written;
 
@@ -46,10 +45,7 @@ impl App {
             caller,
             Operation::CreateRole,
             None,
-            move |store, actor, org| async move {
-                validate_description(&new.description)?;
-                store.create_role(&actor, org, new).await
-            },
+            move |store, actor, org| async move { store.create_role(&actor, org, new).await },
         )
         .await
     }
@@ -65,12 +61,7 @@ impl App {
             caller,
             Operation::UpdateRole,
             None,
-            move |store, actor, org| async move {
-                if let Some(description) = &patch.description {
-                    validate_description(description)?;
-                }
-                store.update_role(&actor, org, id, patch).await
-            },
+            move |store, actor, org| async move { store.update_role(&actor, org, id, patch).await },
         )
         .await
     }

@@ -13,7 +13,7 @@ use keycard_core::ids::{AccountId, GroupId, RoleId};
 use keycard_core::model::{
     self, AccountPatch, GroupPatch, MethodRef, NewGroup, NewRole, RolePatch, ViewRef,
 };
-use keycard_core::names::{Email, GroupName, Provenance, RoleName};
+use keycard_core::names::{Description, Email, GroupName, Provenance, RoleName};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -153,7 +153,7 @@ struct RoleFields {
     #[serde(default)]
     provenance: Option<String>,
     #[serde(default)]
-    description: Option<String>,
+    description: Option<Description>,
     #[serde(default)]
     allowed_methods: Vec<MethodRef>,
     #[serde(default)]
@@ -172,7 +172,7 @@ struct RoleUpdates {
     #[serde(default)]
     provenance: Option<String>,
     #[serde(default)]
-    description: Option<String>,
+    description: Option<Description>,
     #[serde(default)]
     allowed_methods: Option<Vec<MethodRef>>,
     #[serde(default)]
@@ -327,7 +327,7 @@ struct GroupFields {
     #[serde(default)]
     provenance: Option<Provenance>,
     #[serde(default)]
-    description: Option<String>,
+    description: Option<Description>,
     #[serde(default)]
     member_of: Vec<GroupLink>,
     #[serde(default)]
@@ -346,7 +346,7 @@ struct GroupUpdates {
     #[serde(default)]
     name: Option<GroupName>,
     #[serde(default)]
-    description: Option<String>,
+    description: Option<Description>,
     #[serde(default)]
     member_of: Option<Vec<GroupLink>>,
     #[serde(default)]
@@ -726,7 +726,7 @@ async fn export_csv(
             group.id.to_string(),
             group.name.to_string(),
             group.provenance.to_string(),
-            group.description.clone(),
+            group.description.to_string(),
             group.inactive.to_string(),
             String::new(),
             group_names(&group.parents),
@@ -743,7 +743,7 @@ async fn export_csv(
             role.id.to_string(),
             role.name.to_string(),
             role.provenance.to_string(),
-            role.description.clone(),
+            role.description.to_string(),
             role.inactive.to_string(),
             String::new(),
             String::new(),

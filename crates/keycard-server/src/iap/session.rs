@@ -10,7 +10,7 @@ use keycard_core::Error;
 use keycard_core::decision;
 use keycard_core::ids::{AccountId, ApiKeyId};
 use keycard_core::model::NewAccount;
-use keycard_core::names::{Provenance, Username};
+use keycard_core::names::{FirstName, Provenance, Username};
 use keycard_core::secret::{self, TokenKind};
 use serde::Deserialize;
 use serde_json::json;
@@ -168,18 +168,17 @@ pub async fn create_service_account(
 ) -> Result<Response, IapError> {
     let caller = caller.caller;
     let data = body.account_data;
-    if data.description.chars().count() > 200 || data.description.chars().any(char::is_control) {
-        return Err(Error::invalid(
+    // IAP shows a service account's description where a person's first name goes.
+    let shown_as = FirstName::try_from(data.description.as_str()).map_err(|_| {
+        Error::invalid(
             "description",
             "must be at most 200 characters without control characters",
         )
-        .into());
-    }
+    })?;
     let new = NewAccount {
         username: Username::try_from(data.name.clone())?,
         email: None,
-        // IAP shows a service account's description where a person's first name goes.
-        first_name: data.description.clone(),
+        first_name: shown_as,
         provenance: Provenance::try_from("Service Account")?,
         inactive: false,
         service_account: true,

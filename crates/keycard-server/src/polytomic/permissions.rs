@@ -5,7 +5,7 @@ use axum::response::Response;
 use keycard_core::Error;
 use keycard_core::ids::{OrganizationId, PolicyId, RoleId};
 use keycard_core::model::{NewPolicy, NewRole, Policy, PolicyAction, PolicyPatch, Role, RolePatch};
-use keycard_core::names::{ActionName, PolicyName, Provenance, RoleName};
+use keycard_core::names::{ActionName, PolicyName, RoleName};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -78,15 +78,7 @@ pub async fn create_role(
     PolyJson(body): PolyJson<RoleBody>,
 ) -> Result<Response, PolyError> {
     let caller = caller.in_organization(body.organization_id)?;
-    let new = NewRole {
-        name: body.name,
-        description: String::new(),
-        provenance: Provenance::custom(),
-        system: false,
-        inactive: false,
-        methods: Vec::new(),
-        views: Vec::new(),
-    };
+    let new = NewRole::custom(body.name);
     let written = state.app.create_role(&caller, new).await?;
     Ok(data_at(written.revision, role_document(&written.value)))
 }

@@ -9,7 +9,7 @@ use keycard_core::ids::{AccountId, OrganizationId, RoleId};
 use keycard_core::model::{
     self, Account, AccountPatch, NewAccount, Organization, OrganizationPatch, SsoSettings,
 };
-use keycard_core::names::{Email, OrganizationName, Provenance, Username};
+use keycard_core::names::{Email, OrganizationName, Username};
 use keycard_core::snapshot::OrgSnapshot;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -183,15 +183,9 @@ async fn create_in(
     let roles =
         assigned_roles(state, caller, body.role.as_deref(), body.role_ids)?.unwrap_or_default();
     let new = NewAccount {
-        username: Username::try_from(body.email.to_string())?,
-        email: Some(body.email),
-        first_name: String::new(),
-        provenance: Provenance::local(),
-        inactive: false,
-        service_account: false,
-        password_hash: None,
+        email: Some(body.email.clone()),
         roles,
-        groups: Vec::new(),
+        ..NewAccount::local(Username::try_from(body.email.to_string())?)
     };
     let written = state.app.create_account(caller, new).await?;
     Ok(data_at(

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use keycard_core::ids::{AccountId, ApiKeyId, GroupId, RoleId};
 use keycard_core::model::{Account, AccountPatch, ApiKey, Link, NewAccount, Principal};
-use keycard_core::names::{Email, Provenance, Username};
+use keycard_core::names::{Email, FirstName, Provenance, Username};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -36,7 +36,7 @@ pub struct CreateAccount {
     #[serde(default)]
     pub email: Option<Email>,
     #[serde(default)]
-    pub first_name: String,
+    pub first_name: FirstName,
     /// Where the account comes from; `Local` when absent.
     #[serde(default)]
     pub provenance: Option<Provenance>,
@@ -61,7 +61,7 @@ pub struct UpdateAccount {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub email: Option<Option<Email>>,
-    pub first_name: Option<String>,
+    pub first_name: Option<FirstName>,
     pub inactive: Option<bool>,
     /// Replaces the directly assigned roles.
     pub roles: Option<Vec<RoleId>>,

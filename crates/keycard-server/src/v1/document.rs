@@ -65,6 +65,10 @@ const NAMES: &[(&str, usize, bool)] = &[
     ("Email", 320, false),
 ];
 
+/// Validated free text: (component, longest length). Control characters are refused, which a
+/// pattern cannot say portably.
+const TEXTS: &[(&str, usize)] = &[("Description", 4000), ("FirstName", 200)];
+
 /// Adds the common error statuses to every operation and bounds to the name schemas.
 pub fn complete(mut doc: OpenApi) -> OpenApi {
     for item in doc.paths.paths.values_mut() {
@@ -82,6 +86,11 @@ pub fn complete(mut doc: OpenApi) -> OpenApi {
                 } else {
                     r"^\S+$".to_owned()
                 });
+            }
+        }
+        for (name, longest) in TEXTS {
+            if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(*name) {
+                object.max_length = Some(*longest);
             }
         }
     }

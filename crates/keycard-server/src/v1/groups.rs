@@ -3,7 +3,7 @@
 use axum::extract::State;
 use keycard_core::ids::{AccountId, GroupId, RoleId};
 use keycard_core::model::{Group, GroupPatch, Link, NewGroup, Principal};
-use keycard_core::names::{GroupName, Provenance};
+use keycard_core::names::{Description, GroupName, Provenance};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -28,7 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct CreateGroup {
     pub name: GroupName,
     #[serde(default)]
-    pub description: String,
+    pub description: Description,
     /// `Local` when absent.
     #[serde(default)]
     pub provenance: Option<Provenance>,
@@ -45,7 +45,7 @@ pub struct CreateGroup {
 #[serde(deny_unknown_fields)]
 pub struct UpdateGroup {
     pub name: Option<GroupName>,
-    pub description: Option<String>,
+    pub description: Option<Description>,
     pub inactive: Option<bool>,
     /// Replaces the directly assigned roles.
     pub roles: Option<Vec<RoleId>>,

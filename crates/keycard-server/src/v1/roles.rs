@@ -3,7 +3,7 @@
 use axum::extract::State;
 use keycard_core::ids::RoleId;
 use keycard_core::model::{MethodRef, NewRole, Role, RolePatch, ViewRef};
-use keycard_core::names::{Provenance, RoleName};
+use keycard_core::names::{Description, Provenance, RoleName};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -25,7 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct CreateRole {
     pub name: RoleName,
     #[serde(default)]
-    pub description: String,
+    pub description: Description,
     /// `Custom` when absent.
     #[serde(default)]
     pub provenance: Option<Provenance>,
@@ -41,7 +41,7 @@ pub struct CreateRole {
 #[serde(deny_unknown_fields)]
 pub struct UpdateRole {
     pub name: Option<RoleName>,
-    pub description: Option<String>,
+    pub description: Option<Description>,
     pub inactive: Option<bool>,
     /// Replaces the granted methods.
     pub methods: Option<Vec<MethodRef>>,

@@ -8,7 +8,7 @@ use keycard_core::model::{
     NewOrganization, NewPolicy, NewRole, Organization, OrganizationPatch, Policy, PolicyPatch,
     Principal, Role, RolePatch, normalize_actions, sorted_unique,
 };
-use keycard_core::names::{OrganizationName, Username, validate_description};
+use keycard_core::names::{OrganizationName, Username};
 use keycard_core::page::{Page, PageRequest};
 use keycard_core::store::{
     AccountStore, GroupMembers, GroupStore, OrganizationStore, PolicyStore, RoleStore, Written,
@@ -191,7 +191,6 @@ fn principal_id(principal: Principal) -> String {
 impl SqlStore {
     /// Inserts a role row and records its creation; shared by role creation and new organizations.
     async fn insert_role(w: &mut WriteTx, org: OrganizationId, new: NewRole) -> Result<Role> {
-        validate_description(&new.description)?;
         let id = RoleId::new();
         let now = millis(w.at);
         sqlx::query(
@@ -201,7 +200,7 @@ impl SqlStore {
         .bind(id.to_string())
         .bind(org.to_string())
         .bind(new.name.as_str())
-        .bind(&new.description)
+        .bind(new.description.as_str())
         .bind(new.provenance.as_str())
         .bind(new.system)
         .bind(new.inactive)
@@ -389,7 +388,7 @@ pub(super) async fn insert_account(
     .bind(org.to_string())
     .bind(new.username.as_str())
     .bind(new.email.as_ref().map(|email| email.as_str().to_owned()))
-    .bind(&new.first_name)
+    .bind(new.first_name.as_str())
     .bind(new.provenance.as_str())
     .bind(new.inactive)
     .bind(new.service_account)
@@ -507,7 +506,7 @@ impl AccountStore for SqlStore {
         }
         sqlx::query("UPDATE accounts SET email = $1, first_name = $2, inactive = $3, updated_at = $4 WHERE id = $5")
             .bind(email.as_ref().map(|email| email.as_str().to_owned()))
-            .bind(patch.first_name.as_deref().unwrap_or(&before.first_name))
+            .bind(patch.first_name.as_ref().unwrap_or(&before.first_name).as_str())
             .bind(patch.inactive.unwrap_or(before.inactive))
             .bind(millis(w.at))
             .bind(id.to_string())
@@ -649,7 +648,6 @@ impl GroupStore for SqlStore {
         org: OrganizationId,
         new: NewGroup,
     ) -> Result<Written<Group>> {
-        validate_description(&new.description)?;
         let mut w = self.begin_write(actor, org).await?;
         rows::load_organization(w.conn(), org).await?;
         let roles = sorted_unique(new.roles);
@@ -665,7 +663,7 @@ impl GroupStore for SqlStore {
         .bind(id.to_string())
         .bind(org.to_string())
         .bind(new.name.as_str())
-        .bind(&new.description)
+        .bind(new.description.as_str())
         .bind(new.provenance.as_str())
         .bind(new.inactive)
         .bind(now)
@@ -734,15 +732,12 @@ impl GroupStore for SqlStore {
         id: GroupId,
         patch: GroupPatch,
     ) -> Result<Written<Group>> {
-        if let Some(description) = &patch.description {
-            validate_description(description)?;
-        }
         let mut w = self.begin_write(actor, org).await?;
         let before = load_group(w.conn(), org, id).await?;
         let name = patch.name.as_ref().unwrap_or(&before.name);
         sqlx::query("UPDATE groups SET name = $1, description = $2, inactive = $3, updated_at = $4 WHERE id = $5")
             .bind(name.as_str())
-            .bind(patch.description.as_deref().unwrap_or(&before.description))
+            .bind(patch.description.as_ref().unwrap_or(&before.description).as_str())
             .bind(patch.inactive.unwrap_or(before.inactive))
             .bind(millis(w.at))
             .bind(id.to_string())
@@ -1010,16 +1005,13 @@ impl RoleStore for SqlStore {
         id: RoleId,
         patch: RolePatch,
     ) -> Result<Written<Role>> {
-        if let Some(description) = &patch.description {
-            validate_description(description)?;
-        }
         let mut w = self.begin_write(actor, org).await?;
         let before = load_role(w.conn(), org, id).await?;
         before.ensure_mutable()?;
         let name = patch.name.as_ref().unwrap_or(&before.name);
         sqlx::query("UPDATE roles SET name = $1, description = $2, inactive = $3, methods = $4, views = $5, updated_at = $6 WHERE id = $7")
             .bind(name.as_str())
-            .bind(patch.description.as_deref().unwrap_or(&before.description))
+            .bind(patch.description.as_ref().unwrap_or(&before.description).as_str())
             .bind(patch.inactive.unwrap_or(before.inactive))
             .bind(json_text(&patch.methods.map(sorted_unique).unwrap_or_else(|| before.methods.clone()))?)
             .bind(json_text(&patch.views.map(sorted_unique).unwrap_or_else(|| before.views.clone()))?)

@@ -62,7 +62,7 @@ fn engine_snapshot(setup: &Value) -> (Snapshot, OrganizationId) {
         id: admin,
         organization_id: org,
         name: "Admin".to_owned().try_into().unwrap(),
-        description: String::new(),
+        description: Default::default(),
         provenance: "Keycard".to_owned().try_into().unwrap(),
         system: true,
         inactive: false,
@@ -83,7 +83,7 @@ fn engine_snapshot(setup: &Value) -> (Snapshot, OrganizationId) {
                 .to_owned()
                 .try_into()
                 .unwrap(),
-            description: String::new(),
+            description: Default::default(),
             provenance: "Custom".to_owned().try_into().unwrap(),
             system: false,
             inactive: role["inactive"].as_bool().unwrap_or(false),
@@ -109,7 +109,7 @@ fn engine_snapshot(setup: &Value) -> (Snapshot, OrganizationId) {
                 .to_owned()
                 .try_into()
                 .unwrap(),
-            description: String::new(),
+            description: Default::default(),
             provenance: "Local".to_owned().try_into().unwrap(),
             inactive: group["inactive"].as_bool().unwrap_or(false),
             roles: names(group, "roles").iter().map(|n| role_ids[n]).collect(),
@@ -135,7 +135,7 @@ fn engine_snapshot(setup: &Value) -> (Snapshot, OrganizationId) {
             email: account["email"]
                 .as_str()
                 .map(|e| e.to_owned().try_into().unwrap()),
-            first_name: String::new(),
+            first_name: Default::default(),
             provenance: "Local".to_owned().try_into().unwrap(),
             inactive: account["inactive"].as_bool().unwrap_or(false),
             service_account: false,

@@ -77,7 +77,8 @@ async fn native_errors() {
         "not_found": outcome(&server, Method::GET, &format!("/v1/roles/{NOBODY}"), None, &admin).await,
         "conflict": outcome(&server, Method::POST, "/v1/roles", Some(r#"{"name": "taken"}"#), &admin).await,
         "invalid_body": outcome(&server, Method::POST, "/v1/roles", Some(r#"{"name": " padded"}"#), &admin).await,
-        "invalid_input": outcome(&server, Method::POST, "/v1/roles", Some(r#"{"name": "ok", "description": "bell\u0007"}"#), &admin).await,
+        "invalid_description": outcome(&server, Method::POST, "/v1/roles", Some(r#"{"name": "ok", "description": "bell\u0007"}"#), &admin).await,
+        "invalid_input": outcome(&server, Method::POST, "/v1/policies", Some(r#"{"name": "p", "resources": [{"type": "", "id": "1"}]}"#), &admin).await,
         "malformed_json": outcome(&server, Method::POST, "/v1/roles", Some("{"), &admin).await,
         "invalid_path": outcome(&server, Method::GET, "/v1/roles/not-an-id", None, &admin).await,
         "route_not_found": outcome(&server, Method::GET, "/v1/nothing", None, &admin).await,
@@ -108,10 +109,18 @@ async fn native_errors() {
         },
         "status": 422
       },
+      "invalid_description": {
+        "body": {
+          "code": "invalid_body",
+          "message": "Failed to deserialize the JSON body into the target type: description: invalid description: must not contain control characters at line 1 column 43",
+          "request_id": "shape-test"
+        },
+        "status": 422
+      },
       "invalid_input": {
         "body": {
           "code": "invalid_input",
-          "message": "invalid description: must not contain control characters",
+          "message": "invalid resource type: must be 1 to 512 characters without control characters",
           "request_id": "shape-test"
         },
         "status": 422
