@@ -165,10 +165,14 @@ impl CatalogueStore for SqlStore {
         manifest: Manifest,
     ) -> Result<Revision> {
         validate_manifest(&manifest)?;
-        let mut w = self.begin_write(actor, org).await?;
-        rows::load_organization(w.conn(), org).await?;
-        write_manifest(&mut w, org, manifest).await?;
-        w.commit().await
+        self.commit(actor, org, move |w| {
+            Box::pin(async move {
+                rows::load_organization(w.conn(), org).await?;
+                write_manifest(&mut *w, org, manifest).await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn list_methods(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<Method>> {
@@ -220,22 +224,29 @@ impl CatalogueStore for SqlStore {
         provenance: &Provenance,
         name: &str,
     ) -> Result<Revision> {
-        let mut w = self.begin_write(actor, org).await?;
-        let before = find_method(w.conn(), org, provenance.as_str(), name)
-            .await?
-            .ok_or_else(|| Error::not_found("method", format!("{provenance}/{name}")))?;
-        delete_entry(
-            &mut w,
-            org,
-            ("methods", "name"),
-            provenance,
-            name,
-            EntityKind::Method,
-            &before.key(),
-            &before,
-        )
-        .await?;
-        w.commit().await
+        // The write runs on owned values: it may outlive no borrow of the caller's.
+        let (provenance, name) = (provenance.clone(), name.to_owned());
+        self.commit(actor, org, move |w| {
+            Box::pin(async move {
+                let (provenance, name) = (&provenance, name.as_str());
+                let before = find_method(w.conn(), org, provenance.as_str(), name)
+                    .await?
+                    .ok_or_else(|| Error::not_found("method", format!("{provenance}/{name}")))?;
+                delete_entry(
+                    &mut *w,
+                    org,
+                    ("methods", "name"),
+                    provenance,
+                    name,
+                    EntityKind::Method,
+                    &before.key(),
+                    &before,
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn delete_view(
@@ -245,22 +256,29 @@ impl CatalogueStore for SqlStore {
         provenance: &Provenance,
         path: &str,
     ) -> Result<Revision> {
-        let mut w = self.begin_write(actor, org).await?;
-        let before = find_view(w.conn(), org, provenance.as_str(), path)
-            .await?
-            .ok_or_else(|| Error::not_found("view", format!("{provenance}/{path}")))?;
-        delete_entry(
-            &mut w,
-            org,
-            ("views", "path"),
-            provenance,
-            path,
-            EntityKind::View,
-            &before.key(),
-            &before,
-        )
-        .await?;
-        w.commit().await
+        // The write runs on owned values: it may outlive no borrow of the caller's.
+        let (provenance, path) = (provenance.clone(), path.to_owned());
+        self.commit(actor, org, move |w| {
+            Box::pin(async move {
+                let (provenance, path) = (&provenance, path.as_str());
+                let before = find_view(w.conn(), org, provenance.as_str(), path)
+                    .await?
+                    .ok_or_else(|| Error::not_found("view", format!("{provenance}/{path}")))?;
+                delete_entry(
+                    &mut *w,
+                    org,
+                    ("views", "path"),
+                    provenance,
+                    path,
+                    EntityKind::View,
+                    &before.key(),
+                    &before,
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 }
 

@@ -66,6 +66,28 @@ async fn insert_key(
     Ok(key)
 }
 
+/// The live keys of an account, oldest first.
+async fn live_keys(
+    conn: &mut AnyConnection,
+    org: OrganizationId,
+    account: AccountId,
+) -> Result<Vec<ApiKeyId>> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM api_keys WHERE organization_id = $1 AND account_id = $2 AND revoked_at IS NULL ORDER BY id",
+    )
+    .bind(org.to_string())
+    .bind(account.to_string())
+    .fetch_all(conn)
+    .await
+    .map_err(internal)?;
+    ids.into_iter()
+        .map(|id| {
+            id.parse()
+                .map_err(|_| Error::Internal(format!("stored api key id `{id}` is malformed")))
+        })
+        .collect()
+}
+
 /// Revokes a live key of an account, within a write; `None` when it was revoked already.
 async fn revoke_key(
     w: &mut WriteTx,
@@ -119,13 +141,10 @@ impl CredentialStore for SqlStore {
             secret_hash,
         };
         key.validate()?;
-        let mut w = self.begin_write(actor, org).await?;
-        let key = insert_key(&mut w, org, account, key).await?;
-        let revision = w.commit().await?;
-        Ok(Written {
-            value: key,
-            revision,
+        self.write(actor, org, move |w| {
+            Box::pin(insert_key(w, org, account, key))
         })
+        .await
     }
 
     async fn create_account_with_key(
@@ -136,14 +155,14 @@ impl CredentialStore for SqlStore {
         key: NewApiKey,
     ) -> Result<Written<(Account, ApiKey)>> {
         key.validate()?;
-        let mut w = self.begin_write(actor, org).await?;
-        let account = super::directory::insert_account(&mut w, org, new).await?;
-        let key = insert_key(&mut w, org, account.id, key).await?;
-        let revision = w.commit().await?;
-        Ok(Written {
-            value: (account, key),
-            revision,
+        self.write(actor, org, move |w| {
+            Box::pin(async move {
+                let account = super::accounts::insert_account(&mut *w, org, new).await?;
+                let key = insert_key(w, org, account.id, key).await?;
+                Ok((account, key))
+            })
         })
+        .await
     }
 
     async fn replace_api_keys(
@@ -155,33 +174,22 @@ impl CredentialStore for SqlStore {
         revoke_others: bool,
     ) -> Result<Written<(ApiKey, Vec<ApiKey>)>> {
         key.validate()?;
-        let mut w = self.begin_write(actor, org).await?;
-        ensure_in_org(w.conn(), "accounts", "account", org, &[account]).await?;
-        let mut revoked = Vec::new();
-        if revoke_others {
-            let live: Vec<String> = sqlx::query_scalar(
-                "SELECT id FROM api_keys WHERE organization_id = $1 AND account_id = $2 AND revoked_at IS NULL ORDER BY id",
-            )
-            .bind(org.to_string())
-            .bind(account.to_string())
-            .fetch_all(w.conn())
-            .await
-            .map_err(internal)?;
-            for id in live {
-                let id: ApiKeyId = id.parse().map_err(|_| {
-                    Error::Internal(format!("stored api key id `{id}` is malformed"))
-                })?;
-                if let Some(key) = revoke_key(&mut w, org, account, id).await? {
-                    revoked.push(key);
+        self.write(actor, org, move |w| {
+            Box::pin(async move {
+                ensure_in_org(w.conn(), "accounts", "account", org, &[account]).await?;
+                let mut revoked = Vec::new();
+                if revoke_others {
+                    for id in live_keys(w.conn(), org, account).await? {
+                        if let Some(key) = revoke_key(&mut *w, org, account, id).await? {
+                            revoked.push(key);
+                        }
+                    }
                 }
-            }
-        }
-        let key = insert_key(&mut w, org, account, key).await?;
-        let revision = w.commit().await?;
-        Ok(Written {
-            value: (key, revoked),
-            revision,
+                let key = insert_key(w, org, account, key).await?;
+                Ok((key, revoked))
+            })
         })
+        .await
     }
 
     async fn list_api_keys(&self, org: OrganizationId, account: AccountId) -> Result<Vec<ApiKey>> {
@@ -207,31 +215,20 @@ impl CredentialStore for SqlStore {
         account: AccountId,
         id: ApiKeyId,
     ) -> Result<Written<ApiKey>> {
-        let mut w = self.begin_write(actor, org).await?;
-        match revoke_key(&mut w, org, account, id).await? {
-            Some(after) => {
-                let revision = w.commit().await?;
-                Ok(Written {
-                    value: after,
-                    revision,
-                })
-            }
-            // Already revoked: nothing to write.
-            None => {
-                drop(w);
-                let before = load_key(
-                    &mut *self.pool.acquire().await.map_err(super::unavailable)?,
-                    id,
-                )
-                .await?
-                .ok_or_else(|| Error::not_found("api key", id))?
-                .record;
-                Ok(Written {
-                    value: before,
-                    revision: self.latest().await?,
-                })
-            }
-        }
+        // A key revoked already is answered as it is, with the current revision: the write then
+        // records nothing and is rolled back.
+        self.write(actor, org, move |w| {
+            Box::pin(async move {
+                match revoke_key(&mut *w, org, account, id).await? {
+                    Some(after) => Ok(after),
+                    None => Ok(load_key(w.conn(), id)
+                        .await?
+                        .ok_or_else(|| Error::not_found("api key", id))?
+                        .record),
+                }
+            })
+        })
+        .await
     }
 
     async fn find_api_key(&self, id: ApiKeyId) -> Result<Option<StoredSecret<ApiKey>>> {

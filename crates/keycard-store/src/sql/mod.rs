@@ -10,20 +10,27 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
 use keycard_core::change::{Change, EntityKind, Operation, Revision};
 use keycard_core::ids::OrganizationId;
 use keycard_core::model::Actor;
 use keycard_core::record::{RECORD_VERSION, Recorded};
 use keycard_core::store::SnapshotSource;
+use keycard_core::store::Written;
 use keycard_core::{Error, Result};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyPool, Executor as _, Transaction};
 
+mod accounts;
 mod catalogue;
 mod changes;
 mod credentials;
-mod directory;
+mod groups;
 mod idempotency;
+mod links;
+mod organizations;
+mod policies;
+mod roles;
 mod rows;
 
 /// Which database a store talks to.
@@ -309,6 +316,28 @@ impl SqlStore {
             review: self.review.get().cloned(),
             _queued: queued,
         })
+    }
+
+    /// Runs `body` as one write: a transaction under a freshly bumped revision, in which `body`
+    /// changes rows and records its changes, committed (and reviewed, see [`WriteTx::commit`])
+    /// when it succeeds and rolled back when it fails. Every write of the store goes through here;
+    /// an operation of several steps is one `body` calling the steps in turn.
+    async fn write<T, F>(&self, actor: &Actor, org: OrganizationId, body: F) -> Result<Written<T>>
+    where
+        F: for<'w> FnOnce(&'w mut WriteTx) -> BoxFuture<'w, Result<T>>,
+    {
+        let mut w = self.begin_write(actor, org).await?;
+        let value = body(&mut w).await?;
+        let revision = w.commit().await?;
+        Ok(Written { value, revision })
+    }
+
+    /// [`SqlStore::write`] for a write that answers only its revision.
+    async fn commit<F>(&self, actor: &Actor, org: OrganizationId, body: F) -> Result<Revision>
+    where
+        F: for<'w> FnOnce(&'w mut WriteTx) -> BoxFuture<'w, Result<()>>,
+    {
+        Ok(self.write(actor, org, body).await?.revision)
     }
 
     /// On SQLite, waits for this process's other writers to finish (see `writers`).

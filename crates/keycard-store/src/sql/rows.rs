@@ -484,3 +484,8 @@ pub(crate) async fn ensure_in_org<I: std::fmt::Display>(
     }
     Ok(())
 }
+
+/// A value stored as JSON text (lists of actions, methods, views; SSO settings).
+pub(crate) fn json_text<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|err| Error::Internal(err.to_string()))
+}

@@ -1,0 +1,348 @@
+//! Accounts, their passwords and their sessions' end.
+
+use async_trait::async_trait;
+use keycard_core::change::{EntityKind, Operation, Revision};
+use keycard_core::ids::{AccountId, OrganizationId, SessionId};
+use keycard_core::model::{Account, AccountPatch, Actor, NewAccount, sorted_unique};
+use keycard_core::names::Username;
+use keycard_core::page::{Page, PageRequest};
+use keycard_core::store::{AccountStore, Written};
+use keycard_core::{Error, Result};
+
+use super::links::replace_links;
+use super::rows::{self, ensure_in_org, fetch_page, load_account};
+use super::{SqlStore, WriteTx, internal, millis, unavailable, unique_or};
+
+/// Adds an account with its roles and groups, within a write.
+pub(super) async fn insert_account(
+    w: &mut WriteTx,
+    org: OrganizationId,
+    new: NewAccount,
+) -> Result<Account> {
+    rows::load_organization(w.conn(), org).await?;
+    let roles = sorted_unique(new.roles);
+    let groups = sorted_unique(new.groups);
+    ensure_in_org(w.conn(), "roles", "role", org, &roles).await?;
+    ensure_in_org(w.conn(), "groups", "group", org, &groups).await?;
+    ensure_unused(w.conn(), org, "username", new.username.as_str(), None).await?;
+    if let Some(email) = &new.email {
+        ensure_unused(w.conn(), org, "email", email.as_str(), None).await?;
+    }
+    let id = AccountId::new();
+    let now = millis(w.at);
+    sqlx::query(
+        "INSERT INTO accounts (id, organization_id, username, email, first_name, provenance, inactive, service_account, password_hash, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(id.to_string())
+    .bind(org.to_string())
+    .bind(new.username.as_str())
+    .bind(new.email.as_ref().map(|email| email.as_str().to_owned()))
+    .bind(new.first_name.as_str())
+    .bind(new.provenance.as_str())
+    .bind(new.inactive)
+    .bind(new.service_account)
+    .bind(new.password_hash)
+    .bind(now)
+    .bind(now)
+    .execute(w.conn())
+    .await
+    .map_err(unique_or("account", new.username.as_str()))?;
+    let owner = id.to_string();
+    replace_links(
+        w.conn(),
+        "account_roles",
+        "account_id",
+        "role_id",
+        &owner,
+        &roles,
+    )
+    .await?;
+    replace_links(
+        w.conn(),
+        "account_groups",
+        "account_id",
+        "group_id",
+        &owner,
+        &groups,
+    )
+    .await?;
+    let account = load_account(w.conn(), org, id).await?;
+    w.record(
+        EntityKind::Account,
+        &owner,
+        Operation::Create,
+        None,
+        Some(&account),
+    )
+    .await?;
+    Ok(account)
+}
+#[async_trait]
+impl AccountStore for SqlStore {
+    async fn create_account(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        new: NewAccount,
+    ) -> Result<Written<Account>> {
+        self.write(actor, org, move |w| {
+            Box::pin(async move {
+                let account = insert_account(&mut *w, org, new).await?;
+                Ok(account)
+            })
+        })
+        .await
+    }
+
+    async fn get_account(&self, org: OrganizationId, id: AccountId) -> Result<Account> {
+        let mut conn = self.pool.acquire().await.map_err(unavailable)?;
+        load_account(&mut conn, org, id).await
+    }
+
+    async fn find_account(
+        &self,
+        org: OrganizationId,
+        username: &Username,
+    ) -> Result<Option<Account>> {
+        let row = sqlx::query(&format!(
+            // Regardless of case; the exact spelling first, should an older store hold two.
+            "{} WHERE a.organization_id = $1 AND lower(a.username) = lower($2) \
+             ORDER BY CASE WHEN a.username = $2 THEN 0 ELSE 1 END LIMIT 1",
+            *rows::ACCOUNT_SELECT
+        ))
+        .bind(org.to_string())
+        .bind(username.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(internal)?;
+        row.as_ref().map(rows::account).transpose()
+    }
+
+    async fn list_accounts(
+        &self,
+        org: OrganizationId,
+        page: &PageRequest,
+    ) -> Result<Page<Account>> {
+        let mut conn = self.pool.acquire().await.map_err(unavailable)?;
+        fetch_page(
+            &mut conn,
+            &rows::ACCOUNT_SELECT,
+            "a",
+            org,
+            page,
+            rows::account,
+            |a| a.id.to_string(),
+        )
+        .await
+    }
+
+    async fn update_account(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: AccountId,
+        patch: AccountPatch,
+    ) -> Result<Written<Account>> {
+        self.write(actor, org, move |w| {
+            Box::pin(async move {
+                let before = load_account(w.conn(), org, id).await?;
+                let email = patch.email.unwrap_or_else(|| before.email.clone());
+                if let Some(new_email) = email
+                    .as_ref()
+                    .filter(|email| Some(*email) != before.email.as_ref())
+                {
+                    ensure_unused(w.conn(), org, "email", new_email.as_str(), Some(id)).await?;
+                }
+                sqlx::query("UPDATE accounts SET email = $1, first_name = $2, inactive = $3, updated_at = $4 WHERE id = $5")
+                    .bind(email.as_ref().map(|email| email.as_str().to_owned()))
+                    .bind(patch.first_name.as_ref().unwrap_or(&before.first_name).as_str())
+                    .bind(patch.inactive.unwrap_or(before.inactive))
+                    .bind(millis(w.at))
+                    .bind(id.to_string())
+                    .execute(w.conn())
+                    .await
+                    .map_err(internal)?;
+                let owner = id.to_string();
+                if let Some(roles) = patch.roles {
+                    let roles = sorted_unique(roles);
+                    ensure_in_org(w.conn(), "roles", "role", org, &roles).await?;
+                    replace_links(
+                        w.conn(),
+                        "account_roles",
+                        "account_id",
+                        "role_id",
+                        &owner,
+                        &roles,
+                    )
+                    .await?;
+                }
+                if let Some(groups) = patch.groups {
+                    let groups = sorted_unique(groups);
+                    ensure_in_org(w.conn(), "groups", "group", org, &groups).await?;
+                    replace_links(
+                        w.conn(),
+                        "account_groups",
+                        "account_id",
+                        "group_id",
+                        &owner,
+                        &groups,
+                    )
+                    .await?;
+                }
+                let after = load_account(w.conn(), org, id).await?;
+                if after.inactive {
+                    // Sessions of an inactive account end, so that reactivating it revives none.
+                    let at = w.at;
+                    end_sessions(w.conn(), id, None, at).await?;
+                }
+                w.record(
+                    EntityKind::Account,
+                    &owner,
+                    Operation::Update,
+                    Some(&before),
+                    Some(&after),
+                )
+                .await?;
+                Ok(after)
+            })
+        })
+        .await
+    }
+
+    async fn delete_account(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: AccountId,
+    ) -> Result<Revision> {
+        self.commit(actor, org, move |w| {
+            Box::pin(async move {
+                let before = load_account(w.conn(), org, id).await?;
+                sqlx::query("DELETE FROM accounts WHERE id = $1")
+                    .bind(id.to_string())
+                    .execute(w.conn())
+                    .await
+                    .map_err(internal)?;
+                w.record(
+                    EntityKind::Account,
+                    &id.to_string(),
+                    Operation::Delete,
+                    Some(&before),
+                    None,
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn set_password_hash(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: AccountId,
+        hash: Option<String>,
+        keep_session: Option<SessionId>,
+    ) -> Result<Written<Account>> {
+        self.write(actor, org, move |w| {
+            Box::pin(async move {
+                let before = load_account(w.conn(), org, id).await?;
+                sqlx::query(
+                    "UPDATE accounts SET password_hash = $1, updated_at = $2 WHERE id = $3",
+                )
+                .bind(hash)
+                .bind(millis(w.at))
+                .bind(id.to_string())
+                .execute(w.conn())
+                .await
+                .map_err(internal)?;
+                // Whoever knew the old password no longer holds a session opened with it.
+                let at = w.at;
+                end_sessions(
+                    w.conn(),
+                    id,
+                    keep_session.map(|session| session.to_string()),
+                    at,
+                )
+                .await?;
+                let after = load_account(w.conn(), org, id).await?;
+                w.record(
+                    EntityKind::Account,
+                    &id.to_string(),
+                    Operation::Update,
+                    Some(&before),
+                    Some(&after),
+                )
+                .await?;
+                Ok(after)
+            })
+        })
+        .await
+    }
+
+    async fn password_hash(&self, org: OrganizationId, id: AccountId) -> Result<Option<String>> {
+        let hash: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT password_hash FROM accounts WHERE organization_id = $1 AND id = $2",
+        )
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(internal)?;
+        hash.ok_or_else(|| Error::not_found("account", id))
+    }
+}
+/// Ends an account's live sessions, but `keep` when given.
+pub(super) async fn end_sessions(
+    conn: &mut sqlx::AnyConnection,
+    account: AccountId,
+    keep: Option<String>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL \
+         AND id <> $3",
+    )
+    .bind(millis(at))
+    .bind(account.to_string())
+    .bind(keep.unwrap_or_default())
+    .execute(conn)
+    .await
+    .map_err(internal)?;
+    Ok(())
+}
+/// Refuses a username or email another account of the organization already has, regardless of
+/// case: decisions and logins find accounts by either, so two accounts must never share one. Read
+/// under the write lock, so two writes cannot both pass. (The table's own constraint on usernames
+/// is exact; emails have none, so that stores written before this rule still open.)
+pub(super) async fn ensure_unused(
+    conn: &mut sqlx::AnyConnection,
+    org: OrganizationId,
+    column: &'static str,
+    value: &str,
+    except: Option<AccountId>,
+) -> Result<()> {
+    let taken: Option<String> = sqlx::query_scalar(&format!(
+        "SELECT {column} FROM accounts WHERE organization_id = $1 AND lower({column}) = lower($2) \
+         AND id <> $3"
+    ))
+    .bind(org.to_string())
+    .bind(value)
+    .bind(except.map(|id| id.to_string()).unwrap_or_default())
+    .fetch_optional(conn)
+    .await
+    .map_err(internal)?;
+    match taken {
+        Some(taken) => Err(Error::conflict(
+            if column == "email" {
+                "account email"
+            } else {
+                "account"
+            },
+            taken,
+        )),
+        None => Ok(()),
+    }
+}
