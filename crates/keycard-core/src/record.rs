@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-use crate::change::Change;
+use crate::change::{Change, EntityKind};
 use crate::ids::{AccountId, ApiKeyId, GroupId, OrganizationId, PolicyId, RoleId};
 use crate::model::{
     Account, ApiKey, Group, Method, MethodRef, Organization, Policy, PolicyAction, ResourceRef,
@@ -29,6 +29,11 @@ pub const RECORD_VERSION: u32 = 1;
 pub trait Recorded: Sized {
     /// Its record, as the log holds it.
     type Record: Serialize + for<'de> Deserialize<'de>;
+    /// The kind of entity a change to it is about.
+    const KIND: EntityKind;
+
+    /// The id a change to it names (`provenance/name` for catalogue entries).
+    fn key(&self) -> String;
 
     fn to_record(&self) -> Self::Record;
     fn from_record(record: Self::Record) -> Self;
@@ -96,6 +101,11 @@ pub struct SsoRecord {
 
 impl Recorded for Organization {
     type Record = OrganizationRecord;
+    const KIND: EntityKind = EntityKind::Organization;
+
+    fn key(&self) -> String {
+        self.id.to_string()
+    }
 
     fn to_record(&self) -> OrganizationRecord {
         OrganizationRecord {
@@ -148,6 +158,11 @@ pub struct AccountRecord {
 
 impl Recorded for Account {
     type Record = AccountRecord;
+    const KIND: EntityKind = EntityKind::Account;
+
+    fn key(&self) -> String {
+        self.id.to_string()
+    }
 
     fn to_record(&self) -> AccountRecord {
         AccountRecord {
@@ -203,6 +218,11 @@ pub struct GroupRecord {
 
 impl Recorded for Group {
     type Record = GroupRecord;
+    const KIND: EntityKind = EntityKind::Group;
+
+    fn key(&self) -> String {
+        self.id.to_string()
+    }
 
     fn to_record(&self) -> GroupRecord {
         GroupRecord {
@@ -266,6 +286,11 @@ pub struct RoleRecord {
 
 impl Recorded for Role {
     type Record = RoleRecord;
+    const KIND: EntityKind = EntityKind::Role;
+
+    fn key(&self) -> String {
+        self.id.to_string()
+    }
 
     fn to_record(&self) -> RoleRecord {
         RoleRecord {
@@ -347,6 +372,11 @@ pub struct RouteRecord {
 
 impl Recorded for Method {
     type Record = MethodRecord;
+    const KIND: EntityKind = EntityKind::Method;
+
+    fn key(&self) -> String {
+        Method::key(self)
+    }
 
     fn to_record(&self) -> MethodRecord {
         MethodRecord {
@@ -378,6 +408,11 @@ pub type ViewRecord = ViewGrant;
 
 impl Recorded for View {
     type Record = ViewRecord;
+    const KIND: EntityKind = EntityKind::View;
+
+    fn key(&self) -> String {
+        View::key(self)
+    }
 
     fn to_record(&self) -> ViewRecord {
         ViewGrant {
@@ -425,6 +460,11 @@ pub struct PolicyRecord {
 
 impl Recorded for Policy {
     type Record = PolicyRecord;
+    const KIND: EntityKind = EntityKind::Policy;
+
+    fn key(&self) -> String {
+        self.id.to_string()
+    }
 
     fn to_record(&self) -> PolicyRecord {
         PolicyRecord {
@@ -495,6 +535,11 @@ pub struct ApiKeyRecord {
 
 impl Recorded for ApiKey {
     type Record = ApiKeyRecord;
+    const KIND: EntityKind = EntityKind::ApiKey;
+
+    fn key(&self) -> String {
+        self.id.to_string()
+    }
 
     fn to_record(&self) -> ApiKeyRecord {
         ApiKeyRecord {

@@ -1,7 +1,7 @@
 //! Accounts, their passwords and their sessions' end.
 
 use async_trait::async_trait;
-use keycard_core::change::{EntityKind, Operation, Revision};
+use keycard_core::change::Revision;
 use keycard_core::ids::{AccountId, OrganizationId, SessionId};
 use keycard_core::model::{Account, AccountPatch, Actor, NewAccount, sorted_unique};
 use keycard_core::names::Username;
@@ -68,14 +68,7 @@ pub(super) async fn insert_account(
     )
     .await?;
     let account = load_account(w.conn(), org, id).await?;
-    w.record(
-        EntityKind::Account,
-        &owner,
-        Operation::Create,
-        None,
-        Some(&account),
-    )
-    .await?;
+    w.created(&account).await?;
     Ok(account)
 }
 #[async_trait]
@@ -196,14 +189,7 @@ impl AccountStore for SqlStore {
                     let at = w.at;
                     end_sessions(w.conn(), id, None, at).await?;
                 }
-                w.record(
-                    EntityKind::Account,
-                    &owner,
-                    Operation::Update,
-                    Some(&before),
-                    Some(&after),
-                )
-                .await?;
+                w.updated(&before, &after).await?;
                 Ok(after)
             })
         })
@@ -224,14 +210,7 @@ impl AccountStore for SqlStore {
                     .execute(w.conn())
                     .await
                     .map_err(internal)?;
-                w.record(
-                    EntityKind::Account,
-                    &id.to_string(),
-                    Operation::Delete,
-                    Some(&before),
-                    None,
-                )
-                .await?;
+                w.deleted(&before).await?;
                 Ok(())
             })
         })
@@ -268,14 +247,7 @@ impl AccountStore for SqlStore {
                 )
                 .await?;
                 let after = load_account(w.conn(), org, id).await?;
-                w.record(
-                    EntityKind::Account,
-                    &id.to_string(),
-                    Operation::Update,
-                    Some(&before),
-                    Some(&after),
-                )
-                .await?;
+                w.updated(&before, &after).await?;
                 Ok(after)
             })
         })

@@ -1,7 +1,7 @@
 //! The permission catalogue: methods and views known to an organization.
 
 use async_trait::async_trait;
-use keycard_core::change::{EntityKind, Operation, Revision};
+use keycard_core::change::Revision;
 use keycard_core::ids::OrganizationId;
 use keycard_core::model::{Actor, Manifest, Method, View};
 use keycard_core::names::Provenance;
@@ -116,19 +116,10 @@ pub(super) async fn write_manifest(
         .execute(w.conn())
         .await
         .map_err(internal)?;
-        let operation = if before.is_some() {
-            Operation::Update
-        } else {
-            Operation::Create
-        };
-        w.record(
-            EntityKind::Method,
-            &method.key(),
-            operation,
-            before.as_ref(),
-            Some(&method),
-        )
-        .await?;
+        match &before {
+            Some(before) => w.updated(before, &method).await?,
+            None => w.created(&method).await?,
+        }
     }
     for view in manifest.views {
         if find_view(w.conn(), org, view.provenance.as_str(), &view.path)
@@ -144,14 +135,7 @@ pub(super) async fn write_manifest(
             .execute(w.conn())
             .await
             .map_err(internal)?;
-        w.record(
-            EntityKind::View,
-            &view.key(),
-            Operation::Create,
-            None,
-            Some(&view),
-        )
-        .await?;
+        w.created(&view).await?;
     }
     Ok(())
 }
@@ -232,17 +216,7 @@ impl CatalogueStore for SqlStore {
                 let before = find_method(w.conn(), org, provenance.as_str(), name)
                     .await?
                     .ok_or_else(|| Error::not_found("method", format!("{provenance}/{name}")))?;
-                delete_entry(
-                    &mut *w,
-                    org,
-                    ("methods", "name"),
-                    provenance,
-                    name,
-                    EntityKind::Method,
-                    &before.key(),
-                    &before,
-                )
-                .await?;
+                delete_entry(&mut *w, org, ("methods", "name"), provenance, name, &before).await?;
                 Ok(())
             })
         })
@@ -264,17 +238,7 @@ impl CatalogueStore for SqlStore {
                 let before = find_view(w.conn(), org, provenance.as_str(), path)
                     .await?
                     .ok_or_else(|| Error::not_found("view", format!("{provenance}/{path}")))?;
-                delete_entry(
-                    &mut *w,
-                    org,
-                    ("views", "path"),
-                    provenance,
-                    path,
-                    EntityKind::View,
-                    &before.key(),
-                    &before,
-                )
-                .await?;
+                delete_entry(&mut *w, org, ("views", "path"), provenance, path, &before).await?;
                 Ok(())
             })
         })
@@ -284,15 +248,12 @@ impl CatalogueStore for SqlStore {
 
 /// Deletes one catalogue entry (a row of `table` keyed by organization, provenance and `column`)
 /// inside an open write, and logs it.
-#[allow(clippy::too_many_arguments)]
 async fn delete_entry<T: keycard_core::record::Recorded>(
     w: &mut WriteTx,
     org: OrganizationId,
     (table, column): (&str, &str),
     provenance: &Provenance,
     value: &str,
-    kind: EntityKind,
-    key: &str,
     before: &T,
 ) -> Result<()> {
     sqlx::query(&format!(
@@ -304,6 +265,5 @@ async fn delete_entry<T: keycard_core::record::Recorded>(
     .execute(w.conn())
     .await
     .map_err(internal)?;
-    w.record(kind, key, Operation::Delete, Some(before), None)
-        .await
+    w.deleted(before).await
 }

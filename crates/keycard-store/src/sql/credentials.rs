@@ -2,7 +2,6 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use keycard_core::change::{EntityKind, Operation};
 use keycard_core::ids::{AccountId, ApiKeyId, OrganizationId, SessionId};
 use keycard_core::model::{Account, Actor, ApiKey, NewAccount, NewApiKey, Session};
 use keycard_core::store::{CredentialStore, StoredSecret, Written};
@@ -55,14 +54,7 @@ async fn insert_key(
         .await?
         .ok_or_else(|| Error::Internal("api key vanished".into()))?
         .record;
-    w.record(
-        EntityKind::ApiKey,
-        &id.to_string(),
-        Operation::Create,
-        None,
-        Some(&key),
-    )
-    .await?;
+    w.created(&key).await?;
     Ok(key)
 }
 
@@ -113,14 +105,7 @@ async fn revoke_key(
         .await?
         .ok_or_else(|| Error::Internal("api key vanished".into()))?
         .record;
-    w.record(
-        EntityKind::ApiKey,
-        &id.to_string(),
-        Operation::Update,
-        Some(&before),
-        Some(&after),
-    )
-    .await?;
+    w.updated(&before, &after).await?;
     Ok(Some(after))
 }
 

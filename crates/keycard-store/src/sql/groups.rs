@@ -1,7 +1,7 @@
 //! Groups, their nesting and their members.
 
 use async_trait::async_trait;
-use keycard_core::change::{EntityKind, Operation, Revision};
+use keycard_core::change::Revision;
 use keycard_core::ids::{GroupId, OrganizationId};
 use keycard_core::model::{Actor, Group, GroupPatch, Link, NewGroup, Principal, sorted_unique};
 use keycard_core::page::{Page, PageRequest};
@@ -67,14 +67,7 @@ impl GroupStore for SqlStore {
                 )
                 .await?;
                 let group = load_group(w.conn(), org, id).await?;
-                w.record(
-                    EntityKind::Group,
-                    &owner,
-                    Operation::Create,
-                    None,
-                    Some(&group),
-                )
-                .await?;
+                w.created(&group).await?;
                 Ok(group)
             })
         })
@@ -149,14 +142,7 @@ impl GroupStore for SqlStore {
                     .await?;
                 }
                 let after = load_group(w.conn(), org, id).await?;
-                w.record(
-                    EntityKind::Group,
-                    &owner,
-                    Operation::Update,
-                    Some(&before),
-                    Some(&after),
-                )
-                .await?;
+                w.updated(&before, &after).await?;
                 Ok(after)
             })
         })
@@ -194,14 +180,7 @@ impl GroupStore for SqlStore {
                 for (principal, before_state) in principals.zip(affected) {
                     record_principal(&mut *w, org, principal, before_state).await?;
                 }
-                w.record(
-                    EntityKind::Group,
-                    &id.to_string(),
-                    Operation::Delete,
-                    Some(&before),
-                    None,
-                )
-                .await?;
+                w.deleted(&before).await?;
                 Ok(())
             })
         })

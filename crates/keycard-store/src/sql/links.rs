@@ -1,7 +1,6 @@
 //! Memberships and role assignments: the link tables, cycles among groups, and the records of
 //! the principals a link change touches.
 
-use keycard_core::change::{EntityKind, Operation};
 use keycard_core::ids::{GroupId, OrganizationId};
 use keycard_core::model::{Account, Group, Link, Principal};
 use keycard_core::store::GroupMembers;
@@ -84,25 +83,11 @@ pub(super) async fn record_principal(
     match (principal, before) {
         (Principal::Account(id), PrincipalState::Account(before)) => {
             let after = load_account(w.conn(), org, id).await?;
-            w.record(
-                EntityKind::Account,
-                &id.to_string(),
-                Operation::Update,
-                Some(&before),
-                Some(&after),
-            )
-            .await
+            w.updated(&before, &after).await
         }
         (Principal::Group(id), PrincipalState::Group(before)) => {
             let after = load_group(w.conn(), org, id).await?;
-            w.record(
-                EntityKind::Group,
-                &id.to_string(),
-                Operation::Update,
-                Some(&before),
-                Some(&after),
-            )
-            .await
+            w.updated(&before, &after).await
         }
         _ => Err(Error::Internal(
             "principal kind changed during a write".into(),

@@ -425,6 +425,36 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Records an entity's creation.
+    async fn created<T: Recorded>(&mut self, after: &T) -> Result<()> {
+        self.record(T::KIND, &after.key(), Operation::Create, None, Some(after))
+            .await
+    }
+
+    /// Records an entity's change from `before` to `after`.
+    async fn updated<T: Recorded>(&mut self, before: &T, after: &T) -> Result<()> {
+        self.record(
+            T::KIND,
+            &after.key(),
+            Operation::Update,
+            Some(before),
+            Some(after),
+        )
+        .await
+    }
+
+    /// Records an entity's deletion.
+    async fn deleted<T: Recorded>(&mut self, before: &T) -> Result<()> {
+        self.record(
+            T::KIND,
+            &before.key(),
+            Operation::Delete,
+            Some(before),
+            None,
+        )
+        .await
+    }
+
     /// Commits the write. A write that recorded no change is rolled back and reports the revision
     /// that was current, so no revision is ever empty.
     async fn commit(mut self) -> Result<Revision> {

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use keycard_core::Result;
-use keycard_core::change::{EntityKind, Operation, Revision};
+use keycard_core::change::Revision;
 use keycard_core::ids::OrganizationId;
 use keycard_core::model::{Actor, NewOrganization, Organization, OrganizationPatch};
 use keycard_core::names::OrganizationName;
@@ -39,14 +39,7 @@ impl OrganizationStore for SqlStore {
                 .await
                 .map_err(unique_or("organization", new.name.as_str()))?;
                 let org = rows::load_organization(w.conn(), id).await?;
-                w.record(
-                    EntityKind::Organization,
-                    &id.to_string(),
-                    Operation::Create,
-                    None,
-                    Some(&org),
-                )
-                .await?;
+                w.created(&org).await?;
                 for role in new.roles {
                     Self::insert_role(&mut *w, id, role).await?;
                 }
@@ -119,14 +112,7 @@ impl OrganizationStore for SqlStore {
                 .await
                 .map_err(unique_or("organization", name.as_str()))?;
                 let after = rows::load_organization(w.conn(), id).await?;
-                w.record(
-                    EntityKind::Organization,
-                    &id.to_string(),
-                    Operation::Update,
-                    Some(&before),
-                    Some(&after),
-                )
-                .await?;
+                w.updated(&before, &after).await?;
                 Ok(after)
             })
         })
@@ -142,14 +128,7 @@ impl OrganizationStore for SqlStore {
                     .execute(w.conn())
                     .await
                     .map_err(internal)?;
-                w.record(
-                    EntityKind::Organization,
-                    &id.to_string(),
-                    Operation::Delete,
-                    Some(&before),
-                    None,
-                )
-                .await?;
+                w.deleted(&before).await?;
                 Ok(())
             })
         })

@@ -1,7 +1,7 @@
 //! Policies: actions bound to roles, attached to resources.
 
 use async_trait::async_trait;
-use keycard_core::change::{EntityKind, Operation, Revision};
+use keycard_core::change::Revision;
 use keycard_core::ids::{OrganizationId, PolicyId, RoleId};
 use keycard_core::model::{
     self, Actor, NewPolicy, Policy, PolicyPatch, normalize_actions, sorted_unique,
@@ -47,14 +47,7 @@ impl PolicyStore for SqlStore {
                 .await
                 .map_err(unique_or("policy", new.name.as_str()))?;
                 let policy = load_policy(w.conn(), org, id).await?;
-                w.record(
-                    EntityKind::Policy,
-                    &id.to_string(),
-                    Operation::Create,
-                    None,
-                    Some(&policy),
-                )
-                .await?;
+                w.created(&policy).await?;
                 Ok(policy)
             })
         })
@@ -108,14 +101,7 @@ impl PolicyStore for SqlStore {
                 .await
                 .map_err(unique_or("policy", name.as_str()))?;
                 let after = load_policy(w.conn(), org, id).await?;
-                w.record(
-                    EntityKind::Policy,
-                    &id.to_string(),
-                    Operation::Update,
-                    Some(&before),
-                    Some(&after),
-                )
-                .await?;
+                w.updated(&before, &after).await?;
                 Ok(after)
             })
         })
@@ -142,14 +128,7 @@ impl PolicyStore for SqlStore {
                     .execute(w.conn())
                     .await
                     .map_err(internal)?;
-                w.record(
-                    EntityKind::Policy,
-                    &id.to_string(),
-                    Operation::Delete,
-                    Some(&before),
-                    None,
-                )
-                .await?;
+                w.deleted(&before).await?;
                 Ok(())
             })
         })
@@ -194,14 +173,7 @@ impl PolicyStore for SqlStore {
                 }
                 let after = load_policy(w.conn(), org, id).await?;
                 if after != before {
-                    w.record(
-                        EntityKind::Policy,
-                        &id.to_string(),
-                        Operation::Update,
-                        Some(&before),
-                        Some(&after),
-                    )
-                    .await?;
+                    w.updated(&before, &after).await?;
                 }
                 Ok(after)
             })

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use keycard_core::Result;
-use keycard_core::change::{EntityKind, Operation, Revision};
+use keycard_core::change::Revision;
 use keycard_core::ids::{OrganizationId, RoleId};
 use keycard_core::model::{Actor, NewRole, Principal, Role, RolePatch, sorted_unique};
 use keycard_core::page::{Page, PageRequest};
@@ -42,14 +42,7 @@ impl SqlStore {
         .await
         .map_err(unique_or("role", new.name.as_str()))?;
         let role = load_role(w.conn(), org, id).await?;
-        w.record(
-            EntityKind::Role,
-            &id.to_string(),
-            Operation::Create,
-            None,
-            Some(&role),
-        )
-        .await?;
+        w.created(&role).await?;
         Ok(role)
     }
 }
@@ -114,14 +107,7 @@ impl RoleStore for SqlStore {
                     .await
                     .map_err(unique_or("role", name.as_str()))?;
                 let after = load_role(w.conn(), org, id).await?;
-                w.record(
-                    EntityKind::Role,
-                    &id.to_string(),
-                    Operation::Update,
-                    Some(&before),
-                    Some(&after),
-                )
-                .await?;
+                w.updated(&before, &after).await?;
                 Ok(after)
             })
         })
@@ -151,14 +137,7 @@ impl RoleStore for SqlStore {
                 for (holder, state) in holders.into_iter().zip(states) {
                     record_principal(&mut *w, org, holder, state).await?;
                 }
-                w.record(
-                    EntityKind::Role,
-                    &id.to_string(),
-                    Operation::Delete,
-                    Some(&before),
-                    None,
-                )
-                .await?;
+                w.deleted(&before).await?;
                 Ok(())
             })
         })
