@@ -2,8 +2,8 @@
 //! HTTP status. Extractors here turn every malformed request into that shape instead of axum's
 //! plain-text rejections.
 
+use axum::extract::FromRequestParts;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -254,20 +254,41 @@ pub fn json_rejection(rejection: &JsonRejection) -> ApiError {
     ApiError::new(code, rejection.body_text())
 }
 
-/// A JSON body whose rejections use the native error shape.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Json<T>(pub T);
+/// Declares a face's JSON body extractor: the body parsed as `T`, a rejection reported as
+/// [`json_rejection`] says, in the face's own error type (anything made from an [`ApiError`]).
+/// The one definition of JSON bodies for every face.
+macro_rules! json_body {
+    ($(#[$doc:meta])* $name:ident, $error:ty) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct $name<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
-    type Rejection = ApiError;
+        impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S>
+            for $name<T>
+        {
+            type Rejection = $error;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Json(value)),
-            Err(rejection) => Err(json_rejection(&rejection)),
+            async fn from_request(
+                req: axum::extract::Request,
+                state: &S,
+            ) -> Result<Self, Self::Rejection> {
+                match <axum::Json<T> as axum::extract::FromRequest<S>>::from_request(req, state)
+                    .await
+                {
+                    Ok(axum::Json(value)) => Ok($name(value)),
+                    Err(rejection) => Err($crate::error::json_rejection(&rejection).into()),
+                }
+            }
         }
-    }
+    };
 }
+pub(crate) use json_body;
+
+json_body!(
+    /// A JSON body whose rejections use the native error shape.
+    Json,
+    ApiError
+);
 
 impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {

@@ -6,17 +6,16 @@
 //! application's method catalogue (see `keycard_core::builtin`).
 
 use axum::Router;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use keycard_core::Error;
-use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::auth::{self, Caller};
-use crate::error::{ApiError, Code, json_rejection};
+use crate::error::{ApiError, Code};
 use crate::revision::with_revision;
 use crate::state::AppState;
 use keycard_core::change::Revision;
@@ -97,19 +96,11 @@ impl IntoResponse for IapError {
     }
 }
 
-/// A JSON body whose rejections use the IAP error shape.
-pub struct IapJson<T>(pub T);
-
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for IapJson<T> {
-    type Rejection = IapError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(IapJson(value)),
-            Err(rejection) => Err(json_rejection(&rejection).into()),
-        }
-    }
-}
+crate::error::json_body!(
+    /// A JSON body whose rejections use the IAP error shape.
+    IapJson,
+    IapError
+);
 
 /// The authenticated caller on this face: HTTP Basic or `Authorization: Bearer`, else the `token`
 /// cookie, else the `token` query parameter.

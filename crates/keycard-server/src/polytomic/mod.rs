@@ -164,19 +164,11 @@ impl IntoResponse for PolyError {
     }
 }
 
-/// A JSON body whose rejections use Polytomic's error shape.
-pub struct PolyJson<T>(pub T);
-
-impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for PolyJson<T> {
-    type Rejection = PolyError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(PolyJson(value)),
-            Err(rejection) => Err(crate::error::json_rejection(&rejection).into()),
-        }
-    }
-}
+crate::error::json_body!(
+    /// A JSON body whose rejections use Polytomic's error shape.
+    PolyJson,
+    PolyError
+);
 
 /// Picks the API version (the newest when the header is absent), refuses unknown ones, and echoes
 /// the served version on every response.
