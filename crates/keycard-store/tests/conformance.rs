@@ -488,3 +488,70 @@ async fn multi_step_writes_are_atomic() {
         assert_eq!(live[0].id, fresh.id, "{backend}");
     }
 }
+
+/// Writers that arrive together share a commit on SQLite (group commit): a write that fails in
+/// the middle of a group (here, a duplicate name every third write) is undone alone, its
+/// revision with it, and every other write of the group commits, gapless and in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_write_leaves_the_writes_beside_it_whole() {
+    for (backend, store, _dir) in stores().await {
+        let actor = Actor::system();
+        let org = created_organization(store.as_ref(), "beside").await;
+        store.create_role(&actor, org, role("taken")).await.unwrap();
+        let start = store.latest_revision().await.unwrap();
+        let mut tasks = Vec::new();
+        for writer in 0..16 {
+            let store = store.clone();
+            let actor = actor.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut outcomes = Vec::new();
+                for index in 0..6 {
+                    let name = if (writer + index) % 3 == 0 {
+                        "taken".to_owned()
+                    } else {
+                        format!("b{writer}-{index}")
+                    };
+                    outcomes.push((
+                        name.clone(),
+                        store.create_role(&actor, org, role(&name)).await,
+                    ));
+                }
+                outcomes
+            }));
+        }
+        let mut committed: Vec<Revision> = Vec::new();
+        let mut refused = 0;
+        for task in tasks {
+            for (name, outcome) in task.await.unwrap() {
+                match outcome {
+                    Ok(written) => {
+                        assert_ne!(name, "taken", "{backend}");
+                        let stored = store.get_role(org, written.value.id).await.unwrap();
+                        assert_eq!(stored.name.as_str(), name, "{backend}");
+                        committed.push(written.revision);
+                    }
+                    Err(err) => {
+                        assert!(matches!(err, Error::Conflict { .. }), "{backend}: {err:?}");
+                        assert_eq!(name, "taken", "{backend}");
+                        refused += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(committed.len() + refused, 96, "{backend}");
+        assert_eq!(refused, 32, "{backend}");
+        committed.sort();
+        let expected: Vec<Revision> = (1..=committed.len() as i64)
+            .map(|n| Revision(start.0 + n))
+            .collect();
+        assert_eq!(committed, expected, "{backend}: unique and gapless");
+        let logged: Vec<Revision> = store
+            .changes_after(start, 1000)
+            .await
+            .unwrap()
+            .iter()
+            .map(|change| change.revision)
+            .collect();
+        assert_eq!(logged, expected, "{backend}: the log holds exactly those");
+    }
+}

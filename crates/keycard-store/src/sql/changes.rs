@@ -161,7 +161,15 @@ impl ChangeLog for SqlStore {
     }
 
     async fn writable(&self) -> Result<()> {
-        let _queued = self.queue_writer().await;
+        // On SQLite, this process's writers are held off for the probe; an open group of writes
+        // holds the write lock already, which is the answer.
+        let _quiet = match self.dialect {
+            super::Dialect::Sqlite => match self.writers.quiet().await {
+                Some(group) => Some(group),
+                None => return Ok(()),
+            },
+            super::Dialect::Postgres => None,
+        };
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         // A real change of a row (the journal must be opened to hold its old page), undone.
         sqlx::query("UPDATE kc_revision SET value = value + 1 WHERE singleton = 1")

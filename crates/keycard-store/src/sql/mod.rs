@@ -22,6 +22,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyPool, Executor as _, Transaction};
 
 mod accounts;
+mod batch;
 mod catalogue;
 mod changes;
 mod credentials;
@@ -77,9 +78,8 @@ pub struct SqlStore {
     /// What judges writes before they commit, once the server has set it.
     review: Arc<std::sync::OnceLock<Review>>,
     /// On SQLite, this process's writers queue here rather than in SQLite's busy handler, which
-    /// polls with sleeps of up to 100 ms: with a rollback journal, four writers contending there
-    /// commit less than half as fast as one. Writes are serialized by the database either way.
-    writers: Arc<tokio::sync::Mutex<()>>,
+    /// polls with sleeps of up to 100 ms, and writers that arrive together share one commit.
+    writers: Arc<batch::Writers>,
 }
 
 /// The snapshot source writes are reviewed against.
@@ -295,17 +295,37 @@ impl SqlStore {
 
     /// Starts a write: one transaction holding the write lock, under a freshly bumped revision.
     async fn begin_write(&self, actor: &Actor, org: OrganizationId) -> Result<WriteTx> {
-        let queued = self.queue_writer().await;
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let tx = self.pool.begin().await.map_err(unavailable)?;
+        self.write_in(tx, actor, org).await
+    }
+
+    /// Bumps the revision in `tx` (taking the write lock) and opens the write there.
+    async fn write_in(
+        &self,
+        mut tx: Transaction<'static, Any>,
+        actor: &Actor,
+        org: OrganizationId,
+    ) -> Result<WriteTx> {
         let revision: i64 =
             sqlx::query_scalar("UPDATE kc_revision SET value = value + 1 RETURNING value")
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(unavailable)?;
-        Ok(WriteTx {
+        Ok(self.open_write(tx, Revision(revision), actor, org))
+    }
+
+    /// The write that records its changes under `revision` in `tx`.
+    fn open_write(
+        &self,
+        tx: Transaction<'static, Any>,
+        revision: Revision,
+        actor: &Actor,
+        org: OrganizationId,
+    ) -> WriteTx {
+        WriteTx {
             dialect: self.dialect,
             tx,
-            revision: Revision(revision),
+            revision,
             seq: 0,
             actor: actor.clone(),
             org,
@@ -314,18 +334,24 @@ impl SqlStore {
             recorded: Vec::new(),
             recent: self.recent.clone(),
             review: self.review.get().cloned(),
-            _queued: queued,
-        })
+        }
     }
 
     /// Runs `body` as one write: a transaction under a freshly bumped revision, in which `body`
     /// changes rows and records its changes, committed (and reviewed, see [`WriteTx::commit`])
     /// when it succeeds and rolled back when it fails. Every write of the store goes through here;
     /// an operation of several steps is one `body` calling the steps in turn.
+    ///
+    /// On SQLite, writes that arrive while another is running share its transaction, each in a
+    /// savepoint of its own, and one commit (see [`batch`]); each is acknowledged only once that
+    /// commit is durable.
     async fn write<T, F>(&self, actor: &Actor, org: OrganizationId, body: F) -> Result<Written<T>>
     where
         F: for<'w> FnOnce(&'w mut WriteTx) -> BoxFuture<'w, Result<T>>,
     {
+        if self.dialect == Dialect::Sqlite {
+            return self.write_batched(actor, org, body).await;
+        }
         let mut w = self.begin_write(actor, org).await?;
         let value = body(&mut w).await?;
         let revision = w.commit().await?;
@@ -338,14 +364,6 @@ impl SqlStore {
         F: for<'w> FnOnce(&'w mut WriteTx) -> BoxFuture<'w, Result<()>>,
     {
         Ok(self.write(actor, org, body).await?.revision)
-    }
-
-    /// On SQLite, waits for this process's other writers to finish (see `writers`).
-    pub(crate) async fn queue_writer(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        match self.dialect {
-            Dialect::Sqlite => Some(self.writers.clone().lock_owned().await),
-            Dialect::Postgres => None,
-        }
     }
 }
 
@@ -365,8 +383,6 @@ struct WriteTx {
     recorded: Vec<Change>,
     recent: Arc<changes::RecentChanges>,
     review: Option<Review>,
-    /// Held until the write commits or is dropped.
-    _queued: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl WriteTx {
@@ -462,10 +478,8 @@ impl WriteTx {
             self.tx.rollback().await.map_err(internal)?;
             return Ok(Revision(self.revision.0 - 1));
         }
-        if let Some(review) = self.review.clone() {
-            // A refused write is rolled back when the transaction is dropped.
-            self.review(&review.0).await?;
-        }
+        // A refused write is rolled back when the transaction is dropped.
+        self.reviewed().await?;
         if self.dialect == Dialect::Postgres {
             // Delivered to listeners only if, and when, the transaction commits.
             sqlx::query("SELECT pg_notify($1, $2)")
@@ -482,6 +496,14 @@ impl WriteTx {
 }
 
 impl WriteTx {
+    /// Has the write judged, when writes are reviewed (see [`WriteTx::review`]).
+    async fn reviewed(&mut self) -> Result<()> {
+        match self.review.clone() {
+            Some(review) => self.review(&review.0).await,
+            None => Ok(()),
+        }
+    }
+
     /// Judges the write against the state it started from: the published snapshot, plus whatever
     /// the log holds beyond it up to this write's base, read inside this transaction (which holds
     /// the write lock, so nothing else can commit meanwhile).
