@@ -263,7 +263,16 @@ impl App {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use keycard_core::ids::{AccountId, OrganizationId, RoleId};
+    use keycard_core::model::{Account, MethodRef, NewAccount, Organization, Role};
+    use keycard_core::names::{Description, Provenance, RoleName, Username};
+    use keycard_core::snapshot::{Snapshot, SnapshotBuilder};
+    use keycard_core::store::StateItem;
+
     use super::*;
+    use crate::app::{Caller, Credential};
 
     #[test]
     fn every_delegated_operation_names_a_method_of_the_authorization_catalogue() {
@@ -285,5 +294,139 @@ mod tests {
         for operation in Operation::ALL {
             assert!(seen.insert(operation), "{operation:?} is listed twice");
         }
+    }
+
+    /// An organization with a role granting `Authorization/updateAccount`, held by `editor`;
+    /// `plain` holds nothing.
+    struct Fixture {
+        snapshot: Snapshot,
+        org: OrganizationId,
+        editor: Account,
+        plain: Account,
+    }
+
+    fn account(org: OrganizationId, username: &str, roles: Vec<RoleId>) -> Account {
+        let new = NewAccount::local(Username::try_from(username).unwrap());
+        Account {
+            id: AccountId::new(),
+            organization_id: org,
+            username: new.username,
+            email: None,
+            first_name: new.first_name,
+            provenance: new.provenance,
+            inactive: false,
+            service_account: false,
+            has_password: true,
+            roles,
+            groups: Vec::new(),
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        }
+    }
+
+    fn fixture() -> Fixture {
+        let org = OrganizationId::new();
+        let now = chrono::Utc::now();
+        let role = Role {
+            id: RoleId::new(),
+            organization_id: org,
+            name: RoleName::try_from("account editor").unwrap(),
+            description: Description::default(),
+            provenance: Provenance::custom(),
+            system: false,
+            inactive: false,
+            methods: vec![MethodRef {
+                provenance: Provenance::try_from(AUTHORIZATION_APP).unwrap(),
+                name: "updateAccount".into(),
+            }],
+            views: Vec::new(),
+            created_at: now,
+            updated_at: now,
+        };
+        let editor = account(org, "editor", vec![role.id]);
+        let plain = account(org, "plain", Vec::new());
+        let mut builder = SnapshotBuilder::default();
+        for item in [
+            StateItem::Organization(Organization {
+                id: org,
+                name: "acme".to_owned().try_into().unwrap(),
+                actions: Vec::new(),
+                sso: Default::default(),
+                created_at: now,
+                updated_at: now,
+            }),
+            StateItem::Role(role),
+            StateItem::Account(editor.clone()),
+            StateItem::Account(plain.clone()),
+        ] {
+            builder.add(item).unwrap();
+        }
+        Fixture {
+            snapshot: builder.finish(),
+            org,
+            editor,
+            plain,
+        }
+    }
+
+    fn caller(account: &Account, admin: bool, partner: bool) -> Caller {
+        Caller {
+            account: Arc::new(account.clone()),
+            organization: account.organization_id,
+            admin,
+            partner,
+            credential: Credential::Password,
+        }
+    }
+
+    /// Each rule, judged for each kind of caller, as the table means it.
+    #[test]
+    fn each_rule_allows_exactly_its_callers() {
+        let f = fixture();
+        let org = f.snapshot.organization(f.org).unwrap();
+        let plain = caller(&f.plain, false, false);
+        let editor = caller(&f.editor, false, false);
+        let admin = caller(&f.plain, true, false);
+        let partner = caller(&f.plain, true, true);
+        let other = Some(f.editor.id);
+        let own = Some(f.plain.id);
+        let cases = [
+            (Rule::SignedIn, &plain, None, true),
+            (Rule::Admin, &plain, None, false),
+            (Rule::Admin, &editor, None, false),
+            (Rule::Admin, &admin, None, true),
+            (Rule::Partner, &admin, None, false),
+            (Rule::Partner, &partner, None, true),
+            (Rule::SelfOrAdmin, &plain, own, true),
+            (Rule::SelfOrAdmin, &plain, other, false),
+            (Rule::SelfOrAdmin, &admin, other, true),
+            (Rule::Delegated("updateAccount"), &editor, None, true),
+            (Rule::Delegated("updateAccount"), &plain, None, false),
+            (Rule::Delegated("updateRole"), &editor, None, false),
+            (Rule::Delegated("updateRole"), &admin, None, true),
+            (Rule::SelfOrDelegated("forceLogout"), &plain, own, true),
+            (Rule::SelfOrDelegated("forceLogout"), &plain, other, false),
+            (Rule::SelfOrDelegated("forceLogout"), &editor, own, false),
+        ];
+        for (rule, who, target, expected) in cases {
+            assert_eq!(
+                allows(rule, who, org, target),
+                expected,
+                "{rule:?} for `{}` (admin {}, partner {}) on {target:?}",
+                who.account.username,
+                who.admin,
+                who.partner
+            );
+        }
+    }
+
+    /// A partner acting in another organization acts on no account of its own there.
+    #[test]
+    fn acting_elsewhere_is_not_acting_on_oneself() {
+        let f = fixture();
+        let org = f.snapshot.organization(f.org).unwrap();
+        let mut visitor = caller(&f.plain, false, false);
+        visitor.organization = OrganizationId::new();
+        assert!(!allows(Rule::SelfOrAdmin, &visitor, org, Some(f.plain.id)));
     }
 }
