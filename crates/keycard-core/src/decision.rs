@@ -19,9 +19,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::ids::{GroupId, PolicyId, RoleId};
+use crate::index::DecisionIndex;
 use crate::index::{METHOD_KEY, ROUTE_KEY, Subject, VIEW_KEY, route_matches, with_key};
 use crate::model::{Account, Method, ResourceRef};
-use crate::snapshot::{DecisionIndex, OrgSnapshot};
+use crate::snapshot::OrgSnapshot;
 
 /// A question for the engine.
 #[derive(Clone, Copy, Debug)]
@@ -216,18 +217,13 @@ fn decide_method(org: &OrgSnapshot, roles: &[EffectiveRole], action: &str, id: &
 pub fn route_methods(org: &OrgSnapshot, verb: &str, path: &str) -> Vec<Box<str>> {
     let index = org.index();
     let verb = verb.to_ascii_uppercase();
-    if let Some(exact) = with_key(ROUTE_KEY, &[&verb, path], |key| {
-        index.routes.get(key).cloned()
-    }) {
+    if let Some(exact) = with_key(ROUTE_KEY, &[&verb, path], |key| index.methods_at(key)) {
         return exact.to_vec();
     }
     index
-        .route_templates
-        .iter()
-        .filter(|(route_verb, template, _)| {
-            route_verb.as_ref() == verb && route_matches(template, path)
-        })
-        .map(|(_, _, method)| method.clone())
+        .routes()
+        .filter(|(route_verb, template, _)| *route_verb == verb && route_matches(template, path))
+        .map(|(_, _, method)| method.into())
         .collect()
 }
 
@@ -256,10 +252,10 @@ pub fn check(
     // An inactive subject is indexed with no roles and no groups: it holds nothing.
     match resource_type {
         "method" if action == "call" => with_key(METHOD_KEY, &[resource_id], |key| {
-            index.holds(subject, index.grants.get(key), None)
+            index.holds(subject, index.grant(key), None)
         }),
         "view" if action == "view" => with_key(VIEW_KEY, &[resource_id], |key| {
-            index.holds(subject, index.grants.get(key), None)
+            index.holds(subject, index.grant(key), None)
         }),
         "method" | "view" => index.holds(subject, None, None),
         "route" => {
@@ -269,7 +265,7 @@ pub fn check(
             }
             methods.iter().any(|method| {
                 with_key(METHOD_KEY, &[method], |key| {
-                    index.holds(subject, index.grants.get(key), None)
+                    index.holds(subject, index.grant(key), None)
                 })
             })
         }
@@ -287,7 +283,7 @@ pub fn check(
 fn holds_policy_grant(
     index: &DecisionIndex,
     subject: &Subject,
-    grant: Option<&crate::snapshot::PolicyGrant>,
+    grant: Option<&crate::index::PolicyGrant>,
     resource_id: &str,
 ) -> bool {
     match grant {

@@ -10,10 +10,12 @@ use imbl::{HashMap, OrdSet};
 
 use crate::Error;
 use crate::change::{Change, EntityKind, Operation, Revision};
-use crate::dense_map::DenseMap;
-use crate::hash_trie::{HashTrie, hash_of};
+use crate::hash_trie::hash_of;
 use crate::ids::{AccountId, GroupId, OrganizationId, PolicyId, RoleId};
-use crate::index::{FastMap, METHOD_KEY, ROUTE_KEY, RoleBits, Subject, VIEW_KEY, grant_key};
+use crate::index::{
+    DecisionIndex, FastMap, GroupSlots, METHOD_KEY, PolicyGrant, ROUTE_KEY, RoleBits, Subject,
+    VIEW_KEY, grant_key, policy_grant_hash,
+};
 use crate::model::{Account, Group, Method, Organization, Policy, ResourceRef, Role, View};
 use crate::store::{FullState, StateItem};
 
@@ -87,52 +89,6 @@ pub struct OrgSnapshot {
     methods: HashMap<(String, String), Arc<Method>>,
     views: HashMap<(String, String), Arc<View>>,
     index: DecisionIndex,
-}
-
-/// What the policies on one (resource type, action) grant: to every resource of the type, and to
-/// resources by id.
-#[derive(Clone, Debug, Default)]
-pub struct PolicyGrant {
-    pub resource_type: compact_str::CompactString,
-    pub action: compact_str::CompactString,
-    pub any: RoleBits,
-    pub exact: FastMap<Arc<str>, RoleBits>,
-}
-
-/// The role slots a group passes on (its own and its ancestors'), inline for the usual few, so
-/// that a check reads them in the same memory read that finds them.
-pub type GroupSlots = smallvec::SmallVec<[u32; 10]>;
-
-/// A catalogue route: verb (uppercase), path or template, and the method id serving it.
-pub(crate) type RouteEntry = (Box<str>, Box<str>, Box<str>);
-
-/// See [`crate::index`].
-#[derive(Clone, Debug, Default)]
-pub struct DecisionIndex {
-    pub(crate) slots: FastMap<RoleId, u32>,
-    pub(crate) next_slot: u32,
-    pub(crate) active: RoleBits,
-    pub(crate) admin: Option<u32>,
-    /// Subjects found by hash of their username, verified against it.
-    pub(crate) subjects: HashTrie<Subject>,
-    pub(crate) usernames_by_id: FastMap<AccountId, CompactString>,
-    /// Keyed by lowercased email.
-    pub(crate) usernames_by_email: FastMap<CompactString, CompactString>,
-    /// Dense numbers for groups, as slots are for roles (never reused): subjects list their groups
-    /// by number, four bytes each.
-    pub(crate) group_numbers: FastMap<GroupId, u32>,
-    pub(crate) next_group_number: u32,
-    /// The slots each group passes on, by group number, held inline.
-    pub(crate) group_slots: DenseMap<GroupSlots>,
-    pub(crate) group_children: FastMap<GroupId, OrdSet<GroupId>>,
-    /// Method and view grants.
-    pub(crate) grants: FastMap<Arc<str>, RoleBits>,
-    /// Policy grants found by hash of (resource type, action): one lookup answers the common case.
-    pub(crate) policy_grants: HashTrie<PolicyGrant>,
-    /// Route keys (`VERB`, exact path) to the method ids serving them.
-    pub(crate) routes: FastMap<Arc<str>, Arc<[Box<str>]>>,
-    /// Every route with its method id, for template matching.
-    pub(crate) route_templates: Arc<Vec<RouteEntry>>,
 }
 
 impl Snapshot {
@@ -817,100 +773,4 @@ fn number_on_first_sight<K: std::hash::Hash + Eq + Clone>(
     *next += 1;
     numbers.insert(key, number);
     number
-}
-
-/// The hash policy grants are found by.
-#[inline]
-fn policy_grant_hash(resource_type: &str, action: &str) -> u64 {
-    hash_of(&(resource_type, action))
-}
-
-impl DecisionIndex {
-    /// The subject a string names: an account id, a username or an email (case-insensitive).
-    #[inline]
-    pub fn subject(&self, name: &str) -> Option<&Subject> {
-        if let Ok(id) = uuid::Uuid::try_parse(name)
-            && let Some(subject) = self.subject_by_id(AccountId::from_uuid(id))
-        {
-            return Some(subject);
-        }
-        self.subject_by_username(name)
-            .or_else(|| self.subject_by_email(name))
-    }
-
-    #[inline]
-    pub fn subject_by_username(&self, username: &str) -> Option<&Subject> {
-        self.subjects.find(hash_of(username), |s| {
-            crate::index::same_text(s.username.as_str(), username)
-        })
-    }
-
-    pub fn subject_by_id(&self, id: AccountId) -> Option<&Subject> {
-        let username = self.usernames_by_id.get(&id)?;
-        self.subject_by_username(username)
-            .filter(|subject| subject.id == id)
-    }
-
-    /// Case-insensitive.
-    pub fn subject_by_email(&self, email: &str) -> Option<&Subject> {
-        crate::index::with_lowercase(email, |email| self.usernames_by_email.get(email))
-            .and_then(|username| self.subject_by_username(username))
-    }
-
-    /// What the policies on (resource type, action) grant.
-    #[inline]
-    pub fn policy_grant(&self, resource_type: &str, action: &str) -> Option<&PolicyGrant> {
-        self.policy_grants
-            .find(policy_grant_hash(resource_type, action), |grant| {
-                crate::index::same_text(grant.resource_type.as_str(), resource_type)
-                    && crate::index::same_text(grant.action.as_str(), action)
-            })
-    }
-
-    /// The role slots a group passes on (its own and its ancestors'; none when it is inactive).
-    fn slots_passed_on(&self, group: &GroupId) -> Option<&GroupSlots> {
-        self.group_numbers
-            .get(group)
-            .and_then(|number| self.group_slots.get(*number))
-    }
-
-    /// Whether an account, as given (it may be newer than the snapshot's copy), holds the
-    /// organization's active `Admin` role, directly or through its groups.
-    pub fn holds_admin(&self, account: &Account) -> bool {
-        let Some(admin) = self.admin.filter(|slot| self.active.contains(*slot)) else {
-            return false;
-        };
-        !account.inactive
-            && (account
-                .roles
-                .iter()
-                .any(|role| self.slots.get(role) == Some(&admin))
-                || account.groups.iter().any(|group| {
-                    self.slots_passed_on(group)
-                        .is_some_and(|slots| slots.contains(&admin))
-                }))
-    }
-
-    /// Whether one of the subject's active roles (direct, or passed on by its groups) is the
-    /// organization's `Admin` or is in `grants` or `more`.
-    #[inline]
-    pub fn holds(
-        &self,
-        subject: &Subject,
-        grants: Option<&RoleBits>,
-        more: Option<&RoleBits>,
-    ) -> bool {
-        let granted = |slot: u32| {
-            self.active.contains(slot)
-                && (Some(slot) == self.admin
-                    || grants.is_some_and(|bits| bits.contains(slot))
-                    || more.is_some_and(|bits| bits.contains(slot)))
-        };
-        subject.roles.iter().any(|slot| granted(*slot))
-            || subject.groups.iter().any(|group| {
-                self.group_slots
-                    .get(*group)
-                    .is_some_and(|slots| slots.iter().any(|slot| granted(*slot)))
-            })
-    }
 }
