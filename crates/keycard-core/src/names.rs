@@ -58,14 +58,10 @@ fn validate_text(
     Ok(())
 }
 
-macro_rules! validated_name {
-    ($(#[$doc:meta])* $name:ident, $field:literal, $max:expr, $inner_space:expr) => {
-        $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
-        #[serde(try_from = "String", into = "String")]
-        #[schema(value_type = String)]
-        pub struct $name(String);
-
+/// What every validated string type offers: reading it, building it only through `check`, and
+/// turning it back into a `String`.
+macro_rules! validated_string {
+    ($name:ident, $check:expr) => {
         impl $name {
             pub fn as_str(&self) -> &str {
                 &self.0
@@ -75,7 +71,7 @@ macro_rules! validated_name {
         impl TryFrom<String> for $name {
             type Error = Error;
             fn try_from(value: String) -> Result<Self, Error> {
-                validate_text($field, &value, $max, $inner_space)?;
+                $check(&value)?;
                 Ok(Self(value))
             }
         }
@@ -98,6 +94,18 @@ macro_rules! validated_name {
                 f.write_str(&self.0)
             }
         }
+    };
+}
+
+macro_rules! validated_name {
+    ($(#[$doc:meta])* $name:ident, $field:literal, $max:expr, $inner_space:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+        #[serde(try_from = "String", into = "String")]
+        #[schema(value_type = String)]
+        pub struct $name(String);
+
+        validated_string!($name, |value: &str| validate_text($field, value, $max, $inner_space));
     };
 }
 
@@ -195,40 +203,11 @@ macro_rules! validated_text {
         #[schema(value_type = String)]
         pub struct $name(String);
 
-        impl $name {
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
+        validated_string!($name, $check);
 
+        impl $name {
             pub fn is_empty(&self) -> bool {
                 self.0.is_empty()
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = Error;
-            fn try_from(value: String) -> Result<Self, Error> {
-                $check(&value)?;
-                Ok(Self(value))
-            }
-        }
-
-        impl TryFrom<&str> for $name {
-            type Error = Error;
-            fn try_from(value: &str) -> Result<Self, Error> {
-                Self::try_from(value.to_owned())
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(value: $name) -> String {
-                value.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
             }
         }
     };

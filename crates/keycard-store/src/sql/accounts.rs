@@ -205,11 +205,7 @@ impl AccountStore for SqlStore {
         self.commit(actor, org, move |w| {
             Box::pin(async move {
                 let before = load_account(w.conn(), org, id).await?;
-                sqlx::query("DELETE FROM accounts WHERE id = $1")
-                    .bind(id.to_string())
-                    .execute(w.conn())
-                    .await
-                    .map_err(internal)?;
+                w.delete_row("accounts", &id).await?;
                 w.deleted(&before).await?;
                 Ok(())
             })

@@ -167,11 +167,7 @@ impl GroupStore for SqlStore {
                 for child in &members.groups {
                     affected.push(principal_state(w.conn(), org, Principal::Group(*child)).await?);
                 }
-                sqlx::query("DELETE FROM groups WHERE id = $1")
-                    .bind(id.to_string())
-                    .execute(w.conn())
-                    .await
-                    .map_err(internal)?;
+                w.delete_row("groups", &id).await?;
                 let principals = members
                     .accounts
                     .iter()

@@ -441,6 +441,17 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Deletes the row of `table` with this id (what references it goes with it, by the schema's
+    /// cascades).
+    async fn delete_row(&mut self, table: &str, id: &(dyn std::fmt::Display + Sync)) -> Result<()> {
+        sqlx::query(&format!("DELETE FROM {table} WHERE id = $1"))
+            .bind(id.to_string())
+            .execute(&mut *self.tx)
+            .await
+            .map_err(internal)?;
+        Ok(())
+    }
+
     /// Records an entity's creation.
     async fn created<T: Recorded>(&mut self, after: &T) -> Result<()> {
         self.record(T::KIND, &after.key(), Operation::Create, None, Some(after))

@@ -123,11 +123,7 @@ impl OrganizationStore for SqlStore {
         self.commit(actor, id, move |w| {
             Box::pin(async move {
                 let before = rows::load_organization(w.conn(), id).await?;
-                sqlx::query("DELETE FROM organizations WHERE id = $1")
-                    .bind(id.to_string())
-                    .execute(w.conn())
-                    .await
-                    .map_err(internal)?;
+                w.delete_row("organizations", &id).await?;
                 w.deleted(&before).await?;
                 Ok(())
             })

@@ -123,11 +123,7 @@ impl PolicyStore for SqlStore {
                         name: before.name.to_string(),
                     });
                 }
-                sqlx::query("DELETE FROM policies WHERE id = $1")
-                    .bind(id.to_string())
-                    .execute(w.conn())
-                    .await
-                    .map_err(internal)?;
+                w.delete_row("policies", &id).await?;
                 w.deleted(&before).await?;
                 Ok(())
             })

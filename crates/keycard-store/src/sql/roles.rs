@@ -129,11 +129,7 @@ impl RoleStore for SqlStore {
                 for holder in &holders {
                     states.push(principal_state(w.conn(), org, *holder).await?);
                 }
-                sqlx::query("DELETE FROM roles WHERE id = $1")
-                    .bind(id.to_string())
-                    .execute(w.conn())
-                    .await
-                    .map_err(internal)?;
+                w.delete_row("roles", &id).await?;
                 for (holder, state) in holders.into_iter().zip(states) {
                     record_principal(&mut *w, org, holder, state).await?;
                 }
