@@ -7,7 +7,7 @@ use super::listed;
 use crate::app::Operation;
 use crate::iap::query::ListSpec;
 use crate::iap::{IapCaller, IapError, documents};
-use crate::state::{AppState, org_of};
+use crate::state::AppState;
 
 const METHOD_LIST: ListSpec = ListSpec {
     fields: &["name", "provenance", "deprecated"],
@@ -25,14 +25,13 @@ pub(super) async fn list_methods(
     caller: IapCaller,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, IapError> {
-    let snapshot = state
-        .app
-        .read_snapshot(&caller.caller, Operation::ListMethods)?;
-    let org = org_of(&snapshot, caller.caller.organization)?;
     listed(
+        &state,
+        &caller.caller,
+        Operation::ListMethods,
         &METHOD_LIST,
         raw.as_deref(),
-        org.methods().map(documents::method).collect(),
+        |org| org.methods().map(documents::method).collect(),
     )
 }
 
@@ -41,13 +40,12 @@ pub(super) async fn list_views(
     caller: IapCaller,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, IapError> {
-    let snapshot = state
-        .app
-        .read_snapshot(&caller.caller, Operation::ListViews)?;
-    let org = org_of(&snapshot, caller.caller.organization)?;
     listed(
+        &state,
+        &caller.caller,
+        Operation::ListViews,
         &VIEW_LIST,
         raw.as_deref(),
-        org.views().map(documents::view).collect(),
+        |org| org.views().map(documents::view).collect(),
     )
 }

@@ -16,7 +16,10 @@ use serde_json::{Value, json};
 use super::IapError;
 use super::query::ListSpec;
 use crate::error::Code;
-use crate::state::AppState;
+use keycard_core::snapshot::OrgSnapshot;
+
+use crate::app::{Caller, Operation};
+use crate::state::{AppState, org_of};
 
 mod accounts;
 mod catalogue;
@@ -64,13 +67,20 @@ pub fn router() -> Router<AppState> {
         .route("/authorization/csv/export", get(export::export_csv))
 }
 
+/// A list answered whole from the snapshot, once the caller may perform `operation`: the
+/// organization's documents, filtered, sorted and paged as the query asks.
 pub(super) fn listed(
+    state: &AppState,
+    caller: &Caller,
+    operation: Operation,
     spec: &ListSpec,
     raw: Option<&str>,
-    documents: Vec<Value>,
+    documents: impl FnOnce(&OrgSnapshot) -> Vec<Value>,
 ) -> Result<Response, IapError> {
+    let snapshot = state.app.read_snapshot(caller, operation)?;
+    let org = org_of(&snapshot, caller.organization)?;
     let query = spec.parse(raw)?;
-    let (results, total) = query.apply(documents);
+    let (results, total) = query.apply(documents(org));
     Ok(axum::Json(json!({"results": results, "total": total})).into_response())
 }
 

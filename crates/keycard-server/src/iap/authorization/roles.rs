@@ -13,7 +13,7 @@ use super::{Updates, id_of, listed, unwrap_updates};
 use crate::app::{Caller, Operation};
 use crate::iap::query::ListSpec;
 use crate::iap::{IapCaller, IapError, IapJson, documents, ok_message_at, ok_with_data};
-use crate::state::{AppState, org_of};
+use crate::state::AppState;
 
 const ROLE_LIST: ListSpec = ListSpec {
     fields: &["name", "provenance", "description", "inactive"],
@@ -68,14 +68,13 @@ pub(super) async fn list_roles(
     caller: IapCaller,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, IapError> {
-    let snapshot = state
-        .app
-        .read_snapshot(&caller.caller, Operation::ListRoles)?;
-    let org = org_of(&snapshot, caller.caller.organization)?;
     listed(
+        &state,
+        &caller.caller,
+        Operation::ListRoles,
         &ROLE_LIST,
         raw.as_deref(),
-        org.roles().map(documents::role).collect(),
+        |org| org.roles().map(documents::role).collect(),
     )
 }
 
