@@ -555,3 +555,76 @@ async fn a_failed_write_leaves_the_writes_beside_it_whole() {
         assert_eq!(logged, expected, "{backend}: the log holds exactly those");
     }
 }
+
+/// A writer whose caller goes away mid-write (a client that disconnects, a request that times out)
+/// does not take the writes it shares a commit with down: every write that was acknowledged is
+/// stored, and the log stays gapless.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn abandoned_writes_leave_the_others_committed() {
+    for (backend, store, _dir) in stores().await {
+        let actor = Actor::system();
+        let org = created_organization(store.as_ref(), "abandoned").await;
+        let start = store.latest_revision().await.unwrap();
+        let mut kept = Vec::new();
+        let mut abandoned = Vec::new();
+        for writer in 0..16 {
+            let store = store.clone();
+            let actor = actor.clone();
+            let task = tokio::spawn(async move {
+                let mut written = Vec::new();
+                for index in 0..20 {
+                    let name = format!("a{writer}-{index}");
+                    let role = store.create_role(&actor, org, role(&name)).await.unwrap();
+                    written.push((name, role.revision));
+                }
+                written
+            });
+            if writer % 4 == 0 {
+                abandoned.push(task);
+            } else {
+                kept.push(task);
+            }
+        }
+        // Abandon a quarter of the writers while they are in the middle of their writes.
+        for task in &abandoned {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            task.abort();
+        }
+        let mut acknowledged = Vec::new();
+        for task in kept {
+            acknowledged.extend(task.await.unwrap());
+        }
+        for task in abandoned {
+            if let Ok(written) = task.await {
+                acknowledged.extend(written);
+            }
+        }
+        assert!(
+            acknowledged.len() >= 60,
+            "{backend}: {}",
+            acknowledged.len()
+        );
+        let roles = keycard_core::page::read_all(|page| {
+            let store = store.clone();
+            async move { store.list_roles(org, &page).await }
+        })
+        .await
+        .unwrap();
+        for (name, revision) in &acknowledged {
+            assert!(
+                roles.iter().any(|role| role.name.as_str() == name),
+                "{backend}: `{name}` was acknowledged at {revision} but is not stored"
+            );
+        }
+        let latest = store.latest_revision().await.unwrap();
+        let logged: Vec<Revision> = store
+            .changes_after(start, 1000)
+            .await
+            .unwrap()
+            .iter()
+            .map(|change| change.revision)
+            .collect();
+        let expected: Vec<Revision> = (start.0 + 1..=latest.0).map(Revision).collect();
+        assert_eq!(logged, expected, "{backend}: gapless");
+    }
+}

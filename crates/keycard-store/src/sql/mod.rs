@@ -347,10 +347,17 @@ impl SqlStore {
     /// commit is durable.
     async fn write<T, F>(&self, actor: &Actor, org: OrganizationId, body: F) -> Result<Written<T>>
     where
-        F: for<'w> FnOnce(&'w mut WriteTx) -> BoxFuture<'w, Result<T>>,
+        T: Send + 'static,
+        F: for<'w> FnOnce(&'w mut WriteTx) -> BoxFuture<'w, Result<T>> + Send + 'static,
     {
         if self.dialect == Dialect::Sqlite {
-            return self.write_batched(actor, org, body).await;
+            // Run to the end whatever becomes of the request: a write shares its transaction with
+            // others, which must not fail because this one's client went away mid-way.
+            let store = self.clone();
+            let actor = actor.clone();
+            return tokio::spawn(async move { store.write_batched(&actor, org, body).await })
+                .await
+                .map_err(|err| Error::Internal(format!("a write failed to finish: {err}")))?;
         }
         let mut w = self.begin_write(actor, org).await?;
         let value = body(&mut w).await?;
@@ -361,7 +368,7 @@ impl SqlStore {
     /// [`SqlStore::write`] for a write that answers only its revision.
     async fn commit<F>(&self, actor: &Actor, org: OrganizationId, body: F) -> Result<Revision>
     where
-        F: for<'w> FnOnce(&'w mut WriteTx) -> BoxFuture<'w, Result<()>>,
+        F: for<'w> FnOnce(&'w mut WriteTx) -> BoxFuture<'w, Result<()>> + Send + 'static,
     {
         Ok(self.write(actor, org, body).await?.revision)
     }
