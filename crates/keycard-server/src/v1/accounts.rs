@@ -3,13 +3,14 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use keycard_core::ids::{AccountId, ApiKeyId, GroupId, RoleId};
-use keycard_core::model::{Account, AccountPatch, ApiKey, Link, NewAccount, Principal};
+use keycard_core::model::{AccountPatch, Link, NewAccount, Principal};
 use keycard_core::names::{Email, FirstName, Provenance, Username};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::wire::{Account, ApiKey};
 use super::{Committed, List, ListQuery, Saved, change_link, double_option};
 use crate::auth::Caller;
 use crate::error::Code;
@@ -151,7 +152,9 @@ async fn get_account(
     caller: Caller,
     Path(id): Path<AccountId>,
 ) -> Result<axum::Json<Account>, ApiError> {
-    Ok(axum::Json(state.app.read_account(&caller, id).await?))
+    Ok(axum::Json(
+        state.app.read_account(&caller, id).await?.into(),
+    ))
 }
 
 /// Changes an account; lists replace wholesale.
@@ -270,7 +273,7 @@ async fn list_keys(
 ) -> Result<axum::Json<List<ApiKey>>, ApiError> {
     let items = state.app.list_api_keys(&caller, id).await?;
     Ok(axum::Json(List {
-        items,
+        items: items.into_iter().map(ApiKey::from).collect(),
         next_cursor: None,
     }))
 }
@@ -296,7 +299,7 @@ async fn create_key(
     Ok(Saved::created(keycard_core::store::Written {
         revision: written.revision,
         value: NewKey {
-            key: written.value.key,
+            key: written.value.key.into(),
             secret: written.value.secret,
         },
     }))

@@ -2,13 +2,14 @@
 
 use axum::extract::State;
 use keycard_core::ids::{AccountId, GroupId, RoleId};
-use keycard_core::model::{Group, GroupPatch, Link, NewGroup, Principal};
+use keycard_core::model::{GroupPatch, Link, NewGroup, Principal};
 use keycard_core::names::{Description, GroupName, Provenance};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::wire::Group;
 use super::{Committed, List, ListQuery, Saved, change_link};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, Json, Path, Query};
@@ -99,7 +100,7 @@ async fn get_group(
     caller: Caller,
     Path(id): Path<GroupId>,
 ) -> Result<axum::Json<Group>, ApiError> {
-    Ok(axum::Json(state.app.read_group(&caller, id).await?))
+    Ok(axum::Json(state.app.read_group(&caller, id).await?.into()))
 }
 
 /// Changes a group; lists replace wholesale.

@@ -26,6 +26,7 @@ mod organizations;
 mod policies;
 mod roles;
 mod sessions;
+mod wire;
 
 pub use crate::revision::REVISION_HEADER;
 use crate::revision::with_revision;
@@ -83,18 +84,26 @@ pub struct Saved<T> {
 }
 
 impl<T> Saved<T> {
-    pub fn created(written: Written<T>) -> Self {
+    /// A creation's answer: 201 with what was stored, as this API shows it.
+    pub fn created<D>(written: Written<D>) -> Self
+    where
+        T: From<D>,
+    {
         Self {
             revision: written.revision,
-            data: written.value,
+            data: written.value.into(),
             status: StatusCode::CREATED,
         }
     }
 
-    pub fn updated(written: Written<T>) -> Self {
+    /// A change's answer: 200 with what was stored, as this API shows it.
+    pub fn updated<D>(written: Written<D>) -> Self
+    where
+        T: From<D>,
+    {
         Self {
             revision: written.revision,
-            data: written.value,
+            data: written.value.into(),
             status: StatusCode::OK,
         }
     }
@@ -127,10 +136,13 @@ pub struct List<T> {
     pub next_cursor: Option<String>,
 }
 
-impl<T> From<Page<T>> for List<T> {
-    fn from(page: Page<T>) -> Self {
+impl<T, D> From<Page<D>> for List<T>
+where
+    T: From<D>,
+{
+    fn from(page: Page<D>) -> Self {
         Self {
-            items: page.items,
+            items: page.items.into_iter().map(T::from).collect(),
             next_cursor: page.next_cursor,
         }
     }

@@ -3,13 +3,14 @@
 use axum::extract::State;
 use keycard_core::builtin::standard_organization;
 use keycard_core::ids::OrganizationId;
-use keycard_core::model::{Organization, OrganizationPatch, SsoSettings};
+use keycard_core::model::{OrganizationPatch, SsoSettings};
 use keycard_core::names::{ActionName, OrganizationName};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::wire::Organization;
 use super::{Committed, List, ListQuery, Saved};
 use crate::auth::Caller;
 use crate::error::{ApiError, Json, Path, Query};
@@ -90,7 +91,9 @@ async fn get_organization(
     caller: Caller,
     Path(id): Path<OrganizationId>,
 ) -> Result<axum::Json<Organization>, ApiError> {
-    Ok(axum::Json(state.app.read_organization(&caller, id).await?))
+    Ok(axum::Json(
+        state.app.read_organization(&caller, id).await?.into(),
+    ))
 }
 
 /// Renames an organization.

@@ -2,13 +2,14 @@
 
 use axum::extract::State;
 use keycard_core::ids::PolicyId;
-use keycard_core::model::{NewPolicy, Policy, PolicyAction, PolicyPatch, ResourceRef};
+use keycard_core::model::{NewPolicy, PolicyAction, PolicyPatch, ResourceRef};
 use keycard_core::names::PolicyName;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::wire::Policy;
 use super::{Committed, List, ListQuery, Saved};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, Json, Path, Query};
@@ -92,7 +93,7 @@ async fn get_policy(
     caller: Caller,
     Path(id): Path<PolicyId>,
 ) -> Result<axum::Json<Policy>, ApiError> {
-    Ok(axum::Json(state.app.read_policy(&caller, id).await?))
+    Ok(axum::Json(state.app.read_policy(&caller, id).await?.into()))
 }
 
 /// Changes a policy; lists replace wholesale.

@@ -2,13 +2,14 @@
 
 use axum::extract::State;
 use keycard_core::ids::RoleId;
-use keycard_core::model::{MethodRef, NewRole, Role, RolePatch, ViewRef};
+use keycard_core::model::{MethodRef, NewRole, RolePatch, ViewRef};
 use keycard_core::names::{Description, Provenance, RoleName};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::wire::Role;
 use super::{Committed, List, ListQuery, Saved};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, Json, Path, Query};
@@ -89,7 +90,7 @@ async fn get_role(
     caller: Caller,
     Path(id): Path<RoleId>,
 ) -> Result<axum::Json<Role>, ApiError> {
-    Ok(axum::Json(state.app.read_role(&caller, id).await?))
+    Ok(axum::Json(state.app.read_role(&caller, id).await?.into()))
 }
 
 /// Changes a role; lists replace wholesale. System roles answer 403.

@@ -4,12 +4,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use keycard_core::Error;
 use keycard_core::decision::{self, EffectiveRole};
-use keycard_core::model::{Account, Organization, Session};
+use keycard_core::model::Session;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::wire::{Account, Organization};
 use crate::app::Operation;
 use crate::auth::{Caller, ClientIp};
 use crate::error::{ApiError, ErrorBody, Json};
@@ -102,8 +103,8 @@ async fn me(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<
     Ok(axum::Json(Me {
         admin: caller.admin,
         partner: caller.partner,
-        organization,
+        organization: organization.into(),
         effective_roles,
-        account: std::sync::Arc::unwrap_or_clone(caller.account),
+        account: std::sync::Arc::unwrap_or_clone(caller.account).into(),
     }))
 }
