@@ -90,26 +90,4 @@ impl Caller {
             ..self.clone()
         })
     }
-
-    pub fn require_admin(&self) -> keycard_core::Result<()> {
-        if self.admin {
-            Ok(())
-        } else {
-            Err(Error::Forbidden(format!(
-                "`{}` is not an administrator of this organization",
-                self.account.username
-            )))
-        }
-    }
-
-    pub fn require_partner(&self) -> keycard_core::Result<()> {
-        if self.partner {
-            Ok(())
-        } else {
-            Err(Error::Forbidden(format!(
-                "`{}` is not an administrator of the default organization",
-                self.account.username
-            )))
-        }
-    }
 }
