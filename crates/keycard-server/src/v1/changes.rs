@@ -1,12 +1,13 @@
 //! `GET /v1/changes`: the organization's change log.
 
 use axum::extract::State;
-use keycard_core::change::{Change, Revision};
+use keycard_core::change::Revision;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::wire::Change;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, Query};
 use crate::state::AppState;
@@ -59,5 +60,8 @@ async fn list_changes(
     } else {
         None
     };
-    Ok(axum::Json(ChangesPage { items, next_after }))
+    Ok(axum::Json(ChangesPage {
+        items: items.into_iter().map(Change::from).collect(),
+        next_after,
+    }))
 }

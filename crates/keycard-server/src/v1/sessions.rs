@@ -4,13 +4,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use keycard_core::Error;
 use keycard_core::decision::{self, EffectiveRole};
-use keycard_core::model::Session;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::wire::{Account, Organization};
+use super::wire::{Account, Organization, Session};
 use crate::app::Operation;
 use crate::auth::{Caller, ClientIp};
 use crate::error::{ApiError, ErrorBody, Json};
@@ -72,7 +71,13 @@ async fn login(
         .verify_password(org, &body.username, &body.password, ip)
         .await?;
     let (session, token) = state.app.open_session(&account).await?;
-    Ok((StatusCode::CREATED, axum::Json(LoggedIn { token, session })))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(LoggedIn {
+            token,
+            session: session.into(),
+        }),
+    ))
 }
 
 /// Ends the session the request authenticated with.

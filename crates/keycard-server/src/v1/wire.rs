@@ -6,7 +6,10 @@
 //! small value types, which requests use as they are.
 
 use chrono::{DateTime, Utc};
-use keycard_core::ids::{AccountId, ApiKeyId, GroupId, OrganizationId, PolicyId, RoleId};
+use keycard_core::change::{self, EntityKind, Operation, Revision};
+use keycard_core::ids::{
+    AccountId, ApiKeyId, GroupId, OrganizationId, PolicyId, RoleId, SessionId,
+};
 use keycard_core::model::{self, MethodRef, PolicyAction, ResourceRef, SsoSettings, ViewRef};
 use keycard_core::names::{
     ActionName, Description, Email, FirstName, GroupName, OrganizationName, PolicyName, Provenance,
@@ -205,6 +208,67 @@ impl From<model::ApiKey> for ApiKey {
             created_at: key.created_at,
             last_used_at: key.last_used_at,
             revoked_at: key.revoked_at,
+        }
+    }
+}
+
+/// A login session (its token is shown once, beside it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Session {
+    pub id: SessionId,
+    pub organization_id: OrganizationId,
+    pub account_id: AccountId,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<model::Session> for Session {
+    fn from(session: model::Session) -> Self {
+        Self {
+            id: session.id,
+            organization_id: session.organization_id,
+            account_id: session.account_id,
+            created_at: session.created_at,
+            expires_at: session.expires_at,
+            revoked_at: session.revoked_at,
+        }
+    }
+}
+
+/// One entry of the change log. `before` and `after` hold the entity's record, in version
+/// `record_version` (see the change log's records); credentials appear without secrets or hashes.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct Change {
+    pub revision: Revision,
+    /// Position of this change within its revision.
+    pub seq: i32,
+    pub organization_id: OrganizationId,
+    pub entity: EntityKind,
+    pub entity_id: String,
+    pub operation: Operation,
+    pub actor: String,
+    pub at: DateTime<Utc>,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+    /// The version of the records in `before` and `after`.
+    pub record_version: u32,
+}
+
+impl From<change::Change> for Change {
+    fn from(change: change::Change) -> Self {
+        Self {
+            revision: change.revision,
+            seq: change.seq,
+            organization_id: change.organization_id,
+            entity: change.entity,
+            entity_id: change.entity_id,
+            operation: change.operation,
+            actor: change.actor,
+            at: change.at,
+            before: change.before,
+            after: change.after,
+            record_version: change.record_version,
         }
     }
 }
