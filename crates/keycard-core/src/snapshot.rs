@@ -684,6 +684,13 @@ impl OrgSnapshot {
         self.roles.get(&id).map(Arc::as_ref)
     }
 
+    /// The organization's system role of this name (`Admin`, `Member`, the Itential ones).
+    pub fn system_role(&self, name: &str) -> Option<RoleId> {
+        self.roles()
+            .find(|role| role.system && role.name.as_str() == name)
+            .map(|role| role.id)
+    }
+
     pub fn roles(&self) -> impl Iterator<Item = &Role> {
         self.roles.values().map(Arc::as_ref)
     }

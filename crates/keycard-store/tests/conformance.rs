@@ -570,26 +570,34 @@ async fn abandoned_writes_leave_the_others_committed() {
         for writer in 0..16 {
             let store = store.clone();
             let actor = actor.clone();
+            let (started, first_written) = tokio::sync::oneshot::channel();
+            let mut started = Some(started);
             let task = tokio::spawn(async move {
                 let mut written = Vec::new();
                 for index in 0..20 {
                     let name = format!("a{writer}-{index}");
                     let role = store.create_role(&actor, org, role(&name)).await.unwrap();
                     written.push((name, role.revision));
+                    if let Some(started) = started.take() {
+                        let _ = started.send(());
+                    }
                 }
                 written
             });
             if writer % 4 == 0 {
-                abandoned.push(task);
+                abandoned.push((task, first_written));
             } else {
                 kept.push(task);
             }
         }
-        // Abandon a quarter of the writers while they are in the middle of their writes.
-        for task in &abandoned {
-            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        // Abandon a quarter of the writers once each is under way, in the middle of its writes.
+        let mut abandoned_tasks = Vec::new();
+        for (task, first_written) in abandoned {
+            let _ = first_written.await;
             task.abort();
+            abandoned_tasks.push(task);
         }
+        let abandoned = abandoned_tasks;
         let mut acknowledged = Vec::new();
         for task in kept {
             acknowledged.extend(task.await.unwrap());

@@ -8,7 +8,7 @@
 use keycard_core::builtin::AUTHORIZATION_APP;
 use keycard_core::decision;
 use keycard_core::ids::AccountId;
-use keycard_core::snapshot::OrgSnapshot;
+use keycard_core::snapshot::{OrgSnapshot, Snapshot};
 use keycard_core::{Error, Result};
 
 use super::{App, Caller};
@@ -250,14 +250,23 @@ impl App {
         operation: Operation,
         target: Option<AccountId>,
     ) -> Result<()> {
-        let rule = operation.rule();
-        let snapshot = self.snapshot();
-        let org = super::organization(&snapshot, caller.organization)?;
-        if allows(rule, caller, org, target) {
-            Ok(())
-        } else {
-            Err(refusal(rule, caller))
-        }
+        judge(&self.snapshot(), caller, operation, target)
+    }
+}
+
+/// The table's answer for `caller` in `snapshot`: the organization it acts in must exist there.
+pub(super) fn judge(
+    snapshot: &Snapshot,
+    caller: &Caller,
+    operation: Operation,
+    target: Option<AccountId>,
+) -> Result<()> {
+    let rule = operation.rule();
+    let org = super::organization(snapshot, caller.organization)?;
+    if allows(rule, caller, org, target) {
+        Ok(())
+    } else {
+        Err(refusal(rule, caller))
     }
 }
 

@@ -24,9 +24,7 @@ impl App {
     pub fn system_role(&self, caller: &Caller, name: &str) -> Result<RoleId> {
         let snapshot = self.read_snapshot(caller, Operation::ListRoles)?;
         super::organization(&snapshot, caller.organization)?
-            .roles()
-            .find(|role| role.system && role.name.as_str() == name)
-            .map(|role| role.id)
+            .system_role(name)
             .ok_or_else(|| keycard_core::Error::not_found("role", name))
     }
 

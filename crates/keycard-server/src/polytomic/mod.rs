@@ -254,13 +254,7 @@ impl PolyCaller {
     pub fn in_organization(&self, requested: Option<OrganizationId>) -> Result<Caller, PolyError> {
         match requested {
             None => Ok(self.0.clone()),
-            Some(org) if org == self.0.organization || self.0.partner => {
-                Ok(self.0.acting_in(org)?)
-            }
-            Some(org) => Err(Error::Forbidden(format!(
-                "`organization_id` `{org}` is not the caller's organization"
-            ))
-            .into()),
+            Some(org) => Ok(self.0.acting_in(org)?),
         }
     }
 }

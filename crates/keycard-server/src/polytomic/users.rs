@@ -25,15 +25,9 @@ fn path_id<T: std::str::FromStr>(what: &'static str, raw: &str) -> Result<T, Pol
     raw.parse().map_err(|_| Error::not_found(what, raw).into())
 }
 
-fn system_role(org: &OrgSnapshot, name: &str) -> Option<RoleId> {
-    org.roles()
-        .find(|role| role.system && role.name.as_str() == name)
-        .map(|role| role.id)
-}
-
 /// The legacy single role name: `admin` for holders of the system `Admin` role, else `user`.
 fn legacy_role(org: &OrgSnapshot, account: &Account) -> &'static str {
-    match system_role(org, model::ADMIN_ROLE) {
+    match org.system_role(model::ADMIN_ROLE) {
         Some(admin) if account.roles.contains(&admin) => "admin",
         _ => "user",
     }
@@ -137,8 +131,8 @@ fn assigned_roles(
     let snapshot = state.app.snapshot();
     let org = org_of(&snapshot, caller.organization)?;
     let named = match legacy.to_ascii_lowercase().as_str() {
-        "admin" => system_role(org, model::ADMIN_ROLE),
-        "user" | "member" => system_role(org, model::MEMBER_ROLE),
+        "admin" => org.system_role(model::ADMIN_ROLE),
+        "user" | "member" => org.system_role(model::MEMBER_ROLE),
         other => org
             .roles()
             .find(|role| role.name.as_str().eq_ignore_ascii_case(other))

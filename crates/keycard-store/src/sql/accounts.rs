@@ -9,7 +9,7 @@ use keycard_core::page::{Page, PageRequest};
 use keycard_core::store::{AccountStore, Written};
 use keycard_core::{Error, Result};
 
-use super::links::replace_links;
+use super::links::{ACCOUNT_GROUPS, ACCOUNT_ROLES, replace_links, set_links};
 use super::rows::{self, ensure_in_org, fetch_page, load_account};
 use super::{SqlStore, WriteTx, internal, millis, unavailable, unique_or};
 
@@ -158,30 +158,10 @@ impl AccountStore for SqlStore {
                     .map_err(internal)?;
                 let owner = id.to_string();
                 if let Some(roles) = patch.roles {
-                    let roles = sorted_unique(roles);
-                    ensure_in_org(w.conn(), "roles", "role", org, &roles).await?;
-                    replace_links(
-                        w.conn(),
-                        "account_roles",
-                        "account_id",
-                        "role_id",
-                        &owner,
-                        &roles,
-                    )
-                    .await?;
+                    set_links(w.conn(), org, &ACCOUNT_ROLES, &owner, roles).await?;
                 }
                 if let Some(groups) = patch.groups {
-                    let groups = sorted_unique(groups);
-                    ensure_in_org(w.conn(), "groups", "group", org, &groups).await?;
-                    replace_links(
-                        w.conn(),
-                        "account_groups",
-                        "account_id",
-                        "group_id",
-                        &owner,
-                        &groups,
-                    )
-                    .await?;
+                    set_links(w.conn(), org, &ACCOUNT_GROUPS, &owner, groups).await?;
                 }
                 let after = load_account(w.conn(), org, id).await?;
                 if after.inactive {

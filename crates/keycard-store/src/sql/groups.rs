@@ -9,8 +9,8 @@ use keycard_core::store::{GroupMembers, GroupStore, Written};
 use keycard_core::{Error, Result};
 
 use super::links::{
-    ensure_link_ends, ensure_no_cycles, group_members, link_row, owner_table, principal_id,
-    principal_state, record_principal, replace_links,
+    GROUP_PARENTS, GROUP_ROLES, ensure_link_ends, ensure_no_cycles, group_members, link_row,
+    owner_table, principal_id, principal_state, record_principal, replace_links, set_links,
 };
 use super::rows::{self, ensure_in_org, fetch_page, load_group};
 use super::{SqlStore, internal, millis, unavailable, unique_or};
@@ -115,31 +115,11 @@ impl GroupStore for SqlStore {
                     .map_err(unique_or("group", name.as_str()))?;
                 let owner = id.to_string();
                 if let Some(roles) = patch.roles {
-                    let roles = sorted_unique(roles);
-                    ensure_in_org(w.conn(), "roles", "role", org, &roles).await?;
-                    replace_links(
-                        w.conn(),
-                        "group_roles",
-                        "group_id",
-                        "role_id",
-                        &owner,
-                        &roles,
-                    )
-                    .await?;
+                    set_links(w.conn(), org, &GROUP_ROLES, &owner, roles).await?;
                 }
                 if let Some(parents) = patch.parents {
-                    let parents = sorted_unique(parents);
-                    ensure_in_org(w.conn(), "groups", "group", org, &parents).await?;
                     ensure_no_cycles(w.conn(), id, &parents).await?;
-                    replace_links(
-                        w.conn(),
-                        "group_parents",
-                        "group_id",
-                        "parent_id",
-                        &owner,
-                        &parents,
-                    )
-                    .await?;
+                    set_links(w.conn(), org, &GROUP_PARENTS, &owner, parents).await?;
                 }
                 let after = load_group(w.conn(), org, id).await?;
                 w.updated(&before, &after).await?;

@@ -2,13 +2,74 @@
 //! the principals a link change touches.
 
 use keycard_core::ids::{GroupId, OrganizationId};
-use keycard_core::model::{Account, Group, Link, Principal};
+use keycard_core::model::{Account, Group, Link, Principal, sorted_unique};
 use keycard_core::store::GroupMembers;
 use keycard_core::{Error, Result};
 use sqlx::AnyConnection;
 
 use super::rows::{ensure_in_org, load_account, load_group};
 use super::{WriteTx, internal};
+
+/// One kind of link: its table, the owner and target columns, and the table and name of what it
+/// targets.
+pub(super) struct LinkTable {
+    table: &'static str,
+    owner_column: &'static str,
+    target_column: &'static str,
+    targets: &'static str,
+    what: &'static str,
+}
+
+pub(super) const ACCOUNT_ROLES: LinkTable = LinkTable {
+    table: "account_roles",
+    owner_column: "account_id",
+    target_column: "role_id",
+    targets: "roles",
+    what: "role",
+};
+pub(super) const ACCOUNT_GROUPS: LinkTable = LinkTable {
+    table: "account_groups",
+    owner_column: "account_id",
+    target_column: "group_id",
+    targets: "groups",
+    what: "group",
+};
+pub(super) const GROUP_ROLES: LinkTable = LinkTable {
+    table: "group_roles",
+    owner_column: "group_id",
+    target_column: "role_id",
+    targets: "roles",
+    what: "role",
+};
+pub(super) const GROUP_PARENTS: LinkTable = LinkTable {
+    table: "group_parents",
+    owner_column: "group_id",
+    target_column: "parent_id",
+    targets: "groups",
+    what: "group",
+};
+
+/// Makes `owner` link to exactly `targets` (a list replaces wholesale), each of which must belong
+/// to the organization.
+pub(super) async fn set_links<T: std::fmt::Display + Ord>(
+    conn: &mut AnyConnection,
+    org: OrganizationId,
+    links: &LinkTable,
+    owner: &str,
+    targets: Vec<T>,
+) -> Result<()> {
+    let targets = sorted_unique(targets);
+    ensure_in_org(&mut *conn, links.targets, links.what, org, &targets).await?;
+    replace_links(
+        conn,
+        links.table,
+        links.owner_column,
+        links.target_column,
+        owner,
+        &targets,
+    )
+    .await
+}
 
 /// Replaces every row of a link table owned by `owner` with links to `targets`.
 pub(super) async fn replace_links<T: std::fmt::Display>(
