@@ -5,17 +5,12 @@
 
 use std::sync::Arc;
 
-use compact_str::CompactString;
 use imbl::{HashMap, OrdSet};
 
 use crate::Error;
 use crate::change::{Change, EntityKind, Operation, Revision};
-use crate::hash_trie::hash_of;
 use crate::ids::{AccountId, GroupId, OrganizationId, PolicyId, RoleId};
-use crate::index::{
-    DecisionIndex, FastMap, GroupSlots, METHOD_KEY, PolicyGrant, ROUTE_KEY, RoleBits, Subject,
-    VIEW_KEY, grant_key, policy_grant_hash,
-};
+use crate::index::DecisionIndex;
 use crate::model::{Account, Group, Method, Organization, Policy, ResourceRef, Role, View};
 use crate::store::{FullState, StateItem};
 
@@ -272,249 +267,44 @@ impl OrgSnapshot {
         &self.index
     }
 
-    /// The slot of a role, allocated on first sight (policies may name roles not yet, or no longer, known).
-    fn slot_of(&mut self, role: RoleId) -> u32 {
-        let index = &mut self.index;
-        number_on_first_sight(&mut index.slots, &mut index.next_slot, role)
-    }
-
-    /// The number of a group, allocated on first sight (accounts may be loaded before groups).
-    fn group_number(&mut self, group: GroupId) -> u32 {
-        let index = &mut self.index;
-        number_on_first_sight(
-            &mut index.group_numbers,
-            &mut index.next_group_number,
-            group,
-        )
-    }
-
-    fn subject_of(&mut self, account: &Account) -> Subject {
-        let (roles, groups) = if account.inactive {
-            Default::default()
-        } else {
-            (
-                account
-                    .roles
-                    .iter()
-                    .map(|role| self.slot_of(*role))
-                    .collect(),
-                account
-                    .groups
-                    .iter()
-                    .map(|group| self.group_number(*group))
-                    .collect(),
-            )
-        };
-        Subject {
-            username: account.username.as_str().into(),
-            roles,
-            groups,
-            inactive: account.inactive,
-            id: account.id,
-        }
-    }
-
     fn put_account(&mut self, account: Account) {
-        // The common update (roles, groups, a flag) keeps the names: then the name entries stay
-        // as they are, and only the subject and the entity are replaced.
         let old = self.accounts.get(&account.id).cloned();
-        let names_kept = old
-            .as_ref()
-            .is_some_and(|old| old.username == account.username && old.email == account.email);
-        if let Some(old) = old.filter(|_| !names_kept) {
-            self.forget_names(&old);
-        }
-        let subject = self.subject_of(&account);
-        let username = subject.username.clone();
-        let index = &mut self.index;
-        if !names_kept {
-            index.usernames_by_id.insert(account.id, username.clone());
-            if let Some(email) = &account.email {
-                // Emails need not be unique: the latest account to take one answers to it.
-                index
-                    .usernames_by_email
-                    .insert(email.as_str().to_ascii_lowercase().into(), username.clone());
-            }
-        }
-        index
-            .subjects
-            .insert(hash_of(username.as_str()), subject, |s| {
-                s.username == username
-            });
+        self.index.put_account(old.as_deref(), &account);
         self.accounts.insert(account.id, Arc::new(account));
     }
 
     fn remove_account(&mut self, id: AccountId) {
         if let Some(old) = self.accounts.remove(&id) {
-            self.forget_names(&old);
-        }
-    }
-
-    /// Removes what finds an account by name: its subject (filed under its username) and its
-    /// username and email entries.
-    fn forget_names(&mut self, old: &Account) {
-        let index = &mut self.index;
-        index.usernames_by_id.remove(&old.id);
-        let username = old.username.as_str();
-        index.subjects.remove(hash_of(username), |s| s.id == old.id);
-        if let Some(email) = &old.email {
-            let email = email.as_str().to_ascii_lowercase();
-            if index
-                .usernames_by_email
-                .get(email.as_str())
-                .map(CompactString::as_str)
-                == Some(username)
-            {
-                index.usernames_by_email.remove(email.as_str());
-            }
+            self.index.forget_account(&old);
         }
     }
 
     fn put_group(&mut self, group: Group) {
         let id = group.id;
-        self.unlink_parents(id);
-        for parent in &group.parents {
-            let mut children = self
-                .index
-                .group_children
-                .get(parent)
-                .cloned()
-                .unwrap_or_default();
-            children.insert(id);
-            self.index.group_children.insert(*parent, children);
-        }
-        self.groups.insert(id, Arc::new(group));
-        self.refresh_group_slots(id);
+        let old = self.groups.insert(id, Arc::new(group));
+        self.reindex_group(id, old.as_deref());
     }
 
     fn remove_group(&mut self, id: GroupId) {
-        self.unlink_parents(id);
-        self.groups.remove(&id);
-        self.refresh_group_slots(id);
+        let old = self.groups.remove(&id);
+        self.reindex_group(id, old.as_deref());
     }
 
-    fn unlink_parents(&mut self, id: GroupId) {
-        let parents: Vec<GroupId> = self
-            .groups
-            .get(&id)
-            .map(|old| old.parents.clone())
-            .unwrap_or_default();
-        for parent in parents {
-            if let Some(children) = self.index.group_children.get(&parent) {
-                let mut children = children.clone();
-                children.remove(&id);
-                if children.is_empty() {
-                    self.index.group_children.remove(&parent);
-                } else {
-                    self.index.group_children.insert(parent, children);
-                }
-            }
-        }
-    }
-
-    /// Recomputes the slots a group passes on, and those of every group below it that changes.
-    fn refresh_group_slots(&mut self, start: GroupId) {
-        let mut queue = std::collections::VecDeque::from([start]);
-        while let Some(id) = queue.pop_front() {
-            let number = self.group_number(id);
-            let slots: GroupSlots = match self.groups.get(&id).cloned() {
-                Some(group) if !group.inactive => {
-                    let mut slots: GroupSlots =
-                        group.roles.iter().map(|role| self.slot_of(*role)).collect();
-                    for parent in &group.parents {
-                        if let Some(inherited) = self.index.slots_passed_on(parent) {
-                            slots.extend(inherited.iter().copied());
-                        }
-                    }
-                    slots.sort_unstable();
-                    slots.dedup();
-                    slots
-                }
-                _ => GroupSlots::new(),
-            };
-            if self
-                .index
-                .group_slots
-                .get(number)
-                .map(|s| s.as_slice())
-                .unwrap_or_default()
-                == slots.as_slice()
-                && id != start
-            {
-                continue;
-            }
-            self.index.group_slots.set(number, slots);
-            if let Some(children) = self.index.group_children.get(&id) {
-                queue.extend(children.iter().copied());
-            }
-        }
+    fn reindex_group(&mut self, id: GroupId, old: Option<&Group>) {
+        let old_parents = old.map(|old| old.parents.as_slice()).unwrap_or_default();
+        let groups = &self.groups;
+        self.index
+            .put_group(id, old_parents, |id| groups.get(&id).map(Arc::as_ref));
     }
 
     fn put_role(&mut self, role: Role) {
-        let old = self.roles.get(&role.id).cloned();
-        self.roles.insert(role.id, Arc::new(role.clone()));
-        self.reindex_role(old.as_deref(), Some(&role));
+        let old = self.roles.insert(role.id, Arc::new(role.clone()));
+        self.index.put_role(old.as_deref(), Some(&role));
     }
 
     fn remove_role(&mut self, id: RoleId) {
         if let Some(old) = self.roles.remove(&id) {
-            let old = old.as_ref().clone();
-            self.reindex_role(Some(&old), None);
-            if let Some(slot) = self.index.slots.get(&id).copied() {
-                self.index.active = self.index.active.with(slot, false);
-            }
-        }
-    }
-
-    /// Updates the role's slot in the active set and in every method and view grant it gains or loses.
-    fn reindex_role(&mut self, old: Option<&Role>, new: Option<&Role>) {
-        let Some(id) = old.or(new).map(|role| role.id) else {
-            return;
-        };
-        let slot = self.slot_of(id);
-        if let Some(new) = new {
-            self.index.active = self.index.active.with(slot, !new.inactive);
-            if new.is_admin() {
-                self.index.admin = Some(slot);
-            }
-        }
-        let method_key = |m: &crate::model::MethodRef| {
-            grant_key(METHOD_KEY, &[&format!("{}/{}", m.provenance, m.name)])
-        };
-        let view_key = |v: &crate::model::ViewRef| grant_key(VIEW_KEY, &[&v.path]);
-        let mut keys: Vec<String> = Vec::new();
-        for role in old.into_iter().chain(new) {
-            keys.extend(role.methods.iter().map(method_key));
-            keys.extend(role.views.iter().map(view_key));
-        }
-        keys.sort();
-        keys.dedup();
-        let granted: std::collections::HashSet<String> = new
-            .map(|role| {
-                role.methods
-                    .iter()
-                    .map(method_key)
-                    .chain(role.views.iter().map(view_key))
-                    .collect()
-            })
-            .unwrap_or_default();
-        for key in keys {
-            let bits = self
-                .index
-                .grants
-                .get(key.as_str())
-                .cloned()
-                .unwrap_or_default()
-                .with(slot, granted.contains(&key));
-            self.set_grant(key, bits);
-        }
-    }
-
-    fn set_grant(&mut self, key: String, bits: RoleBits) {
-        if bits.is_empty() {
-            self.index.grants.remove(key.as_str());
-        } else {
-            self.index.grants.insert(key.into(), bits);
+            self.index.put_role(Some(&old), None);
         }
     }
 
@@ -562,7 +352,7 @@ impl OrgSnapshot {
         keys.sort();
         keys.dedup();
         for (resource, action) in keys {
-            let role_ids: Vec<RoleId> = self
+            let roles: Vec<RoleId> = self
                 .policies_attached_to(&resource)
                 .flat_map(|policy| {
                     policy
@@ -572,39 +362,7 @@ impl OrgSnapshot {
                         .flat_map(|a| a.role_ids.iter().copied())
                 })
                 .collect();
-            let slots: Vec<u32> = role_ids
-                .into_iter()
-                .map(|role| self.slot_of(role))
-                .collect();
-            let bits = RoleBits::from_slots(slots);
-            let resource_type = resource.resource_type.as_str();
-            let hash = policy_grant_hash(resource_type, &action);
-            let is_key = |grant: &PolicyGrant| {
-                grant.resource_type == resource_type && grant.action == *action
-            };
-            let mut grant = self
-                .index
-                .policy_grants
-                .find(hash, is_key)
-                .cloned()
-                .unwrap_or_else(|| PolicyGrant {
-                    resource_type: resource_type.into(),
-                    action: action.as_str().into(),
-                    any: RoleBits::default(),
-                    exact: FastMap::default(),
-                });
-            if resource.id == ResourceRef::ANY_ID {
-                grant.any = bits;
-            } else if bits.is_empty() {
-                grant.exact.remove(resource.id.as_str());
-            } else {
-                grant.exact.insert(resource.id.as_str().into(), bits);
-            }
-            if grant.any.is_empty() && grant.exact.is_empty() {
-                self.index.policy_grants.remove(hash, is_key);
-            } else {
-                self.index.policy_grants.insert(hash, grant, is_key);
-            }
+            self.index.put_policy_grant(&resource, &action, roles);
         }
     }
 
@@ -624,28 +382,8 @@ impl OrgSnapshot {
 
     /// Rebuilds the route index from the catalogue.
     fn reindex_routes(&mut self) {
-        let mut exact: std::collections::BTreeMap<String, Vec<Box<str>>> =
-            std::collections::BTreeMap::new();
-        let mut templates = Vec::new();
-        for method in self.methods.values() {
-            if let Some(route) = &method.route {
-                let verb = route.verb.to_ascii_uppercase();
-                exact
-                    .entry(grant_key(ROUTE_KEY, &[&verb, &route.path]))
-                    .or_default()
-                    .push(method.key().into());
-                templates.push((verb.into(), route.path.as_str().into(), method.key().into()));
-            }
-        }
-        templates.sort();
-        self.index.routes = exact
-            .into_iter()
-            .map(|(key, mut ids)| {
-                ids.sort();
-                (Arc::from(key), Arc::from(ids))
-            })
-            .collect();
-        self.index.route_templates = Arc::new(templates);
+        self.index
+            .put_routes(self.methods.values().map(Arc::as_ref));
     }
 
     fn put_view(&mut self, view: View) {
@@ -765,19 +503,4 @@ fn policy_keys(policy: Option<&Policy>) -> impl Iterator<Item = (ResourceRef, St
                 .map(move |action| (resource.clone(), action.action.to_string()))
         })
     })
-}
-
-/// The dense number of `key`, the next one if it has none yet. Numbers are never reused.
-fn number_on_first_sight<K: std::hash::Hash + Eq + Clone>(
-    numbers: &mut FastMap<K, u32>,
-    next: &mut u32,
-    key: K,
-) -> u32 {
-    if let Some(number) = numbers.get(&key) {
-        return *number;
-    }
-    let number = *next;
-    *next += 1;
-    numbers.insert(key, number);
-    number
 }

@@ -19,6 +19,8 @@ use crate::hash_trie::{HashTrie, hash_of};
 use crate::ids::{AccountId, GroupId, RoleId};
 use crate::model::Account;
 
+mod maintenance;
+
 /// The persistent map the index is made of.
 pub type FastMap<K, V> = crate::hash_trie::TrieMap<K, V>;
 
@@ -276,34 +278,34 @@ pub type GroupSlots = smallvec::SmallVec<[u32; 10]>;
 /// A catalogue route: verb (uppercase), path or template, and the method id serving it.
 pub(crate) type RouteEntry = (Box<str>, Box<str>, Box<str>);
 
-/// The index of one organization (see the module's documentation). The snapshot maintains it as
-/// changes apply; checks read it through its methods.
+/// The index of one organization (see the module's documentation). The snapshot tells it what
+/// changed ([`maintenance`]); checks read it through its methods.
 #[derive(Clone, Debug, Default)]
 pub struct DecisionIndex {
-    pub(crate) slots: FastMap<RoleId, u32>,
-    pub(crate) next_slot: u32,
-    pub(crate) active: RoleBits,
-    pub(crate) admin: Option<u32>,
+    slots: FastMap<RoleId, u32>,
+    next_slot: u32,
+    active: RoleBits,
+    admin: Option<u32>,
     /// Subjects found by hash of their username, verified against it.
-    pub(crate) subjects: HashTrie<Subject>,
-    pub(crate) usernames_by_id: FastMap<AccountId, CompactString>,
+    subjects: HashTrie<Subject>,
+    usernames_by_id: FastMap<AccountId, CompactString>,
     /// Keyed by lowercased email.
-    pub(crate) usernames_by_email: FastMap<CompactString, CompactString>,
+    usernames_by_email: FastMap<CompactString, CompactString>,
     /// Dense numbers for groups, as slots are for roles (never reused): subjects list their groups
     /// by number, four bytes each.
-    pub(crate) group_numbers: FastMap<GroupId, u32>,
-    pub(crate) next_group_number: u32,
+    group_numbers: FastMap<GroupId, u32>,
+    next_group_number: u32,
     /// The slots each group passes on, by group number, held inline.
-    pub(crate) group_slots: DenseMap<GroupSlots>,
-    pub(crate) group_children: FastMap<GroupId, OrdSet<GroupId>>,
+    group_slots: DenseMap<GroupSlots>,
+    group_children: FastMap<GroupId, OrdSet<GroupId>>,
     /// Method and view grants.
-    pub(crate) grants: FastMap<Arc<str>, RoleBits>,
+    grants: FastMap<Arc<str>, RoleBits>,
     /// Policy grants found by hash of (resource type, action): one lookup answers the common case.
-    pub(crate) policy_grants: HashTrie<PolicyGrant>,
+    policy_grants: HashTrie<PolicyGrant>,
     /// Route keys (`VERB`, exact path) to the method ids serving them.
-    pub(crate) routes: FastMap<Arc<str>, Arc<[Box<str>]>>,
+    routes: FastMap<Arc<str>, Arc<[Box<str>]>>,
     /// Every route with its method id, for template matching.
-    pub(crate) route_templates: Arc<Vec<RouteEntry>>,
+    route_templates: Arc<Vec<RouteEntry>>,
 }
 
 /// The hash policy grants are found by.
