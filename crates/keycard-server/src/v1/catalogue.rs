@@ -1,13 +1,13 @@
 //! The permission catalogue: the methods and views an organization knows, loadable from a manifest.
 
 use axum::extract::State;
-use keycard_core::model::{Manifest, Method, View};
 use keycard_core::names::Provenance;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::wire::{Manifest, Method, View};
 use super::{Committed, List, ListQuery};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, Json, Path, Query};
@@ -29,7 +29,7 @@ async fn import_manifest(
     caller: Caller,
     Json(manifest): Json<Manifest>,
 ) -> Result<Committed, ApiError> {
-    let revision = state.app.import_manifest(&caller, manifest).await?;
+    let revision = state.app.import_manifest(&caller, manifest.into()).await?;
     Ok(Committed { revision })
 }
 

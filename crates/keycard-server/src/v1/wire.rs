@@ -2,20 +2,24 @@
 //! the domain's. A domain type can change (a field renamed, one added for the engine) without the
 //! API changing with it; the committed `openapi.json` pins what is here.
 //!
-//! Nested values (method and view grants, policy actions, resources, SSO settings) are the domain's
-//! small value types, which requests use as they are.
+//! The catalogue's entries go both ways (listed, and imported in a manifest), so theirs convert
+//! both ways. Nested values (method and view grants, routes, policy actions, resources, SSO settings) are
+//! the domain's small value types, which requests use as they are; the committed `openapi.json`
+//! pins them too.
 
 use chrono::{DateTime, Utc};
 use keycard_core::change::{self, EntityKind, Operation, Revision};
 use keycard_core::ids::{
     AccountId, ApiKeyId, GroupId, OrganizationId, PolicyId, RoleId, SessionId,
 };
-use keycard_core::model::{self, MethodRef, PolicyAction, ResourceRef, SsoSettings, ViewRef};
+use keycard_core::model::{
+    self, MethodRef, PolicyAction, ResourceRef, Route, SsoSettings, ViewRef,
+};
 use keycard_core::names::{
     ActionName, Description, Email, FirstName, GroupName, OrganizationName, PolicyName, Provenance,
     RoleName, Username,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A tenant: every other entity belongs to exactly one.
@@ -232,6 +236,95 @@ impl From<model::Session> for Session {
             created_at: session.created_at,
             expires_at: session.expires_at,
             revoked_at: session.revoked_at,
+        }
+    }
+}
+
+/// A method known to the organization's permission catalogue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Method {
+    pub provenance: Provenance,
+    pub name: String,
+    #[serde(default)]
+    pub deprecated: bool,
+    #[serde(default)]
+    pub route: Option<Route>,
+}
+
+impl From<model::Method> for Method {
+    fn from(method: model::Method) -> Self {
+        let model::Method {
+            provenance,
+            name,
+            deprecated,
+            route,
+        } = method;
+        Self {
+            provenance,
+            name,
+            deprecated,
+            route,
+        }
+    }
+}
+
+impl From<Method> for model::Method {
+    fn from(method: Method) -> Self {
+        let Method {
+            provenance,
+            name,
+            deprecated,
+            route,
+        } = method;
+        Self {
+            provenance,
+            name,
+            deprecated,
+            route,
+        }
+    }
+}
+
+/// A view known to the organization's permission catalogue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct View {
+    pub provenance: Provenance,
+    pub path: String,
+}
+
+impl From<model::View> for View {
+    fn from(view: model::View) -> Self {
+        Self {
+            provenance: view.provenance,
+            path: view.path,
+        }
+    }
+}
+
+impl From<View> for model::View {
+    fn from(view: View) -> Self {
+        Self {
+            provenance: view.provenance,
+            path: view.path,
+        }
+    }
+}
+
+/// A permission catalogue manifest, as imported from JSON.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    #[serde(default)]
+    pub methods: Vec<Method>,
+    #[serde(default)]
+    pub views: Vec<View>,
+}
+
+impl From<Manifest> for model::Manifest {
+    fn from(manifest: Manifest) -> Self {
+        Self {
+            methods: manifest.methods.into_iter().map(Into::into).collect(),
+            views: manifest.views.into_iter().map(Into::into).collect(),
         }
     }
 }
