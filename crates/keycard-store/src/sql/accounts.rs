@@ -10,8 +10,8 @@ use keycard_core::store::{AccountStore, Written};
 use keycard_core::{Error, Result};
 
 use super::links::{ACCOUNT_GROUPS, ACCOUNT_ROLES, replace_links, set_links};
-use super::rows::{self, ensure_in_org, fetch_page, load_account};
-use super::{SqlStore, WriteTx, internal, millis, unavailable, unique_or};
+use super::rows::{self, ensure_in_org, load};
+use super::{SqlStore, WriteTx, internal, millis, unique_or};
 
 /// Adds an account with its roles and groups, within a write.
 pub(super) async fn insert_account(
@@ -67,7 +67,7 @@ pub(super) async fn insert_account(
         &groups,
     )
     .await?;
-    let account = load_account(w.conn(), org, id).await?;
+    let account = load::<Account>(w.conn(), org, id).await?;
     w.created(&account).await?;
     Ok(account)
 }
@@ -89,8 +89,7 @@ impl AccountStore for SqlStore {
     }
 
     async fn get_account(&self, org: OrganizationId, id: AccountId) -> Result<Account> {
-        let mut conn = self.pool.acquire().await.map_err(unavailable)?;
-        load_account(&mut conn, org, id).await
+        self.get(org, id).await
     }
 
     async fn find_account(
@@ -117,17 +116,7 @@ impl AccountStore for SqlStore {
         org: OrganizationId,
         page: &PageRequest,
     ) -> Result<Page<Account>> {
-        let mut conn = self.pool.acquire().await.map_err(unavailable)?;
-        fetch_page(
-            &mut conn,
-            &rows::ACCOUNT_SELECT,
-            "a",
-            org,
-            page,
-            rows::account,
-            |a| a.id.to_string(),
-        )
-        .await
+        self.page(org, page).await
     }
 
     async fn update_account(
@@ -139,7 +128,7 @@ impl AccountStore for SqlStore {
     ) -> Result<Written<Account>> {
         self.write(actor, org, move |w| {
             Box::pin(async move {
-                let before = load_account(w.conn(), org, id).await?;
+                let before = load::<Account>(w.conn(), org, id).await?;
                 let email = patch.email.unwrap_or_else(|| before.email.clone());
                 if let Some(new_email) = email
                     .as_ref()
@@ -163,7 +152,7 @@ impl AccountStore for SqlStore {
                 if let Some(groups) = patch.groups {
                     set_links(w.conn(), org, &ACCOUNT_GROUPS, &owner, groups).await?;
                 }
-                let after = load_account(w.conn(), org, id).await?;
+                let after = load::<Account>(w.conn(), org, id).await?;
                 if after.inactive {
                     // Sessions of an inactive account end, so that reactivating it revives none.
                     let at = w.at;
@@ -184,7 +173,7 @@ impl AccountStore for SqlStore {
     ) -> Result<Revision> {
         self.commit(actor, org, move |w| {
             Box::pin(async move {
-                let before = load_account(w.conn(), org, id).await?;
+                let before = load::<Account>(w.conn(), org, id).await?;
                 w.delete_row("accounts", &id).await?;
                 w.deleted(&before).await?;
                 Ok(())
@@ -203,7 +192,7 @@ impl AccountStore for SqlStore {
     ) -> Result<Written<Account>> {
         self.write(actor, org, move |w| {
             Box::pin(async move {
-                let before = load_account(w.conn(), org, id).await?;
+                let before = load::<Account>(w.conn(), org, id).await?;
                 sqlx::query(
                     "UPDATE accounts SET password_hash = $1, updated_at = $2 WHERE id = $3",
                 )
@@ -222,7 +211,7 @@ impl AccountStore for SqlStore {
                     at,
                 )
                 .await?;
-                let after = load_account(w.conn(), org, id).await?;
+                let after = load::<Account>(w.conn(), org, id).await?;
                 w.updated(&before, &after).await?;
                 Ok(after)
             })

@@ -12,7 +12,7 @@ use super::links::{
     GROUP_PARENTS, GROUP_ROLES, ensure_link_ends, ensure_no_cycles, group_members, link_row,
     owner_table, principal_id, principal_state, record_principal, replace_links, set_links,
 };
-use super::rows::{self, ensure_in_org, fetch_page, load_group};
+use super::rows::{self, ensure_in_org, load};
 use super::{SqlStore, internal, millis, unavailable, unique_or};
 
 #[async_trait]
@@ -66,7 +66,7 @@ impl GroupStore for SqlStore {
                     &parents,
                 )
                 .await?;
-                let group = load_group(w.conn(), org, id).await?;
+                let group = load::<Group>(w.conn(), org, id).await?;
                 w.created(&group).await?;
                 Ok(group)
             })
@@ -75,22 +75,11 @@ impl GroupStore for SqlStore {
     }
 
     async fn get_group(&self, org: OrganizationId, id: GroupId) -> Result<Group> {
-        let mut conn = self.pool.acquire().await.map_err(unavailable)?;
-        load_group(&mut conn, org, id).await
+        self.get(org, id).await
     }
 
     async fn list_groups(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<Group>> {
-        let mut conn = self.pool.acquire().await.map_err(unavailable)?;
-        fetch_page(
-            &mut conn,
-            rows::GROUP_SELECT,
-            "g",
-            org,
-            page,
-            rows::group,
-            |g| g.id.to_string(),
-        )
-        .await
+        self.page(org, page).await
     }
 
     async fn update_group(
@@ -102,7 +91,7 @@ impl GroupStore for SqlStore {
     ) -> Result<Written<Group>> {
         self.write(actor, org, move |w| {
             Box::pin(async move {
-                let before = load_group(w.conn(), org, id).await?;
+                let before = load::<Group>(w.conn(), org, id).await?;
                 let name = patch.name.as_ref().unwrap_or(&before.name);
                 sqlx::query("UPDATE groups SET name = $1, description = $2, inactive = $3, updated_at = $4 WHERE id = $5")
                     .bind(name.as_str())
@@ -121,7 +110,7 @@ impl GroupStore for SqlStore {
                     ensure_no_cycles(w.conn(), id, &parents).await?;
                     set_links(w.conn(), org, &GROUP_PARENTS, &owner, parents).await?;
                 }
-                let after = load_group(w.conn(), org, id).await?;
+                let after = load::<Group>(w.conn(), org, id).await?;
                 w.updated(&before, &after).await?;
                 Ok(after)
             })
@@ -137,7 +126,7 @@ impl GroupStore for SqlStore {
     ) -> Result<Revision> {
         self.commit(actor, org, move |w| {
             Box::pin(async move {
-                let before = load_group(w.conn(), org, id).await?;
+                let before = load::<Group>(w.conn(), org, id).await?;
                 let members = group_members(w.conn(), id).await?;
                 let mut affected = Vec::new();
                 for account in &members.accounts {
@@ -165,7 +154,7 @@ impl GroupStore for SqlStore {
 
     async fn group_members(&self, org: OrganizationId, id: GroupId) -> Result<GroupMembers> {
         let mut conn = self.pool.acquire().await.map_err(unavailable)?;
-        load_group(&mut conn, org, id).await?;
+        load::<Group>(&mut conn, org, id).await?;
         group_members(&mut conn, id).await
     }
 

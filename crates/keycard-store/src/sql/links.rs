@@ -7,7 +7,7 @@ use keycard_core::store::GroupMembers;
 use keycard_core::{Error, Result};
 use sqlx::AnyConnection;
 
-use super::rows::{ensure_in_org, load_account, load_group};
+use super::rows::{ensure_in_org, load};
 use super::{WriteTx, internal};
 
 /// One kind of link: its table, the owner and target columns, and the table and name of what it
@@ -143,11 +143,11 @@ pub(super) async fn record_principal(
 ) -> Result<()> {
     match (principal, before) {
         (Principal::Account(id), PrincipalState::Account(before)) => {
-            let after = load_account(w.conn(), org, id).await?;
+            let after = load::<Account>(w.conn(), org, id).await?;
             w.updated(&before, &after).await
         }
         (Principal::Group(id), PrincipalState::Group(before)) => {
-            let after = load_group(w.conn(), org, id).await?;
+            let after = load::<Group>(w.conn(), org, id).await?;
             w.updated(&before, &after).await
         }
         _ => Err(Error::Internal(
@@ -165,8 +165,8 @@ pub(super) async fn principal_state(
     principal: Principal,
 ) -> Result<PrincipalState> {
     Ok(match principal {
-        Principal::Account(id) => PrincipalState::Account(load_account(conn, org, id).await?),
-        Principal::Group(id) => PrincipalState::Group(load_group(conn, org, id).await?),
+        Principal::Account(id) => PrincipalState::Account(load::<Account>(conn, org, id).await?),
+        Principal::Group(id) => PrincipalState::Group(load::<Group>(conn, org, id).await?),
     })
 }
 /// Where a link lives: its table, the owning principal and the target id.

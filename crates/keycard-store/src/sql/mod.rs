@@ -337,6 +337,22 @@ impl SqlStore {
         }
     }
 
+    /// Reads one entity of the organization.
+    async fn get<T: rows::Table>(&self, org: OrganizationId, id: T::Id) -> Result<T> {
+        let mut conn = self.pool.acquire().await.map_err(unavailable)?;
+        rows::load(&mut conn, org, id).await
+    }
+
+    /// Reads one page of the organization's entities.
+    async fn page<T: rows::Table>(
+        &self,
+        org: OrganizationId,
+        page: &keycard_core::page::PageRequest,
+    ) -> Result<keycard_core::page::Page<T>> {
+        let mut conn = self.pool.acquire().await.map_err(unavailable)?;
+        rows::load_page(&mut conn, org, page).await
+    }
+
     /// Runs `body` as one write: a transaction under a freshly bumped revision, in which `body`
     /// changes rows and records its changes, committed (and reviewed, see [`WriteTx::commit`])
     /// when it succeeds and rolled back when it fails. Every write of the store goes through here;

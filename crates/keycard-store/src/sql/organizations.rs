@@ -10,8 +10,8 @@ use keycard_core::page::{Page, PageRequest};
 use keycard_core::store::{OrganizationStore, Written};
 
 use super::policies::sorted_actions;
+use super::rows;
 use super::rows::json_text;
-use super::rows::{self};
 use super::{SqlStore, internal, millis, unavailable, unique_or};
 
 #[async_trait]

@@ -12,8 +12,8 @@ use keycard_core::{Error, Result};
 use sqlx::AnyConnection;
 
 use super::rows::json_text;
-use super::rows::{self, ensure_in_org, fetch_page, load_policy};
-use super::{SqlStore, internal, millis, unavailable, unique_or};
+use super::rows::{self, ensure_in_org, load};
+use super::{SqlStore, internal, millis, unique_or};
 
 #[async_trait]
 impl PolicyStore for SqlStore {
@@ -46,7 +46,7 @@ impl PolicyStore for SqlStore {
                 .execute(w.conn())
                 .await
                 .map_err(unique_or("policy", new.name.as_str()))?;
-                let policy = load_policy(w.conn(), org, id).await?;
+                let policy = load::<Policy>(w.conn(), org, id).await?;
                 w.created(&policy).await?;
                 Ok(policy)
             })
@@ -55,22 +55,11 @@ impl PolicyStore for SqlStore {
     }
 
     async fn get_policy(&self, org: OrganizationId, id: PolicyId) -> Result<Policy> {
-        let mut conn = self.pool.acquire().await.map_err(unavailable)?;
-        load_policy(&mut conn, org, id).await
+        self.get(org, id).await
     }
 
     async fn list_policies(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<Policy>> {
-        let mut conn = self.pool.acquire().await.map_err(unavailable)?;
-        fetch_page(
-            &mut conn,
-            rows::POLICY_SELECT,
-            "p",
-            org,
-            page,
-            rows::policy,
-            |p| p.id.to_string(),
-        )
-        .await
+        self.page(org, page).await
     }
 
     async fn update_policy(
@@ -84,7 +73,7 @@ impl PolicyStore for SqlStore {
         let resources = patch.resources.map(validated_resources).transpose()?;
         self.write(actor, org, move |w| {
             Box::pin(async move {
-                let before = load_policy(w.conn(), org, id).await?;
+                let before = load::<Policy>(w.conn(), org, id).await?;
                 if let Some(actions) = &actions {
                     ensure_policy_roles(w.conn(), org, actions).await?;
                 }
@@ -100,7 +89,7 @@ impl PolicyStore for SqlStore {
                 .execute(w.conn())
                 .await
                 .map_err(unique_or("policy", name.as_str()))?;
-                let after = load_policy(w.conn(), org, id).await?;
+                let after = load::<Policy>(w.conn(), org, id).await?;
                 w.updated(&before, &after).await?;
                 Ok(after)
             })
@@ -116,7 +105,7 @@ impl PolicyStore for SqlStore {
     ) -> Result<Revision> {
         self.commit(actor, org, move |w| {
             Box::pin(async move {
-                let before = load_policy(w.conn(), org, id).await?;
+                let before = load::<Policy>(w.conn(), org, id).await?;
                 if before.system {
                     return Err(Error::BuiltIn {
                         what: "policy",
@@ -142,7 +131,7 @@ impl PolicyStore for SqlStore {
         resource.validate()?;
         self.write(actor, org, move |w| {
             Box::pin(async move {
-                let before = load_policy(w.conn(), org, id).await?;
+                let before = load::<Policy>(w.conn(), org, id).await?;
                 let mut resources = before.resources.clone();
                 let present = resources.contains(&resource);
                 match (attached, present) {
@@ -167,7 +156,7 @@ impl PolicyStore for SqlStore {
                     .await
                     .map_err(internal)?;
                 }
-                let after = load_policy(w.conn(), org, id).await?;
+                let after = load::<Policy>(w.conn(), org, id).await?;
                 if after != before {
                     w.updated(&before, &after).await?;
                 }

@@ -11,8 +11,8 @@ use sqlx::AnyConnection;
 
 use super::links::{principal_state, record_principal};
 use super::rows::json_text;
-use super::rows::{self, fetch_page, load_role};
-use super::{SqlStore, WriteTx, internal, millis, unavailable, unique_or};
+use super::rows::{self, load};
+use super::{SqlStore, WriteTx, internal, millis, unique_or};
 
 impl SqlStore {
     /// Inserts a role row and records its creation; shared by role creation and new organizations.
@@ -41,7 +41,7 @@ impl SqlStore {
         .execute(w.conn())
         .await
         .map_err(unique_or("role", new.name.as_str()))?;
-        let role = load_role(w.conn(), org, id).await?;
+        let role = load::<Role>(w.conn(), org, id).await?;
         w.created(&role).await?;
         Ok(role)
     }
@@ -65,22 +65,11 @@ impl RoleStore for SqlStore {
     }
 
     async fn get_role(&self, org: OrganizationId, id: RoleId) -> Result<Role> {
-        let mut conn = self.pool.acquire().await.map_err(unavailable)?;
-        load_role(&mut conn, org, id).await
+        self.get(org, id).await
     }
 
     async fn list_roles(&self, org: OrganizationId, page: &PageRequest) -> Result<Page<Role>> {
-        let mut conn = self.pool.acquire().await.map_err(unavailable)?;
-        fetch_page(
-            &mut conn,
-            rows::ROLE_SELECT,
-            "r",
-            org,
-            page,
-            rows::role,
-            |r| r.id.to_string(),
-        )
-        .await
+        self.page(org, page).await
     }
 
     async fn update_role(
@@ -92,7 +81,7 @@ impl RoleStore for SqlStore {
     ) -> Result<Written<Role>> {
         self.write(actor, org, move |w| {
             Box::pin(async move {
-                let before = load_role(w.conn(), org, id).await?;
+                let before = load::<Role>(w.conn(), org, id).await?;
                 before.ensure_mutable()?;
                 let name = patch.name.as_ref().unwrap_or(&before.name);
                 sqlx::query("UPDATE roles SET name = $1, description = $2, inactive = $3, methods = $4, views = $5, updated_at = $6 WHERE id = $7")
@@ -106,7 +95,7 @@ impl RoleStore for SqlStore {
                     .execute(w.conn())
                     .await
                     .map_err(unique_or("role", name.as_str()))?;
-                let after = load_role(w.conn(), org, id).await?;
+                let after = load::<Role>(w.conn(), org, id).await?;
                 w.updated(&before, &after).await?;
                 Ok(after)
             })
@@ -122,7 +111,7 @@ impl RoleStore for SqlStore {
     ) -> Result<Revision> {
         self.commit(actor, org, move |w| {
             Box::pin(async move {
-                let before = load_role(w.conn(), org, id).await?;
+                let before = load::<Role>(w.conn(), org, id).await?;
                 before.ensure_mutable()?;
                 let holders = role_holders(w.conn(), id).await?;
                 let mut states = Vec::with_capacity(holders.len());

@@ -331,41 +331,77 @@ pub(crate) fn session(row: &AnyRow) -> Result<(Session, String)> {
     ))
 }
 
-/// Reads one organization-scoped entity by id, or `NotFound`.
-pub(crate) async fn fetch_one<T>(
+/// An organization's entity kept in one table: read whole by id, or page by page in id order.
+pub(crate) trait Table: Sized {
+    type Id: std::fmt::Display;
+    /// What a not-found error calls it.
+    const NAME: &'static str;
+    /// The alias `select` gives the table.
+    const ALIAS: &'static str;
+    fn select() -> &'static str;
+    fn decode(row: &AnyRow) -> Result<Self>;
+    /// The page cursor it is found after.
+    fn key(&self) -> String;
+}
+
+macro_rules! table {
+    ($entity:ty, $id:ty, $name:literal, $alias:literal, $select:expr, $decode:expr) => {
+        impl Table for $entity {
+            type Id = $id;
+            const NAME: &'static str = $name;
+            const ALIAS: &'static str = $alias;
+            fn select() -> &'static str {
+                &$select
+            }
+            fn decode(row: &AnyRow) -> Result<Self> {
+                $decode(row)
+            }
+            fn key(&self) -> String {
+                self.id.to_string()
+            }
+        }
+    };
+}
+
+table!(Account, AccountId, "account", "a", ACCOUNT_SELECT, account);
+table!(Group, GroupId, "group", "g", GROUP_SELECT, group);
+table!(Role, RoleId, "role", "r", ROLE_SELECT, role);
+table!(Policy, PolicyId, "policy", "p", POLICY_SELECT, policy);
+
+/// Reads one entity of the organization; not found when it is absent or another organization's.
+pub(crate) async fn load<T: Table>(
     conn: &mut AnyConnection,
-    select: &str,
-    alias: &str,
-    what: &'static str,
     org: OrganizationId,
-    id: &str,
-    decode: fn(&AnyRow) -> Result<T>,
+    id: T::Id,
 ) -> Result<T> {
-    let sql = format!("{select} WHERE {alias}.organization_id = $1 AND {alias}.id = $2");
+    let alias = T::ALIAS;
+    let sql = format!(
+        "{} WHERE {alias}.organization_id = $1 AND {alias}.id = $2",
+        T::select()
+    );
+    let id = id.to_string();
     let row = sqlx::query(&sql)
         .bind(org.to_string())
-        .bind(id)
+        .bind(&id)
         .fetch_optional(conn)
         .await
         .map_err(internal)?;
     match row {
-        Some(row) => decode(&row),
-        None => Err(Error::not_found(what, id)),
+        Some(row) => T::decode(&row),
+        None => Err(Error::not_found(T::NAME, id)),
     }
 }
 
-/// Reads one page of an organization-scoped entity in id order.
-pub(crate) async fn fetch_page<T>(
+/// Reads one page of the organization's entities in id order.
+pub(crate) async fn load_page<T: Table>(
     conn: &mut AnyConnection,
-    select: &str,
-    alias: &str,
     org: OrganizationId,
     page: &PageRequest,
-    decode: fn(&AnyRow) -> Result<T>,
-    key: fn(&T) -> String,
 ) -> Result<Page<T>> {
+    let alias = T::ALIAS;
     let sql = format!(
-        "{select} WHERE {alias}.organization_id = $1 AND {alias}.id > $2 ORDER BY {alias}.id LIMIT $3"
+        "{} WHERE {alias}.organization_id = $1 AND {alias}.id > $2 ORDER BY {alias}.id LIMIT $3",
+        T::select()
     );
     let rows = sqlx::query(&sql)
         .bind(org.to_string())
@@ -374,67 +410,8 @@ pub(crate) async fn fetch_page<T>(
         .fetch_all(conn)
         .await
         .map_err(internal)?;
-    let items = rows.iter().map(decode).collect::<Result<Vec<_>>>()?;
-    Ok(Page::from_overfetch(items, page.limit, key))
-}
-
-pub(crate) async fn load_account(
-    conn: &mut AnyConnection,
-    org: OrganizationId,
-    id: AccountId,
-) -> Result<Account> {
-    fetch_one(
-        conn,
-        &ACCOUNT_SELECT,
-        "a",
-        "account",
-        org,
-        &id.to_string(),
-        account,
-    )
-    .await
-}
-
-pub(crate) async fn load_group(
-    conn: &mut AnyConnection,
-    org: OrganizationId,
-    id: GroupId,
-) -> Result<Group> {
-    fetch_one(
-        conn,
-        GROUP_SELECT,
-        "g",
-        "group",
-        org,
-        &id.to_string(),
-        group,
-    )
-    .await
-}
-
-pub(crate) async fn load_role(
-    conn: &mut AnyConnection,
-    org: OrganizationId,
-    id: RoleId,
-) -> Result<Role> {
-    fetch_one(conn, ROLE_SELECT, "r", "role", org, &id.to_string(), role).await
-}
-
-pub(crate) async fn load_policy(
-    conn: &mut AnyConnection,
-    org: OrganizationId,
-    id: PolicyId,
-) -> Result<Policy> {
-    fetch_one(
-        conn,
-        POLICY_SELECT,
-        "p",
-        "policy",
-        org,
-        &id.to_string(),
-        policy,
-    )
-    .await
+    let items = rows.iter().map(T::decode).collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_overfetch(items, page.limit, T::key))
 }
 
 pub(crate) async fn load_organization(
