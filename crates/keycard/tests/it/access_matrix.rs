@@ -246,8 +246,7 @@ async fn callers(server: &TestServer) -> Vec<Caller> {
     let (pep, _, pep_key) = account(acme.clone(), "pep".into(), vec![acme_admin.clone()]).await;
     let (rival, _, rival_key) = account(other.clone(), "rival".into(), vec![other_admin]).await;
     let session = server
-        .http
-        .post(format!("{}/v1/sessions", server.base))
+        .request(Method::POST, "/v1/sessions")
         .json(&json!({"username": "single", "password": single_password, "organization": "acme"}))
         .send()
         .await

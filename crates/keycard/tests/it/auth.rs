@@ -240,8 +240,7 @@ async fn failed_logins_are_rate_limited() {
         );
     }
     let response = server
-        .http
-        .get(format!("{}/v1/me", server.base))
+        .request(Method::GET, "/v1/me")
         .basic_auth("admin", Some(ADMIN_PASSWORD))
         .send()
         .await

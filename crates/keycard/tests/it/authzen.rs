@@ -396,8 +396,7 @@ async fn searches_page_and_metadata_and_auth() {
     );
 
     let metadata: Value = server
-        .http
-        .get(format!("{}/.well-known/authzen-configuration", server.base))
+        .request(Method::GET, "/.well-known/authzen-configuration")
         .send()
         .await
         .unwrap()
@@ -412,8 +411,7 @@ async fn searches_page_and_metadata_and_auth() {
 
     let evaluation = json!({"subject": {"type": "user", "id": "alice"}, "action": {"name": "read"}, "resource": {"type": "record", "id": "record-1"}});
     let anonymous = server
-        .http
-        .post(format!("{}/access/v1/evaluation", server.base))
+        .request(Method::POST, "/access/v1/evaluation")
         .json(&evaluation)
         .send()
         .await
@@ -421,8 +419,7 @@ async fn searches_page_and_metadata_and_auth() {
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     assert!(anonymous.headers().contains_key("www-authenticate"));
     let bearer = server
-        .http
-        .post(format!("{}/access/v1/evaluation", server.base))
+        .request(Method::POST, "/access/v1/evaluation")
         .bearer_auth(&server.admin_key)
         .json(&evaluation)
         .send()
@@ -433,8 +430,7 @@ async fn searches_page_and_metadata_and_auth() {
         .account_with_key("pep-without-admin", json!({}))
         .await;
     let weak = server
-        .http
-        .post(format!("{}/access/v1/evaluation", server.base))
+        .request(Method::POST, "/access/v1/evaluation")
         .bearer_auth(key)
         .json(&evaluation)
         .send()

@@ -16,6 +16,7 @@ use keycard_core::store::FullState;
 use serde_json::{Value, json};
 
 use crate::harness::TestServer;
+use reqwest::Method;
 
 fn corpus() -> Vec<(String, Value)> {
     let dir = format!("{}/tests/corpus", env!("CARGO_MANIFEST_DIR"));
@@ -327,8 +328,7 @@ async fn the_corpus_holds_on_the_engine_and_every_face() {
             let (_, fast) = server.post("/v1/check", request.clone()).await;
             assert_eq!(fast["allowed"], allowed, "/v1/check fast: {label}");
             let authzen: Value = server
-                .http
-                .post(format!("{}/access/v1/evaluation", server.base))
+                .request(Method::POST, "/access/v1/evaluation")
                 .bearer_auth(&server.admin_key)
                 .json(&request)
                 .send()

@@ -4,6 +4,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::harness::{Auth, TestServer};
+use reqwest::Method;
 
 #[tokio::test]
 async fn roles_round_trip_and_system_roles_are_protected() {
@@ -481,8 +482,7 @@ async fn organizations_are_isolated_tenants() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let sneaky = server
-        .http
-        .get(format!("{}/v1/roles", server.base))
+        .request(Method::GET, "/v1/roles")
         .bearer_auth(key["data"]["secret"].as_str().unwrap())
         .header("keycard-organization", "default")
         .send()

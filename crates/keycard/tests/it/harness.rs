@@ -101,6 +101,12 @@ impl TestServer {
         Auth::Bearer(self.admin_key.clone())
     }
 
+    /// A request to `path` with no credentials yet, for what `call` does not cover (headers,
+    /// forms, raw bodies).
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base))
+    }
+
     pub async fn call(
         &self,
         method: Method,
@@ -108,7 +114,7 @@ impl TestServer {
         body: Option<Value>,
         auth: &Auth,
     ) -> (StatusCode, Value) {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        let mut request = self.request(method, path);
         request = match auth {
             Auth::None => request,
             Auth::Bearer(token) => request.bearer_auth(token),

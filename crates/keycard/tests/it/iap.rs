@@ -13,8 +13,7 @@ async fn login(
     password: &str,
 ) -> (StatusCode, String, Option<String>) {
     let response = server
-        .http
-        .post(format!("{}/login", server.base))
+        .request(Method::POST, "/login")
         .json(&json!({"user": {"username": username, "password": password}}))
         .send()
         .await
@@ -67,8 +66,7 @@ async fn login_transports_and_logout() {
     );
 
     let trailing = server
-        .http
-        .post(format!("{}/login/", server.base))
+        .request(Method::POST, "/login/")
         .json(&json!({"user": {"username": "admin", "password": ADMIN_PASSWORD}}))
         .send()
         .await
@@ -77,19 +75,14 @@ async fn login_transports_and_logout() {
 
     for request in [
         server
-            .http
-            .get(format!("{}/whoami", server.base))
+            .request(Method::GET, "/whoami")
             .header("cookie", format!("other=1; token={token}")),
         server
             .http
             .get(format!("{}/whoami?token={token}", server.base)),
+        server.request(Method::GET, "/whoami").bearer_auth(&token),
         server
-            .http
-            .get(format!("{}/whoami", server.base))
-            .bearer_auth(&token),
-        server
-            .http
-            .get(format!("{}/whoami", server.base))
+            .request(Method::GET, "/whoami")
             .basic_auth("admin", Some(ADMIN_PASSWORD)),
     ] {
         let response = request.send().await.unwrap();
@@ -122,8 +115,7 @@ async fn login_transports_and_logout() {
     assert!(body["message"].is_string());
 
     let unauthenticated = server
-        .http
-        .get(format!("{}/health/applications", server.base))
+        .request(Method::GET, "/health/applications")
         .send()
         .await
         .unwrap();
@@ -787,8 +779,7 @@ async fn csv_export_and_service_accounts() {
         .create("/v1/groups", json!({"name": "ops, \"core\""}))
         .await;
     let response = server
-        .http
-        .get(format!("{}/authorization/csv/export", server.base))
+        .request(Method::GET, "/authorization/csv/export")
         .header("cookie", format!("token={token}"))
         .send()
         .await
@@ -832,8 +823,7 @@ async fn csv_export_and_service_accounts() {
         ("client_secret", client_secret.as_str()),
     ];
     let response = server
-        .http
-        .post(format!("{}/oauth/token", server.base))
+        .request(Method::POST, "/oauth/token")
         .form(&form)
         .send()
         .await
@@ -844,8 +834,7 @@ async fn csv_export_and_service_accounts() {
     assert!(grant["expires_in"].as_u64().unwrap() > 0);
     let access = grant["access_token"].as_str().unwrap();
     let me: Value = server
-        .http
-        .get(format!("{}/whoami", server.base))
+        .request(Method::GET, "/whoami")
         .bearer_auth(access)
         .send()
         .await
@@ -873,16 +862,14 @@ async fn csv_export_and_service_accounts() {
         ("client_secret", "kck_nope_nope"),
     ];
     let response = server
-        .http
-        .post(format!("{}/oauth/token", server.base))
+        .request(Method::POST, "/oauth/token")
         .form(&wrong)
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     let response = server
-        .http
-        .post(format!("{}/oauth/token", server.base))
+        .request(Method::POST, "/oauth/token")
         .form(&[("grant_type", "password")])
         .send()
         .await

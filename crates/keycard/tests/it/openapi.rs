@@ -1,5 +1,7 @@
 //! The committed `openapi.json` is what the code generates.
 
+use reqwest::Method;
+
 #[test]
 fn committed_openapi_matches_the_code() {
     let generated = keycard_server::openapi().to_pretty_json().unwrap();
@@ -17,12 +19,7 @@ async fn the_server_serves_its_spec_and_docs() {
     let (status, spec) = server.get("/openapi.json").await;
     assert_eq!(status, reqwest::StatusCode::OK);
     assert!(spec["paths"]["/v1/check"].is_object());
-    let docs = server
-        .http
-        .get(format!("{}/docs/", server.base))
-        .send()
-        .await
-        .unwrap();
+    let docs = server.request(Method::GET, "/docs/").send().await.unwrap();
     assert_eq!(docs.status(), reqwest::StatusCode::OK);
     assert!(docs.text().await.unwrap().contains("swagger"));
     let (status, ready) = server
@@ -38,8 +35,7 @@ async fn the_server_serves_its_spec_and_docs() {
         (reqwest::StatusCode::OK, Some("ready"))
     );
     let metrics = server
-        .http
-        .get(format!("{}/metrics", server.base))
+        .request(Method::GET, "/metrics")
         .send()
         .await
         .unwrap()

@@ -431,18 +431,12 @@ async fn authentication_variants_and_scoping() {
         .send()
         .await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthenticated");
-    let anonymous = server
-        .http
-        .get(format!("{}/api/me", server.base))
-        .send()
-        .await
-        .unwrap();
+    let anonymous = server.request(Method::GET, "/api/me").send().await.unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     // Basic with an organization key as the username, and with a username and password.
     for (user, password) in [(server.admin_key.as_str(), ""), ("admin", ADMIN_PASSWORD)] {
         let response = server
-            .http
-            .get(format!("{}/api/me", server.base))
+            .request(Method::GET, "/api/me")
             .basic_auth(user, Some(password))
             .send()
             .await

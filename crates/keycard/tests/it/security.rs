@@ -675,14 +675,12 @@ async fn a_locked_sqlite_database_answers_503_with_retry_after_in_bounded_time()
         .unwrap();
     let started = std::time::Instant::now();
     let write = server
-        .http
-        .post(format!("{}/v1/roles", server.base))
+        .request(Method::POST, "/v1/roles")
         .bearer_auth(&server.admin_key)
         .json(&json!({"name": "blocked"}))
         .send();
     let login = server
-        .http
-        .post(format!("{}/login", server.base))
+        .request(Method::POST, "/login")
         .json(&json!({"user": {"username": "admin", "password": crate::harness::ADMIN_PASSWORD}}))
         .send();
     let (write, login) = tokio::join!(write, login);
@@ -994,8 +992,7 @@ async fn discovery_is_built_from_the_public_url_not_the_host_header() {
     };
     let server = TestServer::start_with(settings).await;
     let response = server
-        .http
-        .get(format!("{}/.well-known/authzen-configuration", server.base))
+        .request(Method::GET, "/.well-known/authzen-configuration")
         .header("host", "evil.example.net")
         .send()
         .await
