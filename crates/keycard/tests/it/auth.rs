@@ -94,10 +94,7 @@ async fn non_admins_get_403_but_may_see_and_check_themselves() {
 async fn sessions_log_in_out_and_are_revoked_together() {
     let server = TestServer::start().await;
     let id = server
-        .create(
-            "/v1/accounts",
-            json!({"username": "erin", "password": "erin-password"}),
-        )
+        .create_account(json!({"username": "erin", "password": "erin-password"}))
         .await;
     let login = json!({"username": "erin", "password": "erin-password"});
     let (status, first) = server

@@ -44,7 +44,7 @@ async fn role_with(server: &TestServer, name: &str, methods: &[&str]) -> String 
         .map(|m| json!({"provenance": "Todo", "name": m}))
         .collect();
     server
-        .create("/v1/roles", json!({"name": name, "methods": methods}))
+        .create_role(json!({"name": name, "methods": methods}))
         .await
 }
 
@@ -72,25 +72,16 @@ async fn load_gateway_directory(server: &TestServer) {
     let admin = role_with(server, "todo-admin", &["deleteTodo"]).await;
     let evil = role_with(server, "evil_genius", &["updateTodo"]).await;
     let viewers = server
-        .create("/v1/groups", json!({"name": "viewers", "roles": [viewer]}))
+        .create_group(json!({"name": "viewers", "roles": [viewer]}))
         .await;
     let editors = server
-        .create(
-            "/v1/groups",
-            json!({"name": "editors", "roles": [editor], "parents": [viewers]}),
-        )
+        .create_group(json!({"name": "editors", "roles": [editor], "parents": [viewers]}))
         .await;
     let admins = server
-        .create(
-            "/v1/groups",
-            json!({"name": "admins", "roles": [admin], "parents": [editors]}),
-        )
+        .create_group(json!({"name": "admins", "roles": [admin], "parents": [editors]}))
         .await;
     let evil_geniuses = server
-        .create(
-            "/v1/groups",
-            json!({"name": "evil-geniuses", "roles": [evil], "parents": [editors]}),
-        )
+        .create_group(json!({"name": "evil-geniuses", "roles": [evil], "parents": [editors]}))
         .await;
     for (pid, email, groups) in [
         (
@@ -120,10 +111,7 @@ async fn load_gateway_directory(server: &TestServer) {
         ),
     ] {
         server
-            .create(
-                "/v1/accounts",
-                json!({"username": pid, "email": email, "groups": groups}),
-            )
+            .create_account(json!({"username": pid, "email": email, "groups": groups}))
             .await;
     }
 }
@@ -150,34 +138,22 @@ async fn api_gateway_interop_vectors_pass() {
 /// The certification fixture, encoded in roles: alice reads and writes record-1, bob reads it, and
 /// bob (the fixture's admin) writes the archived record-2.
 async fn load_certification_fixture(server: &TestServer) {
-    let writer = server.create("/v1/roles", json!({"name": "writer"})).await;
-    let reader = server.create("/v1/roles", json!({"name": "reader"})).await;
-    let archivist = server
-        .create("/v1/roles", json!({"name": "archivist"}))
+    let writer = server.create_role(json!({"name": "writer"})).await;
+    let reader = server.create_role(json!({"name": "reader"})).await;
+    let archivist = server.create_role(json!({"name": "archivist"})).await;
+    server
+        .create_account(json!({"username": "alice", "roles": [writer, reader]}))
         .await;
     server
-        .create(
-            "/v1/accounts",
-            json!({"username": "alice", "roles": [writer, reader]}),
-        )
+        .create_account(json!({"username": "bob", "roles": [reader, archivist]}))
         .await;
     server
-        .create(
-            "/v1/accounts",
-            json!({"username": "bob", "roles": [reader, archivist]}),
-        )
-        .await;
-    server
-        .create(
-            "/v1/policies",
-            json!({"name": "record-1", "resources": [{"type": "record", "id": "record-1"}],
+        .create_policy(json!({"name": "record-1", "resources": [{"type": "record", "id": "record-1"}],
                    "actions": [{"action": "read", "role_ids": [reader]}, {"action": "write", "role_ids": [writer]}]}),
         )
         .await;
     server
-        .create(
-            "/v1/policies",
-            json!({"name": "archived", "resources": [{"type": "record", "id": "record-2"}], "actions": [{"action": "write", "role_ids": [archivist]}]}),
+        .create_policy(json!({"name": "archived", "resources": [{"type": "record", "id": "record-2"}], "actions": [{"action": "write", "role_ids": [archivist]}]}),
         )
         .await;
 }

@@ -232,7 +232,7 @@ async fn load(server: &TestServer, setup: &Value) {
             .retain(|key, _| ["name", "inactive", "methods", "views"].contains(&key.as_str()));
         role_ids.insert(
             role["name"].as_str().unwrap().to_owned(),
-            server.create("/v1/roles", body).await,
+            server.create_role(body).await,
         );
     }
     let mut group_ids: HashMap<String, String> = HashMap::new();
@@ -245,7 +245,7 @@ async fn load(server: &TestServer, setup: &Value) {
         });
         group_ids.insert(
             group["name"].as_str().unwrap().to_owned(),
-            server.create("/v1/groups", body).await,
+            server.create_group(body).await,
         );
     }
     for account in list(setup, "accounts") {
@@ -258,14 +258,14 @@ async fn load(server: &TestServer, setup: &Value) {
         if let Some(email) = account.get("email") {
             body["email"] = email.clone();
         }
-        server.create("/v1/accounts", body).await;
+        server.create_account(body).await;
     }
     for policy in list(setup, "policies") {
         let actions: Vec<Value> = list(policy, "actions")
             .iter()
             .map(|a| json!({"action": a["action"], "role_ids": names(a, "roles").iter().map(|n| role_ids[n].clone()).collect::<Vec<_>>()}))
             .collect();
-        server.create("/v1/policies", json!({"name": policy["name"], "actions": actions, "resources": policy.get("resources").cloned().unwrap_or(json!([]))})).await;
+        server.create_policy(json!({"name": policy["name"], "actions": actions, "resources": policy.get("resources").cloned().unwrap_or(json!([]))})).await;
     }
 }
 

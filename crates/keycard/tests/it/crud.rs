@@ -10,7 +10,7 @@ use reqwest::Method;
 async fn roles_round_trip_and_system_roles_are_protected() {
     let server = TestServer::start().await;
     let id = server
-        .create("/v1/roles", json!({"name": "editor", "methods": [{"provenance": "App", "name": "edit"}], "views": [{"provenance": "App", "path": "/edit"}]}))
+        .create_role(json!({"name": "editor", "methods": [{"provenance": "App", "name": "edit"}], "views": [{"provenance": "App", "path": "/edit"}]}))
         .await;
     let (status, role) = server.get(&format!("/v1/roles/{id}")).await;
     assert_eq!(status, StatusCode::OK);
@@ -75,12 +75,12 @@ async fn roles_round_trip_and_system_roles_are_protected() {
 #[tokio::test]
 async fn groups_nest_and_cycles_are_rejected() {
     let server = TestServer::start().await;
-    let a = server.create("/v1/groups", json!({"name": "a"})).await;
+    let a = server.create_group(json!({"name": "a"})).await;
     let b = server
-        .create("/v1/groups", json!({"name": "b", "parents": [a]}))
+        .create_group(json!({"name": "b", "parents": [a]}))
         .await;
     let c = server
-        .create("/v1/groups", json!({"name": "c", "parents": [b]}))
+        .create_group(json!({"name": "c", "parents": [b]}))
         .await;
 
     let (status, group) = server.get(&format!("/v1/groups/{c}")).await;
@@ -145,8 +145,8 @@ async fn groups_nest_and_cycles_are_rejected() {
 #[tokio::test]
 async fn accounts_round_trip_with_links_and_cascades() {
     let server = TestServer::start().await;
-    let role = server.create("/v1/roles", json!({"name": "viewer"})).await;
-    let group = server.create("/v1/groups", json!({"name": "staff"})).await;
+    let role = server.create_role(json!({"name": "viewer"})).await;
+    let group = server.create_group(json!({"name": "staff"})).await;
     let (id, key) = server
         .account_with_key("bob", json!({"email": "bob@example.com", "first_name": "Bob", "password": "bob-password", "roles": [role], "groups": [group]}))
         .await;
@@ -182,7 +182,7 @@ async fn accounts_round_trip_with_links_and_cascades() {
     let (_, account) = server.get(&format!("/v1/accounts/{id}")).await;
     assert_eq!(account["roles"], json!([]));
 
-    let other_role = server.create("/v1/roles", json!({"name": "other"})).await;
+    let other_role = server.create_role(json!({"name": "other"})).await;
     assert_eq!(
         server
             .put(&format!("/v1/accounts/{id}/roles/{other_role}"))
@@ -230,9 +230,9 @@ async fn accounts_round_trip_with_links_and_cascades() {
 #[tokio::test]
 async fn policies_round_trip_and_keep_stale_role_ids() {
     let server = TestServer::start().await;
-    let role = server.create("/v1/roles", json!({"name": "writer"})).await;
+    let role = server.create_role(json!({"name": "writer"})).await;
     let policy = server
-        .create("/v1/policies", json!({"name": "docs", "actions": [{"action": "edit", "role_ids": [role]}, {"action": "edit", "role_ids": [role]}]}))
+        .create_policy(json!({"name": "docs", "actions": [{"action": "edit", "role_ids": [role]}, {"action": "edit", "role_ids": [role]}]}))
         .await;
     let (_, read) = server.get(&format!("/v1/policies/{policy}")).await;
     assert_eq!(
@@ -574,7 +574,7 @@ async fn change_log_records_every_write() {
     let start = before["items"].as_array().unwrap().last().unwrap()["revision"]
         .as_i64()
         .unwrap();
-    let role = server.create("/v1/roles", json!({"name": "auditor"})).await;
+    let role = server.create_role(json!({"name": "auditor"})).await;
     server
         .patch(
             &format!("/v1/roles/{role}"),

@@ -8,27 +8,18 @@ use crate::harness::TestServer;
 #[tokio::test]
 async fn decisions_follow_writes_immediately() {
     let server = TestServer::start().await;
-    let role = server.create("/v1/roles", json!({"name": "editor"})).await;
+    let role = server.create_role(json!({"name": "editor"})).await;
     let parent = server
-        .create("/v1/groups", json!({"name": "staff", "roles": [role]}))
+        .create_group(json!({"name": "staff", "roles": [role]}))
         .await;
     let child = server
-        .create(
-            "/v1/groups",
-            json!({"name": "writers", "parents": [parent]}),
-        )
+        .create_group(json!({"name": "writers", "parents": [parent]}))
         .await;
     let alice = server
-        .create(
-            "/v1/accounts",
-            json!({"username": "alice", "email": "Alice@Example.com"}),
-        )
+        .create_account(json!({"username": "alice", "email": "Alice@Example.com"}))
         .await;
     let policy = server
-        .create(
-            "/v1/policies",
-            json!({"name": "docs", "actions": [{"action": "edit", "role_ids": [role]}]}),
-        )
+        .create_policy(json!({"name": "docs", "actions": [{"action": "edit", "role_ids": [role]}]}))
         .await;
 
     assert!(
@@ -141,14 +132,10 @@ async fn methods_views_and_routes_are_granted_by_roles() {
         )
         .await;
     let role = server
-        .create(
-            "/v1/roles",
-            json!({"name": "reader", "methods": [{"provenance": "Authorization", "name": "getRoles"}], "views": [{"provenance": "Authorization", "path": "/roles"}]}),
+        .create_role(json!({"name": "reader", "methods": [{"provenance": "Authorization", "name": "getRoles"}], "views": [{"provenance": "Authorization", "path": "/roles"}]}),
         )
         .await;
-    let bob = server
-        .create("/v1/accounts", json!({"username": "bob"}))
-        .await;
+    let bob = server.create_account(json!({"username": "bob"})).await;
     assert!(
         !server
             .allowed("bob", "call", "method", "Authorization/getRoles")
@@ -193,22 +180,19 @@ async fn methods_views_and_routes_are_granted_by_roles() {
 async fn batch_explain_and_lookups() {
     let server = TestServer::start().await;
     let role = server
-        .create(
-            "/v1/roles",
+        .create_role(
             json!({"name": "analyst", "methods": [{"provenance": "BI", "name": "runQuery"}]}),
         )
         .await;
     let team = server
-        .create("/v1/groups", json!({"name": "analysts", "roles": [role]}))
+        .create_group(json!({"name": "analysts", "roles": [role]}))
         .await;
     let ann = server
-        .create("/v1/accounts", json!({"username": "ann", "groups": [team]}))
+        .create_account(json!({"username": "ann", "groups": [team]}))
         .await;
-    let bob = server
-        .create("/v1/accounts", json!({"username": "bob"}))
-        .await;
+    let bob = server.create_account(json!({"username": "bob"})).await;
     let policy = server
-        .create("/v1/policies", json!({"name": "dashboards", "actions": [{"action": "read", "role_ids": [role]}], "resources": [{"type": "dashboard", "id": "sales"}, {"type": "dashboard", "id": "ops"}]}))
+        .create_policy(json!({"name": "dashboards", "actions": [{"action": "read", "role_ids": [role]}], "resources": [{"type": "dashboard", "id": "sales"}, {"type": "dashboard", "id": "ops"}]}))
         .await;
 
     let request = |subject: &str, id: &str| json!({"subject": {"id": subject}, "action": "read", "resource": {"type": "dashboard", "id": id}});

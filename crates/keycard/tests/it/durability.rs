@@ -12,19 +12,15 @@ use crate::harness::{ADMIN_PASSWORD, TestServer};
 #[tokio::test]
 async fn restarting_keeps_everything() {
     let server = TestServer::start().await;
-    let role = server.create("/v1/roles", json!({"name": "keeper"})).await;
+    let role = server.create_role(json!({"name": "keeper"})).await;
     let group = server
-        .create("/v1/groups", json!({"name": "keepers", "roles": [role]}))
+        .create_group(json!({"name": "keepers", "roles": [role]}))
         .await;
     server
-        .create(
-            "/v1/accounts",
-            json!({"username": "kim", "groups": [group]}),
-        )
+        .create_account(json!({"username": "kim", "groups": [group]}))
         .await;
     let policy = server
-        .create(
-            "/v1/policies",
+        .create_policy(
             json!({"name": "vault", "actions": [{"action": "open", "role_ids": [role]}]}),
         )
         .await;

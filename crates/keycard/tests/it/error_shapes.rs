@@ -70,7 +70,7 @@ async fn native_errors() {
     let server = TestServer::start().await;
     let plain = nobody_in_particular(&server).await;
     let admin = server.admin();
-    server.create("/v1/roles", json!({"name": "taken"})).await;
+    server.create_role(json!({"name": "taken"})).await;
     let outcomes = json!({
         "unauthenticated": outcome(&server, Method::GET, "/v1/roles", None, &Auth::None).await,
         "forbidden": outcome(&server, Method::POST, "/v1/policies", Some(r#"{"name": "p"}"#), &plain).await,

@@ -227,7 +227,7 @@ async fn duplicates_are_409() {
             "{error}"
         );
     }
-    let role = server.create("/v1/roles", json!({"name": "other"})).await;
+    let role = server.create_role(json!({"name": "other"})).await;
     let (status, _) = server
         .patch(&format!("/v1/roles/{role}"), json!({"name": "dup"}))
         .await;

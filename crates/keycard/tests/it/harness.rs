@@ -163,13 +163,29 @@ impl TestServer {
         value["data"]["id"].as_str().unwrap().to_owned()
     }
 
+    pub async fn create_account(&self, body: Value) -> String {
+        self.create("/v1/accounts", body).await
+    }
+
+    pub async fn create_group(&self, body: Value) -> String {
+        self.create("/v1/groups", body).await
+    }
+
+    pub async fn create_role(&self, body: Value) -> String {
+        self.create("/v1/roles", body).await
+    }
+
+    pub async fn create_policy(&self, body: Value) -> String {
+        self.create("/v1/policies", body).await
+    }
+
     /// Creates an account with an API key and returns (account id, key).
     pub async fn account_with_key(&self, username: &str, extra: Value) -> (String, String) {
         let mut body = serde_json::json!({ "username": username });
         if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
             body.extend(extra.clone());
         }
-        let id = self.create("/v1/accounts", body).await;
+        let id = self.create_account(body).await;
         let (status, key) = self
             .post(
                 &format!("/v1/accounts/{id}/keys"),

@@ -315,7 +315,7 @@ async fn roles_crud_with_iap_envelopes() {
 async fn groups_nest_accounts_update_and_cascade() {
     let server = TestServer::start().await;
     let (_, token, _) = login(&server, "admin", ADMIN_PASSWORD).await;
-    let role = server.create("/v1/roles", json!({"name": "viewer"})).await;
+    let role = server.create_role(json!({"name": "viewer"})).await;
     let (status, parent) = iap(
         &server,
         &token,
@@ -364,10 +364,7 @@ async fn groups_nest_accounts_update_and_cascade() {
     );
 
     let bob = server
-        .create(
-            "/v1/accounts",
-            json!({"username": "bob", "email": "bob@example.com"}),
-        )
+        .create_account(json!({"username": "bob", "email": "bob@example.com"}))
         .await;
     let (status, updated) = iap(
         &server,
@@ -481,8 +478,7 @@ async fn lists_page_filter_and_reject_bad_parameters() {
     let (_, token, _) = login(&server, "admin", ADMIN_PASSWORD).await;
     for index in 0..30 {
         server
-            .create(
-                "/v1/accounts",
+            .create_account(
                 json!({"username": format!("user{index:02}"), "service_account": index % 10 == 0}),
             )
             .await;
@@ -604,10 +600,7 @@ async fn lists_page_filter_and_reject_bad_parameters() {
 async fn force_logout_revokes_every_session() {
     let server = TestServer::start().await;
     let carol = server
-        .create(
-            "/v1/accounts",
-            json!({"username": "carol", "password": "carol-password"}),
-        )
+        .create_account(json!({"username": "carol", "password": "carol-password"}))
         .await;
     let (_, first, _) = login(&server, "carol", "carol-password").await;
     let (_, second, _) = login(&server, "carol", "carol-password").await;
@@ -673,14 +666,11 @@ async fn the_method_catalogue_is_enforced() {
             .unwrap()
             .to_owned()
     };
-    let reader = server.create("/v1/accounts", json!({"username": "reader", "password": "reader-password", "roles": [role_id("apiread")]})).await;
+    let reader = server.create_account(json!({"username": "reader", "password": "reader-password", "roles": [role_id("apiread")]})).await;
     server
-        .create(
-            "/v1/accounts",
-            json!({"username": "nobody", "password": "nobody-password"}),
-        )
+        .create_account(json!({"username": "nobody", "password": "nobody-password"}))
         .await;
-    server.create("/v1/accounts", json!({"username": "manager", "password": "manager-password", "roles": [role_id("admin")]})).await;
+    server.create_account(json!({"username": "manager", "password": "manager-password", "roles": [role_id("admin")]})).await;
     let (_, reader_token, _) = login(&server, "reader", "reader-password").await;
     let (_, nobody_token, _) = login(&server, "nobody", "nobody-password").await;
     let (_, manager_token, _) = login(&server, "manager", "manager-password").await;
@@ -741,7 +731,7 @@ async fn the_method_catalogue_is_enforced() {
     );
 
     // A custom role granting only createRole is enough for that one route.
-    let creator = server.create("/v1/roles", json!({"name": "creator", "methods": [{"provenance": "Authorization", "name": "createRole"}]})).await;
+    let creator = server.create_role(json!({"name": "creator", "methods": [{"provenance": "Authorization", "name": "createRole"}]})).await;
     server
         .put(&format!("/v1/accounts/{reader}/roles/{creator}"))
         .await;
@@ -775,9 +765,7 @@ async fn the_method_catalogue_is_enforced() {
 async fn csv_export_and_service_accounts() {
     let server = TestServer::start().await;
     let (_, token, _) = login(&server, "admin", ADMIN_PASSWORD).await;
-    server
-        .create("/v1/groups", json!({"name": "ops, \"core\""}))
-        .await;
+    server.create_group(json!({"name": "ops, \"core\""})).await;
     let response = server
         .request(Method::GET, "/authorization/csv/export")
         .header("cookie", format!("token={token}"))

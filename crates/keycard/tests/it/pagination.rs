@@ -41,16 +41,16 @@ async fn every_list_pages_through_everything_once() {
     let server = TestServer::start().await;
     for index in 0..7 {
         server
-            .create("/v1/roles", json!({"name": format!("role-{index}")}))
+            .create_role(json!({"name": format!("role-{index}")}))
             .await;
         server
-            .create("/v1/groups", json!({"name": format!("group-{index}")}))
+            .create_group(json!({"name": format!("group-{index}")}))
             .await;
         server
-            .create("/v1/accounts", json!({"username": format!("user-{index}")}))
+            .create_account(json!({"username": format!("user-{index}")}))
             .await;
         server
-            .create("/v1/policies", json!({"name": format!("policy-{index}")}))
+            .create_policy(json!({"name": format!("policy-{index}")}))
             .await;
     }
     let methods: Vec<_> = (0..7)

@@ -48,8 +48,7 @@ async fn account(
 ) -> (String, Auth) {
     let password = format!("{name}-password-1");
     let id = server
-        .create(
-            "/v1/accounts",
+        .create_account(
             json!({"username": name, "password": password, "roles": roles, "groups": groups}),
         )
         .await;
@@ -132,16 +131,10 @@ async fn update_group_does_not_make_its_members_admin() {
     let group_editor = iap_role(&server, "group-editor", &["updateGroup", "createGroup"]).await;
     let admin_role = role_id(&server, "Admin").await;
     let crew = server
-        .create(
-            "/v1/groups",
-            json!({"name": "crew", "roles": [group_editor]}),
-        )
+        .create_group(json!({"name": "crew", "roles": [group_editor]}))
         .await;
     let admins = server
-        .create(
-            "/v1/groups",
-            json!({"name": "admins", "roles": [admin_role]}),
-        )
+        .create_group(json!({"name": "admins", "roles": [admin_role]}))
         .await;
     let (_, as_mallory) = account(&server, "mallory", &[], &[&crew]).await;
 
@@ -876,10 +869,7 @@ async fn unwritable_database_files_are_a_503_and_not_ready_never_a_crash() {
 async fn usernames_differing_only_by_case_are_one_username() {
     let server = TestServer::start().await;
     server
-        .create(
-            "/v1/accounts",
-            json!({"username": "TM0", "password": "tm0-password-1"}),
-        )
+        .create_account(json!({"username": "TM0", "password": "tm0-password-1"}))
         .await;
     let (status, body) = server
         .post("/v1/accounts", json!({"username": "tm0"}))
@@ -904,16 +894,10 @@ async fn usernames_differing_only_by_case_are_one_username() {
 async fn two_accounts_never_share_an_email() {
     let server = TestServer::start().await;
     server
-        .create(
-            "/v1/accounts",
-            json!({"username": "ann", "email": "Ann@Example.com"}),
-        )
+        .create_account(json!({"username": "ann", "email": "Ann@Example.com"}))
         .await;
     let bob = server
-        .create(
-            "/v1/accounts",
-            json!({"username": "bob", "email": "bob@example.com"}),
-        )
+        .create_account(json!({"username": "bob", "email": "bob@example.com"}))
         .await;
     // Decisions find subjects by email: a second account with the same one would take its place.
     let (status, body) = server
