@@ -22,6 +22,18 @@ use keycard_core::names::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// `From<$from> for $to`, moving each named field across: the wire type's fields all have their
+/// domain names, and a field left out of the list fails to compile.
+macro_rules! moved_fields {
+    ($from:path => $to:path { $($field:ident),* $(,)? }) => {
+        impl From<$from> for $to {
+            fn from(value: $from) -> Self {
+                Self { $($field: value.$field),* }
+            }
+        }
+    };
+}
+
 /// A tenant: every other entity belongs to exactly one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Organization {
@@ -35,18 +47,9 @@ pub struct Organization {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<model::Organization> for Organization {
-    fn from(org: model::Organization) -> Self {
-        Self {
-            id: org.id,
-            name: org.name,
-            actions: org.actions,
-            sso: org.sso,
-            created_at: org.created_at,
-            updated_at: org.updated_at,
-        }
-    }
-}
+moved_fields!(model::Organization => Organization {
+    id, name, actions, sso, created_at, updated_at,
+});
 
 /// A person or service that authenticates and is the subject of decisions.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -69,25 +72,11 @@ pub struct Account {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<model::Account> for Account {
-    fn from(account: model::Account) -> Self {
-        Self {
-            id: account.id,
-            organization_id: account.organization_id,
-            username: account.username,
-            email: account.email,
-            first_name: account.first_name,
-            provenance: account.provenance,
-            inactive: account.inactive,
-            service_account: account.service_account,
-            has_password: account.has_password,
-            roles: account.roles,
-            groups: account.groups,
-            created_at: account.created_at,
-            updated_at: account.updated_at,
-        }
-    }
-}
+moved_fields!(model::Account => Account {
+    id, organization_id, username, email, first_name, provenance,
+    inactive, service_account, has_password, roles, groups, created_at,
+    updated_at,
+});
 
 /// A set of accounts and groups that share roles. Groups nest: a group inherits the roles of every
 /// group it is a member of.
@@ -107,22 +96,10 @@ pub struct Group {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<model::Group> for Group {
-    fn from(group: model::Group) -> Self {
-        Self {
-            id: group.id,
-            organization_id: group.organization_id,
-            name: group.name,
-            description: group.description,
-            provenance: group.provenance,
-            inactive: group.inactive,
-            roles: group.roles,
-            parents: group.parents,
-            created_at: group.created_at,
-            updated_at: group.updated_at,
-        }
-    }
-}
+moved_fields!(model::Group => Group {
+    id, organization_id, name, description, provenance, inactive,
+    roles, parents, created_at, updated_at,
+});
 
 /// A named set of permissions. System roles are created by Keycard and cannot be changed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -142,23 +119,10 @@ pub struct Role {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<model::Role> for Role {
-    fn from(role: model::Role) -> Self {
-        Self {
-            id: role.id,
-            organization_id: role.organization_id,
-            name: role.name,
-            description: role.description,
-            provenance: role.provenance,
-            system: role.system,
-            inactive: role.inactive,
-            methods: role.methods,
-            views: role.views,
-            created_at: role.created_at,
-            updated_at: role.updated_at,
-        }
-    }
-}
+moved_fields!(model::Role => Role {
+    id, organization_id, name, description, provenance, system,
+    inactive, methods, views, created_at, updated_at,
+});
 
 /// Binds actions to roles on the resources it is attached to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -175,20 +139,10 @@ pub struct Policy {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<model::Policy> for Policy {
-    fn from(policy: model::Policy) -> Self {
-        Self {
-            id: policy.id,
-            organization_id: policy.organization_id,
-            name: policy.name,
-            system: policy.system,
-            actions: policy.actions,
-            resources: policy.resources,
-            created_at: policy.created_at,
-            updated_at: policy.updated_at,
-        }
-    }
-}
+moved_fields!(model::Policy => Policy {
+    id, organization_id, name, system, actions, resources,
+    created_at, updated_at,
+});
 
 /// Metadata of an API key; the secret is shown once at creation and only its hash is stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -202,19 +156,10 @@ pub struct ApiKey {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-impl From<model::ApiKey> for ApiKey {
-    fn from(key: model::ApiKey) -> Self {
-        Self {
-            id: key.id,
-            organization_id: key.organization_id,
-            account_id: key.account_id,
-            name: key.name,
-            created_at: key.created_at,
-            last_used_at: key.last_used_at,
-            revoked_at: key.revoked_at,
-        }
-    }
-}
+moved_fields!(model::ApiKey => ApiKey {
+    id, organization_id, account_id, name, created_at, last_used_at,
+    revoked_at,
+});
 
 /// A login session (its token is shown once, beside it).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
@@ -227,18 +172,9 @@ pub struct Session {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-impl From<model::Session> for Session {
-    fn from(session: model::Session) -> Self {
-        Self {
-            id: session.id,
-            organization_id: session.organization_id,
-            account_id: session.account_id,
-            created_at: session.created_at,
-            expires_at: session.expires_at,
-            revoked_at: session.revoked_at,
-        }
-    }
-}
+moved_fields!(model::Session => Session {
+    id, organization_id, account_id, created_at, expires_at, revoked_at,
+});
 
 /// A method known to the organization's permission catalogue.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -251,39 +187,8 @@ pub struct Method {
     pub route: Option<Route>,
 }
 
-impl From<model::Method> for Method {
-    fn from(method: model::Method) -> Self {
-        let model::Method {
-            provenance,
-            name,
-            deprecated,
-            route,
-        } = method;
-        Self {
-            provenance,
-            name,
-            deprecated,
-            route,
-        }
-    }
-}
-
-impl From<Method> for model::Method {
-    fn from(method: Method) -> Self {
-        let Method {
-            provenance,
-            name,
-            deprecated,
-            route,
-        } = method;
-        Self {
-            provenance,
-            name,
-            deprecated,
-            route,
-        }
-    }
-}
+moved_fields!(model::Method => Method { provenance, name, deprecated, route });
+moved_fields!(Method => model::Method { provenance, name, deprecated, route });
 
 /// A view known to the organization's permission catalogue.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -292,23 +197,13 @@ pub struct View {
     pub path: String,
 }
 
-impl From<model::View> for View {
-    fn from(view: model::View) -> Self {
-        Self {
-            provenance: view.provenance,
-            path: view.path,
-        }
-    }
-}
+moved_fields!(model::View => View {
+    provenance, path,
+});
 
-impl From<View> for model::View {
-    fn from(view: View) -> Self {
-        Self {
-            provenance: view.provenance,
-            path: view.path,
-        }
-    }
-}
+moved_fields!(View => model::View {
+    provenance, path,
+});
 
 /// A permission catalogue manifest, as imported from JSON.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, ToSchema)]
@@ -348,20 +243,7 @@ pub struct Change {
     pub record_version: u32,
 }
 
-impl From<change::Change> for Change {
-    fn from(change: change::Change) -> Self {
-        Self {
-            revision: change.revision,
-            seq: change.seq,
-            organization_id: change.organization_id,
-            entity: change.entity,
-            entity_id: change.entity_id,
-            operation: change.operation,
-            actor: change.actor,
-            at: change.at,
-            before: change.before,
-            after: change.after,
-            record_version: change.record_version,
-        }
-    }
-}
+moved_fields!(change::Change => Change {
+    revision, seq, organization_id, entity, entity_id, operation,
+    actor, at, before, after, record_version,
+});
