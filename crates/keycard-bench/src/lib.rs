@@ -186,6 +186,7 @@ impl Workload {
                 has_password: false,
                 roles: roles.iter().map(|role| role_ids[*role]).collect(),
                 groups: vec![],
+                attributes: Default::default(),
                 created_at: now,
                 updated_at: now,
             })

@@ -5,6 +5,7 @@
 //! crate decides when to load, persist and publish.
 
 pub mod access;
+pub mod attributes;
 pub mod builtin;
 pub mod change;
 pub mod decision;

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::attributes::Attributes;
 use crate::ids::{AccountId, ApiKeyId, GroupId, OrganizationId, PolicyId, RoleId, SessionId};
 use crate::names::{
     ActionName, Description, Email, FirstName, GroupName, OrganizationName, PolicyName, Provenance,
@@ -110,6 +111,9 @@ pub struct Account {
     pub roles: Vec<RoleId>,
     /// Groups the account is a direct member of, sorted.
     pub groups: Vec<GroupId>,
+    /// What conditions may read of the account as `subject.attributes`.
+    #[serde(default)]
+    pub attributes: Attributes,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -385,6 +389,7 @@ pub struct NewAccount {
     pub password_hash: Option<String>,
     pub roles: Vec<RoleId>,
     pub groups: Vec<GroupId>,
+    pub attributes: Attributes,
 }
 
 impl NewAccount {
@@ -400,11 +405,12 @@ impl NewAccount {
             password_hash: None,
             roles: Vec::new(),
             groups: Vec::new(),
+            attributes: Attributes::default(),
         }
     }
 }
 
-/// Changes to an account; `None` leaves a field as it is, lists replace wholesale.
+/// Changes to an account; `None` leaves a field as it is, lists and attributes replace wholesale.
 #[derive(Clone, Debug, Default)]
 pub struct AccountPatch {
     pub email: Option<Option<Email>>,
@@ -412,6 +418,7 @@ pub struct AccountPatch {
     pub inactive: Option<bool>,
     pub roles: Option<Vec<RoleId>>,
     pub groups: Option<Vec<GroupId>>,
+    pub attributes: Option<Attributes>,
 }
 
 /// Input for a new group.

@@ -6,11 +6,16 @@
 //! shape the log has held since the first release. A change to a record's shape makes a new
 //! version: writers record [`RECORD_VERSION`] with every change, and a reader refuses a change of a
 //! version it does not know instead of misreading it.
+//!
+//! Version 2 adds an account's `attributes` (absent when empty), which conditions read: a reader of
+//! version 1 would drop them silently, so it must refuse the change instead. A version-1 record
+//! reads as an account without attributes.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+use crate::attributes::Attributes;
 use crate::change::{Change, EntityKind};
 use crate::ids::{AccountId, ApiKeyId, GroupId, OrganizationId, PolicyId, RoleId};
 use crate::model::{
@@ -23,7 +28,7 @@ use crate::names::{
 };
 
 /// The record version this build writes, and the newest it reads.
-pub const RECORD_VERSION: u32 = 1;
+pub const RECORD_VERSION: u32 = 2;
 
 /// An entity the change log records.
 pub trait Recorded: Sized {
@@ -138,7 +143,7 @@ impl Recorded for Organization {
     }
 }
 
-/// Version 1 of an account's record: never a password or its hash, only whether one is set.
+/// An account's record (version 2): never a password or its hash, only whether one is set.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountRecord {
     pub id: AccountId,
@@ -152,6 +157,9 @@ pub struct AccountRecord {
     pub has_password: bool,
     pub roles: Vec<RoleId>,
     pub groups: Vec<GroupId>,
+    /// Since version 2.
+    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
+    pub attributes: Attributes,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -177,6 +185,7 @@ impl Recorded for Account {
             has_password: self.has_password,
             roles: self.roles.clone(),
             groups: self.groups.clone(),
+            attributes: self.attributes.clone(),
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
@@ -195,6 +204,7 @@ impl Recorded for Account {
             has_password: record.has_password,
             roles: record.roles,
             groups: record.groups,
+            attributes: record.attributes,
             created_at: record.created_at,
             updated_at: record.updated_at,
         }

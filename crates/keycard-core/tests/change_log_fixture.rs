@@ -93,3 +93,36 @@ fn a_change_recorded_in_a_newer_version_is_refused_not_misread() {
         "{err:?}"
     );
 }
+
+#[test]
+fn version_2_records_carry_account_attributes_and_version_1_reads_without() {
+    let changes = fixture();
+    let created = changes
+        .iter()
+        .find(|change| change.entity == EntityKind::Account && change.after.is_some())
+        .unwrap();
+    let account: Account = created.after_as().unwrap();
+    assert!(account.attributes.is_empty());
+
+    let mut with_attributes = created.clone();
+    let after = with_attributes.after.as_mut().unwrap();
+    after["attributes"] = serde_json::json!({"department": "Sales", "level": 3});
+    with_attributes.record_version = 2;
+    let account: Account = with_attributes.after_as().unwrap();
+    assert_eq!(
+        account.attributes.get("department"),
+        Some(&serde_json::json!("Sales"))
+    );
+    assert_eq!(
+        &keycard_core::record::encode(&account).unwrap(),
+        with_attributes.after.as_ref().unwrap()
+    );
+    // A record's attributes are validated as they are read: a log never yields what a write
+    // would have refused.
+    after_with(&mut with_attributes, serde_json::json!({"": 1}));
+    assert!(with_attributes.after_as::<Account>().is_err());
+}
+
+fn after_with(change: &mut Change, attributes: serde_json::Value) {
+    change.after.as_mut().unwrap()["attributes"] = attributes;
+}

@@ -109,6 +109,7 @@ fn build_ordered(dir: &Directory, reversed: bool) -> Built {
             has_password: false,
             roles: dir.account.2.iter().map(|i| roles[*i]).collect(),
             groups: dir.account.1.iter().map(|i| groups[*i]).collect(),
+            attributes: Default::default(),
             created_at: now,
             updated_at: now,
         }],

@@ -341,6 +341,7 @@ pub async fn bootstrap(store: &dyn Store, admin_password: Option<&str>) -> Resul
                 password_hash: Some(hash),
                 roles: vec![admin_role],
                 groups: Vec::new(),
+                attributes: Default::default(),
             },
         )
         .await?;

@@ -68,6 +68,7 @@ fn account(name: &str, roles: Vec<RoleId>) -> NewAccount {
         password_hash: None,
         roles,
         groups: vec![],
+        attributes: Default::default(),
     }
 }
 

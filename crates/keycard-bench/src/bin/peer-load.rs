@@ -129,6 +129,7 @@ async fn load(
             password_hash: None,
             roles: roles.iter().map(|r| role_ids[*r]).collect(),
             groups: vec![],
+            attributes: Default::default(),
         };
         store.create_account(&actor, org, new).await?;
     }

@@ -156,6 +156,7 @@ async fn main() -> anyhow::Result<()> {
         password_hash: None,
         roles: vec![reader],
         groups: vec![],
+        attributes: Default::default(),
     };
     store_a.create_account(&actor, org, account).await?;
     let node_b = AppState::load(store_b, Settings::default()).await?;

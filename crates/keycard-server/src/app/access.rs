@@ -328,6 +328,7 @@ mod tests {
             has_password: true,
             roles,
             groups: Vec::new(),
+            attributes: Default::default(),
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
         }

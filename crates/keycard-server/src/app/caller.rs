@@ -62,6 +62,7 @@ impl Caller {
             has_password: false,
             roles: Vec::new(),
             groups: Vec::new(),
+            attributes: Default::default(),
             created_at: now,
             updated_at: now,
         };

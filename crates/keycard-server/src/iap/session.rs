@@ -185,6 +185,7 @@ pub async fn create_service_account(
         password_hash: None,
         roles: Vec::new(),
         groups: Vec::new(),
+        attributes: Default::default(),
     };
     let written = state
         .app

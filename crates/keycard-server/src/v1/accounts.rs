@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use keycard_core::attributes::Attributes;
 use keycard_core::ids::{AccountId, ApiKeyId, GroupId, RoleId};
 use keycard_core::model::{AccountPatch, Link, NewAccount, Principal};
 use keycard_core::names::{Email, FirstName, Provenance, Username};
@@ -53,6 +54,10 @@ pub struct CreateAccount {
     pub roles: Vec<RoleId>,
     #[serde(default)]
     pub groups: Vec<GroupId>,
+    /// What conditions read as `subject.attributes`: a JSON object of at most 16 KiB, nested at
+    /// most 8 levels.
+    #[serde(default)]
+    pub attributes: Attributes,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -68,6 +73,8 @@ pub struct UpdateAccount {
     pub roles: Option<Vec<RoleId>>,
     /// Replaces the direct group memberships.
     pub groups: Option<Vec<GroupId>>,
+    /// Replaces the attributes wholesale (`{}` clears them).
+    pub attributes: Option<Attributes>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -138,6 +145,7 @@ async fn create_account(
         password_hash,
         roles: body.roles,
         groups: body.groups,
+        attributes: body.attributes,
     };
     Ok(Saved::created(
         state.app.create_account(&caller, new).await?,
@@ -172,6 +180,7 @@ async fn update_account(
         inactive: body.inactive,
         roles: body.roles,
         groups: body.groups,
+        attributes: body.attributes,
     };
     Ok(Saved::updated(
         state.app.update_account(&caller, id, patch).await?,

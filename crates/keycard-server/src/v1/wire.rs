@@ -8,6 +8,7 @@
 //! pins them too.
 
 use chrono::{DateTime, Utc};
+use keycard_core::attributes::Attributes;
 use keycard_core::change::{self, EntityKind, Operation, Revision};
 use keycard_core::ids::{
     AccountId, ApiKeyId, GroupId, OrganizationId, PolicyId, RoleId, SessionId,
@@ -68,14 +69,16 @@ pub struct Account {
     pub roles: Vec<RoleId>,
     /// Groups the account is a direct member of, sorted.
     pub groups: Vec<GroupId>,
+    /// What conditions read as `subject.attributes`.
+    pub attributes: Attributes,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 moved_fields!(model::Account => Account {
     id, organization_id, username, email, first_name, provenance,
-    inactive, service_account, has_password, roles, groups, created_at,
-    updated_at,
+    inactive, service_account, has_password, roles, groups, attributes,
+    created_at, updated_at,
 });
 
 /// A set of accounts and groups that share roles. Groups nest: a group inherits the roles of every

@@ -10,7 +10,7 @@ use keycard_core::store::{AccountStore, Written};
 use keycard_core::{Error, Result};
 
 use super::links::{ACCOUNT_GROUPS, ACCOUNT_ROLES, replace_links, set_links};
-use super::rows::{self, ensure_in_org, load};
+use super::rows::{self, ensure_in_org, json_text, load};
 use super::{SqlStore, WriteTx, internal, millis, unique_or};
 
 /// Adds an account with its roles and groups, within a write.
@@ -31,8 +31,8 @@ pub(super) async fn insert_account(
     let id = AccountId::new();
     let now = millis(w.at);
     sqlx::query(
-        "INSERT INTO accounts (id, organization_id, username, email, first_name, provenance, inactive, service_account, password_hash, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "INSERT INTO accounts (id, organization_id, username, email, first_name, provenance, inactive, service_account, password_hash, attributes, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(id.to_string())
     .bind(org.to_string())
@@ -43,6 +43,7 @@ pub(super) async fn insert_account(
     .bind(new.inactive)
     .bind(new.service_account)
     .bind(new.password_hash)
+    .bind(json_text(&new.attributes)?)
     .bind(now)
     .bind(now)
     .execute(w.conn())
@@ -136,10 +137,11 @@ impl AccountStore for SqlStore {
                 {
                     ensure_unused(w.conn(), org, "email", new_email.as_str(), Some(id)).await?;
                 }
-                sqlx::query("UPDATE accounts SET email = $1, first_name = $2, inactive = $3, updated_at = $4 WHERE id = $5")
+                sqlx::query("UPDATE accounts SET email = $1, first_name = $2, inactive = $3, attributes = $4, updated_at = $5 WHERE id = $6")
                     .bind(email.as_ref().map(|email| email.as_str().to_owned()))
                     .bind(patch.first_name.as_ref().unwrap_or(&before.first_name).as_str())
                     .bind(patch.inactive.unwrap_or(before.inactive))
+                    .bind(json_text(patch.attributes.as_ref().unwrap_or(&before.attributes))?)
                     .bind(millis(w.at))
                     .bind(id.to_string())
                     .execute(w.conn())

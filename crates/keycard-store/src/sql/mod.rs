@@ -49,11 +49,13 @@ impl Dialect {
                 include_str!("../../migrations/sqlite/0001_init.sql"),
                 include_str!("../../migrations/sqlite/0002_folded_names.sql"),
                 include_str!("../../migrations/sqlite/0003_record_version.sql"),
+                include_str!("../../migrations/sqlite/0004_account_attributes.sql"),
             ],
             Dialect::Postgres => &[
                 include_str!("../../migrations/postgres/0001_init.sql"),
                 include_str!("../../migrations/postgres/0002_folded_names.sql"),
                 include_str!("../../migrations/postgres/0003_record_version.sql"),
+                include_str!("../../migrations/postgres/0004_account_attributes.sql"),
             ],
         }
     }

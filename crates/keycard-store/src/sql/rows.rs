@@ -18,7 +18,7 @@ pub(crate) const ORGANIZATION_SELECT: &str =
 
 /// An account's columns as (name, expression over `accounts a`): the one list that the single read
 /// ([`ACCOUNT_SELECT`]) and the batched read ([`account_batch_select`]) are both built from.
-const ACCOUNT_COLUMNS: [(&str, &str); 13] = [
+const ACCOUNT_COLUMNS: [(&str, &str); 14] = [
     ("id", "a.id"),
     ("organization_id", "a.organization_id"),
     ("username", "a.username"),
@@ -27,6 +27,7 @@ const ACCOUNT_COLUMNS: [(&str, &str); 13] = [
     ("provenance", "a.provenance"),
     ("inactive", "a.inactive"),
     ("service_account", "a.service_account"),
+    ("attributes", "a.attributes"),
     (
         "has_password",
         "CASE WHEN a.password_hash IS NULL THEN 0 ELSE 1 END",
@@ -191,8 +192,8 @@ fn validated<T: TryFrom<String, Error = Error>>(
     T::try_from(required(column, row.text(column)?)?)
 }
 
-fn json<T: DeserializeOwned>(row: &AnyRow, column: &str) -> Result<T> {
-    let text: String = get(row, column)?;
+fn json<T: DeserializeOwned>(row: &(impl Columns + ?Sized), column: &str) -> Result<T> {
+    let text = required(column, row.text(column)?)?;
     serde_json::from_str(&text)
         .map_err(|err| Error::Internal(format!("stored `{column}` is unreadable: {err}")))
 }
@@ -229,6 +230,7 @@ pub(crate) fn account(row: &(impl Columns + ?Sized)) -> Result<Account> {
         has_password: row.flag("has_password")?,
         roles: id_list(row, "roles")?,
         groups: id_list(row, "groups")?,
+        attributes: json(row, "attributes")?,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
     })

@@ -141,6 +141,7 @@ fn engine_snapshot(setup: &Value) -> (Snapshot, OrganizationId) {
             inactive: account["inactive"].as_bool().unwrap_or(false),
             service_account: false,
             has_password: false,
+            attributes: Default::default(),
             roles: names(account, "roles")
                 .iter()
                 .map(|n| role_ids[n])

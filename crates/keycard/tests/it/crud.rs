@@ -616,3 +616,101 @@ async fn change_log_records_every_write() {
     assert_eq!(limited["items"].as_array().unwrap().len(), 2);
     assert_eq!(limited["next_after"], start + 2);
 }
+
+#[tokio::test]
+async fn account_attributes_are_stored_replaced_and_bounded() {
+    let server = TestServer::start().await;
+    let attributes = json!({"department": "Sales", "level": 3, "tags": ["a", {"b": null}]});
+    let (id, key) = server
+        .account_with_key("ada", json!({"attributes": attributes}))
+        .await;
+    let (status, account) = server.get(&format!("/v1/accounts/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(account["attributes"], attributes);
+    // The account sees its own attributes.
+    let (status, me) = server
+        .call(Method::GET, "/v1/me", None, &Auth::Bearer(key))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["account"]["attributes"], attributes);
+    // An account made without attributes has an empty object.
+    let plain = server.create_account(json!({"username": "bea"})).await;
+    assert_eq!(
+        server.get(&format!("/v1/accounts/{plain}")).await.1["attributes"],
+        json!({})
+    );
+
+    // A change replaces them wholesale; a change that leaves them out keeps them.
+    let (status, saved) = server
+        .patch(
+            &format!("/v1/accounts/{id}"),
+            json!({"attributes": {"department": "Legal"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(saved["data"]["attributes"], json!({"department": "Legal"}));
+    let (_, saved) = server
+        .patch(&format!("/v1/accounts/{id}"), json!({"inactive": false}))
+        .await;
+    assert_eq!(saved["data"]["attributes"], json!({"department": "Legal"}));
+    let (_, saved) = server
+        .patch(&format!("/v1/accounts/{id}"), json!({"attributes": {}}))
+        .await;
+    assert_eq!(saved["data"]["attributes"], json!({}));
+
+    // The change log records them.
+    let (_, changes) = server.get("/v1/changes").await;
+    let recorded = changes["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|change| change["entity_id"] == id.as_str())
+        .map(|change| change["after"]["attributes"].clone())
+        .collect::<Vec<_>>();
+    assert!(
+        recorded.contains(&json!({"department": "Legal"})),
+        "{recorded:?}"
+    );
+    assert!(
+        changes["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["record_version"] == 2)
+    );
+
+    // What is not an object of bounded size and depth with proper keys is refused, and nothing
+    // is written.
+    let too_big = "x".repeat(16 * 1024);
+    let mut too_deep = json!(1);
+    for _ in 0..8 {
+        too_deep = json!([too_deep]);
+    }
+    for (bad, says) in [
+        (json!(["not", "an", "object"]), "must be a JSON object"),
+        (json!({"": 1}), "keys must not be empty"),
+        (json!({"big": too_big}), "must be at most 16384 bytes"),
+        (json!({"deep": too_deep}), "nests deeper than 8 levels"),
+    ] {
+        let (status, body) = server
+            .patch(&format!("/v1/accounts/{id}"), json!({"attributes": bad}))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(body["message"].as_str().unwrap().contains(says), "{body}");
+        let (status, body) = server
+            .post("/v1/accounts", json!({"username": "cy", "attributes": bad}))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    }
+    assert_eq!(
+        server.get(&format!("/v1/accounts/{id}")).await.1["attributes"],
+        json!({})
+    );
+    assert_eq!(
+        server.get("/v1/accounts?limit=500").await.1["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}

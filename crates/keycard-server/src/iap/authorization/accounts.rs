@@ -116,6 +116,7 @@ pub(super) async fn update_account(
         inactive: updates.inactive,
         roles: updates.assigned_roles.map(role_ids).transpose()?,
         groups: updates.member_of.map(group_ids).transpose()?,
+        attributes: None,
     };
     let account_id: AccountId = id_of("account", &id)?;
     let written = state.app.update_account(&caller, account_id, patch).await?;
