@@ -244,6 +244,7 @@ impl Workload {
             policies,
             methods: vec![],
             views: vec![],
+            resources: vec![],
         };
         (state, org)
     }

@@ -30,7 +30,7 @@ use std::collections::{BTreeSet, HashSet, VecDeque};
 use crate::change::{Change, EntityKind};
 use crate::decision;
 use crate::ids::{AccountId, GroupId, OrganizationId, RoleId};
-use crate::model::{self, Account, Actor, ApiKey, MethodRef, Role, ViewRef};
+use crate::model::{self, Account, Actor, ApiKey, MethodRef, Resource, Role, ViewRef};
 use crate::snapshot::{OrgSnapshot, Snapshot};
 use crate::{Error, Result};
 
@@ -70,6 +70,26 @@ fn keeps_the_default_organization(
         });
     }
     Ok(())
+}
+
+/// Whether a resource change is what deleting its owner does to it: the owner cleared, because that
+/// account is gone, and nothing else changed. Whoever may delete the account may do that.
+fn owner_left_with_its_account(change: &Change, org_after: &OrgSnapshot) -> Result<bool> {
+    if change.before.is_none() || change.after.is_none() {
+        return Ok(false);
+    }
+    let before: Resource = change.before_as()?;
+    let after: Resource = change.after_as()?;
+    let owner_gone = before
+        .owner
+        .is_some_and(|owner| org_after.account(owner).is_none());
+    Ok(owner_gone
+        && after
+            == Resource {
+                owner: None,
+                updated_at: after.updated_at,
+                ..before
+            })
 }
 
 /// Whether an account may log in as an administrator: active, with a password, holding `Admin`.
@@ -322,10 +342,12 @@ fn review_grants(
                     holdings.covers_reach(org_before, &format!("the keys of {what}"), &reached)?;
                 }
             }
+            EntityKind::Resource if owner_left_with_its_account(change, org_after)? => {}
             EntityKind::Organization
             | EntityKind::Policy
             | EntityKind::Method
-            | EntityKind::View => {
+            | EntityKind::View
+            | EntityKind::Resource => {
                 return Err(Error::Forbidden(format!(
                     "`{label}` may not change {}s: only administrators of the organization may",
                     change.entity.as_str()

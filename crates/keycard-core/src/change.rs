@@ -43,6 +43,7 @@ pub enum EntityKind {
     View,
     Policy,
     ApiKey,
+    Resource,
 }
 
 impl EntityKind {
@@ -56,6 +57,7 @@ impl EntityKind {
             EntityKind::View => "view",
             EntityKind::Policy => "policy",
             EntityKind::ApiKey => "api_key",
+            EntityKind::Resource => "resource",
         }
     }
 
@@ -69,6 +71,7 @@ impl EntityKind {
             EntityKind::View,
             EntityKind::Policy,
             EntityKind::ApiKey,
+            EntityKind::Resource,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == value)

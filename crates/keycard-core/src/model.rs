@@ -8,7 +8,7 @@ use crate::attributes::Attributes;
 use crate::ids::{AccountId, ApiKeyId, GroupId, OrganizationId, PolicyId, RoleId, SessionId};
 use crate::names::{
     ActionName, Description, Email, FirstName, GroupName, OrganizationName, PolicyName, Provenance,
-    RoleName, Username,
+    ResourceId, ResourceType, RoleName, Username,
 };
 
 /// The organization every fresh store starts with.
@@ -230,6 +230,50 @@ pub struct Manifest {
     pub methods: Vec<Method>,
     #[serde(default)]
     pub views: Vec<View>,
+}
+
+/// A resource the organization registered: what conditions read as `resource` beside what the
+/// request says of it. Found by its type and id, unique within the organization.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Resource {
+    pub organization_id: OrganizationId,
+    #[serde(rename = "type")]
+    pub resource_type: ResourceType,
+    pub id: ResourceId,
+    /// The account that owns it, if any; cleared when that account is deleted.
+    pub owner: Option<AccountId>,
+    pub attributes: Attributes,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Resource {
+    /// The key its changes are recorded under: `type/id` (for display: the record holds both).
+    pub fn key(&self) -> String {
+        resource_key(&self.resource_type, &self.id)
+    }
+}
+
+/// The key a resource's changes are recorded under.
+pub fn resource_key(resource_type: &ResourceType, id: &ResourceId) -> String {
+    format!("{resource_type}/{id}")
+}
+
+/// A resource to register, or to replace whole when it exists (a bulk upsert).
+#[derive(Clone, Debug)]
+pub struct NewResource {
+    pub resource_type: ResourceType,
+    pub id: ResourceId,
+    pub owner: Option<AccountId>,
+    pub attributes: Attributes,
+}
+
+/// Changes to a resource; `None` leaves a field as it is, attributes replace wholesale.
+#[derive(Clone, Debug, Default)]
+pub struct ResourcePatch {
+    /// `Some(None)` clears the owner.
+    pub owner: Option<Option<AccountId>>,
+    pub attributes: Option<Attributes>,
 }
 
 /// One action of a policy and the roles it is granted to.

@@ -138,6 +138,42 @@ validated_name!(
     ActionName, "action", 200, false
 );
 
+validated_name!(
+    /// The type of a resource (`record`, `todo`, `route`, ...).
+    ResourceType, "resource type", 512, true
+);
+
+/// A resource's id, as the application names it: any text of 1 to 512 characters (as in a policy's attachment) without control
+/// characters, except `*`, which in a policy's attachment means every resource of the type.
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(try_from = "String", into = "String")]
+#[schema(value_type = String)]
+pub struct ResourceId(String);
+
+validated_string!(ResourceId, validate_resource_id);
+
+/// Checks a resource id: 1 to 512 characters, no control characters, not `*`.
+fn validate_resource_id(value: &str) -> Result<(), Error> {
+    if value.is_empty() || value.chars().count() > 512 {
+        return Err(Error::invalid("resource id", "must be 1 to 512 characters"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "resource id",
+            "must not contain control characters",
+        ));
+    }
+    if value == crate::model::ResourceRef::ANY_ID {
+        return Err(Error::invalid(
+            "resource id",
+            "`*` stands for every resource of a type and names none",
+        ));
+    }
+    Ok(())
+}
+
 impl Provenance {
     /// `Custom`: what roles made by users come from unless they say otherwise.
     pub fn custom() -> Self {
@@ -276,6 +312,14 @@ mod tests {
             assert!(GroupName::try_from(sneaky).is_err(), "{sneaky:?}");
         }
         assert!(RoleName::try_from("مدير").is_ok());
+        assert!(ResourceId::try_from("/todos/{todoId}").is_ok());
+        assert!(ResourceId::try_from(" spaced id ").is_ok());
+        assert!(ResourceId::try_from("*").is_err());
+        assert!(ResourceId::try_from("").is_err());
+        assert!(ResourceId::try_from("a\nb").is_err());
+        assert!(ResourceId::try_from("x".repeat(513)).is_err());
+        assert!(ResourceType::try_from("record").is_ok());
+        assert!(ResourceType::try_from(" record").is_err());
     }
 
     #[test]

@@ -7,9 +7,9 @@
 //! version: writers record [`RECORD_VERSION`] with every change, and a reader refuses a change of a
 //! version it does not know instead of misreading it.
 //!
-//! Version 2 adds an account's `attributes` (absent when empty), which conditions read: a reader of
-//! version 1 would drop them silently, so it must refuse the change instead. A version-1 record
-//! reads as an account without attributes.
+//! Version 2 adds an account's `attributes` (absent when empty), which conditions read, and the
+//! registered resources: a reader of version 1 would drop them silently, so it must refuse the
+//! change instead. A version-1 record reads as an account without attributes.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -19,12 +19,12 @@ use crate::attributes::Attributes;
 use crate::change::{Change, EntityKind};
 use crate::ids::{AccountId, ApiKeyId, GroupId, OrganizationId, PolicyId, RoleId};
 use crate::model::{
-    Account, ApiKey, Group, Method, MethodRef, Organization, Policy, PolicyAction, ResourceRef,
-    Role, Route, SsoSettings, View, ViewRef,
+    Account, ApiKey, Group, Method, MethodRef, Organization, Policy, PolicyAction, Resource,
+    ResourceRef, Role, Route, SsoSettings, View, ViewRef,
 };
 use crate::names::{
     ActionName, Description, Email, FirstName, GroupName, OrganizationName, PolicyName, Provenance,
-    RoleName, Username,
+    ResourceId, ResourceType, RoleName, Username,
 };
 
 /// The record version this build writes, and the newest it reads.
@@ -449,7 +449,7 @@ pub struct ActionGrant {
 
 /// A resource a policy is attached to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ResourceRecord {
+pub struct AttachmentRecord {
     #[serde(rename = "type")]
     pub resource_type: String,
     pub id: String,
@@ -463,7 +463,7 @@ pub struct PolicyRecord {
     pub name: PolicyName,
     pub system: bool,
     pub actions: Vec<ActionGrant>,
-    pub resources: Vec<ResourceRecord>,
+    pub resources: Vec<AttachmentRecord>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -493,7 +493,7 @@ impl Recorded for Policy {
             resources: self
                 .resources
                 .iter()
-                .map(|resource| ResourceRecord {
+                .map(|resource| AttachmentRecord {
                     resource_type: resource.resource_type.clone(),
                     id: resource.id.clone(),
                 })
@@ -572,6 +572,53 @@ impl Recorded for ApiKey {
             created_at: record.created_at,
             last_used_at: record.last_used_at,
             revoked_at: record.revoked_at,
+        }
+    }
+}
+
+/// A registered resource's record (since version 2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceRecord {
+    pub organization_id: OrganizationId,
+    #[serde(rename = "type")]
+    pub resource_type: ResourceType,
+    pub id: ResourceId,
+    pub owner: Option<AccountId>,
+    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
+    pub attributes: Attributes,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Recorded for Resource {
+    type Record = ResourceRecord;
+    const KIND: EntityKind = EntityKind::Resource;
+
+    fn key(&self) -> String {
+        Resource::key(self)
+    }
+
+    fn to_record(&self) -> ResourceRecord {
+        ResourceRecord {
+            organization_id: self.organization_id,
+            resource_type: self.resource_type.clone(),
+            id: self.id.clone(),
+            owner: self.owner,
+            attributes: self.attributes.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+
+    fn from_record(record: ResourceRecord) -> Self {
+        Resource {
+            organization_id: record.organization_id,
+            resource_type: record.resource_type,
+            id: record.id,
+            owner: record.owner,
+            attributes: record.attributes,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
         }
     }
 }

@@ -11,7 +11,10 @@ use crate::Error;
 use crate::change::{Change, EntityKind, Operation, Revision};
 use crate::ids::{AccountId, GroupId, OrganizationId, PolicyId, RoleId};
 use crate::index::DecisionIndex;
-use crate::model::{Account, Group, Method, Organization, Policy, ResourceRef, Role, View};
+use crate::model::{
+    Account, Group, Method, Organization, Policy, Resource, ResourceRef, Role, View,
+};
+use crate::names::{ResourceId, ResourceType};
 use crate::store::{FullState, StateItem};
 
 /// Every organization's authorization state as of one revision.
@@ -54,6 +57,9 @@ impl SnapshotBuilder {
                 snapshot.edit(org_id, |org| org.put_method(method))?;
             }
             StateItem::View(org_id, view) => snapshot.edit(org_id, |org| org.put_view(view))?,
+            StateItem::Resource(resource) => {
+                snapshot.edit(resource.organization_id, |org| org.put_resource(resource))?;
+            }
         }
         Ok(())
     }
@@ -83,6 +89,8 @@ pub struct OrgSnapshot {
     attachments: HashMap<ResourceRef, OrdSet<PolicyId>>,
     methods: HashMap<(String, String), Arc<Method>>,
     views: HashMap<(String, String), Arc<View>>,
+    /// Registered resources, by type then id.
+    resources: HashMap<ResourceType, HashMap<ResourceId, Arc<Resource>>>,
     index: DecisionIndex,
 }
 
@@ -227,6 +235,17 @@ impl Snapshot {
                     self.edit(org_id, |org| org.put_view(view))?;
                 }
             }
+            EntityKind::Resource => {
+                if deleted {
+                    let resource: Resource = change.before_as()?;
+                    self.edit(org_id, |org| {
+                        org.remove_resource(&resource.resource_type, &resource.id)
+                    })?;
+                } else {
+                    let resource: Resource = change.after_as()?;
+                    self.edit(org_id, |org| org.put_resource(resource))?;
+                }
+            }
             // Credentials are checked against the store, not the snapshot.
             EntityKind::ApiKey => {}
         }
@@ -259,6 +278,7 @@ impl OrgSnapshot {
             attachments: HashMap::new(),
             methods: HashMap::new(),
             views: HashMap::new(),
+            resources: HashMap::new(),
             index: DecisionIndex::default(),
         }
     }
@@ -384,6 +404,53 @@ impl OrgSnapshot {
     fn reindex_routes(&mut self) {
         self.index
             .put_routes(self.methods.values().map(Arc::as_ref));
+    }
+
+    fn put_resource(&mut self, resource: Resource) {
+        let mut of_type = self
+            .resources
+            .get(&resource.resource_type)
+            .cloned()
+            .unwrap_or_default();
+        let resource_type = resource.resource_type.clone();
+        of_type.insert(resource.id.clone(), Arc::new(resource));
+        self.resources.insert(resource_type, of_type);
+    }
+
+    fn remove_resource(&mut self, resource_type: &ResourceType, id: &ResourceId) {
+        let Some(of_type) = self.resources.get_mut(resource_type) else {
+            return;
+        };
+        of_type.remove(id);
+        if of_type.is_empty() {
+            self.resources.remove(resource_type);
+        }
+    }
+
+    /// A registered resource.
+    pub fn resource(&self, resource_type: &str, id: &str) -> Option<&Resource> {
+        let (resource_type, id) = (
+            ResourceType::try_from(resource_type).ok()?,
+            ResourceId::try_from(id).ok()?,
+        );
+        self.resources
+            .get(&resource_type)?
+            .get(&id)
+            .map(Arc::as_ref)
+    }
+
+    /// The registered resources of a type, in no particular order.
+    pub fn resources_of(&self, resource_type: &str) -> impl Iterator<Item = &Resource> {
+        ResourceType::try_from(resource_type)
+            .ok()
+            .and_then(|resource_type| self.resources.get(&resource_type))
+            .into_iter()
+            .flat_map(|of_type| of_type.values().map(Arc::as_ref))
+    }
+
+    /// How many resources are registered.
+    pub fn resource_count(&self) -> usize {
+        self.resources.values().map(HashMap::len).sum()
     }
 
     fn put_view(&mut self, view: View) {

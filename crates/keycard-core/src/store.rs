@@ -10,10 +10,11 @@ use crate::change::{Change, EntityKind, Revision};
 use crate::ids::{AccountId, ApiKeyId, GroupId, OrganizationId, PolicyId, RoleId, SessionId};
 use crate::model::{
     Account, AccountPatch, Actor, ApiKey, Group, GroupPatch, Link, Manifest, Method, NewAccount,
-    NewApiKey, NewGroup, NewOrganization, NewPolicy, NewRole, Organization, OrganizationPatch,
-    Policy, PolicyPatch, ResourceRef, Role, RolePatch, Session, View,
+    NewApiKey, NewGroup, NewOrganization, NewPolicy, NewResource, NewRole, Organization,
+    OrganizationPatch, Policy, PolicyPatch, Resource, ResourcePatch, ResourceRef, Role, RolePatch,
+    Session, View,
 };
-use crate::names::{OrganizationName, Provenance, Username};
+use crate::names::{OrganizationName, Provenance, ResourceId, ResourceType, Username};
 use crate::page::{Page, PageRequest};
 
 /// The value a write produced and the revision that made it visible.
@@ -34,6 +35,7 @@ pub struct FullState {
     pub policies: Vec<(OrganizationId, Policy)>,
     pub methods: Vec<(OrganizationId, Method)>,
     pub views: Vec<(OrganizationId, View)>,
+    pub resources: Vec<Resource>,
 }
 
 /// One piece of a full read, as [`ChangeLog::read_state`] streams it: the revision first, then
@@ -48,6 +50,7 @@ pub enum StateItem {
     Policy(OrganizationId, Policy),
     Method(OrganizationId, Method),
     View(OrganizationId, View),
+    Resource(Resource),
 }
 
 impl FullState {
@@ -62,6 +65,7 @@ impl FullState {
             StateItem::Policy(org, policy) => self.policies.push((org, policy)),
             StateItem::Method(org, method) => self.methods.push((org, method)),
             StateItem::View(org, view) => self.views.push((org, view)),
+            StateItem::Resource(resource) => self.resources.push(resource),
         }
     }
 
@@ -87,6 +91,7 @@ impl FullState {
                     .into_iter()
                     .map(|(org, view)| StateItem::View(org, view)),
             )
+            .chain(self.resources.into_iter().map(StateItem::Resource))
     }
 }
 
@@ -278,6 +283,62 @@ pub trait PolicyStore: Send + Sync {
     ) -> Result<Written<Policy>>;
 }
 
+/// The organization's registered resources: what conditions read as `resource`.
+#[async_trait]
+pub trait ResourceStore: Send + Sync {
+    /// Registers a resource; a conflict when its type and id are taken.
+    async fn create_resource(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        new: NewResource,
+    ) -> Result<Written<Resource>>;
+    async fn get_resource(
+        &self,
+        org: OrganizationId,
+        resource_type: &ResourceType,
+        id: &ResourceId,
+    ) -> Result<Resource>;
+    /// Resources in (type, id) order, of one type when `resource_type` is given.
+    async fn list_resources(
+        &self,
+        org: OrganizationId,
+        resource_type: Option<&ResourceType>,
+        page: &PageRequest,
+    ) -> Result<Page<Resource>>;
+    async fn update_resource(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        resource_type: &ResourceType,
+        id: &ResourceId,
+        patch: ResourcePatch,
+    ) -> Result<Written<Resource>>;
+    async fn delete_resource(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        resource_type: &ResourceType,
+        id: &ResourceId,
+    ) -> Result<Revision>;
+    /// Registers each resource, or replaces it whole when its type and id exist, in one write.
+    /// A resource already as given is left alone (no change, its `updated_at` kept).
+    async fn upsert_resources(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        resources: Vec<NewResource>,
+    ) -> Result<Written<UpsertCount>>;
+}
+
+/// What a bulk upsert did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UpsertCount {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
 /// A stored credential with the digest its secret is checked against.
 #[derive(Clone, Debug)]
 pub struct StoredSecret<T> {
@@ -446,6 +507,7 @@ pub trait Store:
     + RoleStore
     + CatalogueStore
     + PolicyStore
+    + ResourceStore
     + CredentialStore
     + ChangeLog
 {

@@ -9,7 +9,9 @@
 use keycard_core::Error;
 use keycard_core::change::{Change, EntityKind};
 use keycard_core::decision;
-use keycard_core::model::{Account, ApiKey, Group, Method, Organization, Policy, Role, View};
+use keycard_core::model::{
+    Account, ApiKey, Group, Method, Organization, Policy, Resource, Role, View,
+};
 use keycard_core::record::{RECORD_VERSION, Recorded};
 use keycard_core::snapshot::Snapshot;
 
@@ -50,6 +52,7 @@ fn every_record_of_the_fixture_decodes_and_encodes_unchanged() {
             EntityKind::View => round_trips::<View>(change),
             EntityKind::Policy => round_trips::<Policy>(change),
             EntityKind::ApiKey => round_trips::<ApiKey>(change),
+            EntityKind::Resource => round_trips::<Resource>(change),
         }
     }
 }

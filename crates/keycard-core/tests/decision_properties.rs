@@ -200,6 +200,7 @@ fn build_ordered(dir: &Directory, reversed: bool) -> Built {
             })
             .collect(),
         views: Vec::new(),
+        resources: Vec::new(),
     };
     let mut state = state;
     if reversed {

@@ -297,6 +297,12 @@ async fn the_full_read_matches_single_reads() {
             if n % 11 == 0 {
                 new.password_hash = Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into());
             }
+            if n % 3 == 0 {
+                new.attributes =
+                    serde_json::json!({"n": n, "nested": {"quote": "a\"b", "list": [1, null]}})
+                        .try_into()
+                        .unwrap();
+            }
             ids.push(
                 store
                     .create_account(&actor, org, new)
@@ -322,6 +328,37 @@ async fn the_full_read_matches_single_reads() {
         expected.sort_by_key(|a| a.id);
         assert_eq!(loaded.len(), 2_050, "{backend}");
         assert_eq!(loaded, expected, "{backend}");
+
+        let resources: Vec<keycard_core::model::NewResource> = (0..30)
+            .map(|n| keycard_core::model::NewResource {
+                resource_type: if n % 2 == 0 { "doc" } else { "record" }
+                    .try_into()
+                    .unwrap(),
+                id: format!("r/{n}").try_into().unwrap(),
+                owner: (n % 3 == 0).then(|| expected[n].id),
+                attributes: serde_json::json!({"n": n}).try_into().unwrap(),
+            })
+            .collect();
+        store
+            .upsert_resources(&actor, org, resources)
+            .await
+            .unwrap();
+        let mut loaded: Vec<_> = store
+            .load_state()
+            .await
+            .unwrap()
+            .resources
+            .into_iter()
+            .filter(|r| r.organization_id == org)
+            .collect();
+        loaded.sort_by(|a, b| (&a.resource_type, &a.id).cmp(&(&b.resource_type, &b.id)));
+        let listed = store
+            .list_resources(org, None, &keycard_core::page::PageRequest::first(500))
+            .await
+            .unwrap()
+            .items;
+        assert_eq!(loaded.len(), 30, "{backend}");
+        assert_eq!(loaded, listed, "{backend}");
     }
 }
 

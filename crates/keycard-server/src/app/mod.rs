@@ -32,6 +32,7 @@ mod health;
 mod idempotency;
 mod organizations;
 mod policies;
+mod resources;
 mod roles;
 
 pub use access::Operation;

@@ -24,6 +24,7 @@ mod document;
 mod groups;
 mod organizations;
 mod policies;
+mod resources;
 mod roles;
 mod sessions;
 mod wire;
@@ -69,6 +70,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(roles::router())
         .merge(catalogue::router())
         .merge(policies::router())
+        .merge(resources::router())
         .merge(sessions::router())
         .merge(check::router())
         .merge(changes::router())

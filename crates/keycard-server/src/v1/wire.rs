@@ -18,7 +18,7 @@ use keycard_core::model::{
 };
 use keycard_core::names::{
     ActionName, Description, Email, FirstName, GroupName, OrganizationName, PolicyName, Provenance,
-    RoleName, Username,
+    ResourceId, ResourceType, RoleName, Username,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -177,6 +177,25 @@ pub struct Session {
 
 moved_fields!(model::Session => Session {
     id, organization_id, account_id, created_at, expires_at, revoked_at,
+});
+
+/// A resource the organization registered, found by its type and id: what conditions read as
+/// `resource` beside what a request says of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RegisteredResource {
+    pub organization_id: OrganizationId,
+    #[serde(rename = "type")]
+    pub resource_type: ResourceType,
+    pub id: ResourceId,
+    /// The account that owns it; cleared when that account is deleted.
+    pub owner: Option<AccountId>,
+    pub attributes: Attributes,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+moved_fields!(model::Resource => RegisteredResource {
+    organization_id, resource_type, id, owner, attributes, created_at, updated_at,
 });
 
 /// A method known to the organization's permission catalogue.

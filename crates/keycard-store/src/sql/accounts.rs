@@ -176,6 +176,7 @@ impl AccountStore for SqlStore {
         self.commit(actor, org, move |w| {
             Box::pin(async move {
                 let before = load::<Account>(w.conn(), org, id).await?;
+                super::resources::release_owned(w, org, id).await?;
                 w.delete_row("accounts", &id).await?;
                 w.deleted(&before).await?;
                 Ok(())

@@ -10,7 +10,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::rows::{
-    self, GROUP_SELECT, METHOD_SELECT, ORGANIZATION_SELECT, POLICY_SELECT, ROLE_SELECT, VIEW_SELECT,
+    self, GROUP_SELECT, METHOD_SELECT, ORGANIZATION_SELECT, POLICY_SELECT, RESOURCE_SELECT,
+    ROLE_SELECT, VIEW_SELECT,
 };
 use super::{SqlStore, from_millis, internal, unavailable};
 
@@ -297,6 +298,8 @@ impl ChangeLog for SqlStore {
             .map(|(org, method)| StateItem::Method(org, method)));
         each!(VIEW_SELECT, |row| rows::view(row)
             .map(|(org, view)| StateItem::View(org, view)));
+        each!(RESOURCE_SELECT, |row| rows::resource(row)
+            .map(StateItem::Resource));
         tx.commit().await.map_err(internal)?;
         Ok(())
     }

@@ -31,6 +31,7 @@ mod idempotency;
 mod links;
 mod organizations;
 mod policies;
+mod resources;
 mod roles;
 mod rows;
 
@@ -50,12 +51,14 @@ impl Dialect {
                 include_str!("../../migrations/sqlite/0002_folded_names.sql"),
                 include_str!("../../migrations/sqlite/0003_record_version.sql"),
                 include_str!("../../migrations/sqlite/0004_account_attributes.sql"),
+                include_str!("../../migrations/sqlite/0005_resources.sql"),
             ],
             Dialect::Postgres => &[
                 include_str!("../../migrations/postgres/0001_init.sql"),
                 include_str!("../../migrations/postgres/0002_folded_names.sql"),
                 include_str!("../../migrations/postgres/0003_record_version.sql"),
                 include_str!("../../migrations/postgres/0004_account_attributes.sql"),
+                include_str!("../../migrations/postgres/0005_resources.sql"),
             ],
         }
     }

@@ -3,7 +3,7 @@
 
 use keycard_core::ids::{AccountId, GroupId, OrganizationId, PolicyId, RoleId};
 use keycard_core::model::{
-    Account, ApiKey, Group, Method, Organization, Policy, Role, Route, Session, View,
+    Account, ApiKey, Group, Method, Organization, Policy, Resource, Role, Route, Session, View,
 };
 use keycard_core::page::{Page, PageRequest};
 use keycard_core::{Error, Result};
@@ -81,6 +81,8 @@ pub(crate) const ROLE_SELECT: &str = "SELECT r.id, r.organization_id, r.name, r.
     r.inactive, r.methods, r.views, r.created_at, r.updated_at FROM roles r";
 
 pub(crate) const POLICY_SELECT: &str = "SELECT p.id, p.organization_id, p.name, p.system, p.actions, p.resources, p.created_at, p.updated_at FROM policies p";
+
+pub(crate) const RESOURCE_SELECT: &str = "SELECT res.organization_id, res.type, res.id, res.owner_id, res.attributes, res.created_at, res.updated_at FROM resources res";
 
 pub(crate) const METHOD_SELECT: &str = "SELECT m.organization_id, m.provenance, m.name, m.deprecated, m.route_verb, m.route_path FROM methods m";
 
@@ -302,6 +304,21 @@ pub(crate) fn view(row: &AnyRow) -> Result<(OrganizationId, View)> {
             path: get(row, "path")?,
         },
     ))
+}
+
+pub(crate) fn resource(row: &AnyRow) -> Result<Resource> {
+    Ok(Resource {
+        organization_id: parsed(row, "organization_id")?,
+        resource_type: validated(row, "type")?,
+        id: validated(row, "id")?,
+        owner: row
+            .text("owner_id")?
+            .map(|owner| owner.parse())
+            .transpose()?,
+        attributes: json(row, "attributes")?,
+        created_at: time(row, "created_at")?,
+        updated_at: time(row, "updated_at")?,
+    })
 }
 
 pub(crate) fn api_key(row: &AnyRow) -> Result<(ApiKey, String)> {

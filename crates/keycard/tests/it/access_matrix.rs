@@ -351,6 +351,16 @@ async fn callers(server: &TestServer) -> Vec<Caller> {
             .await;
             values.insert(key, id_of(&policy));
         }
+        let resource = format!("res-{tag}");
+        as_partner(
+            server,
+            Method::POST,
+            "/v1/resources",
+            Some(&acme),
+            json!({"type": "doc", "id": resource}),
+        )
+        .await;
+        values.insert("resource", resource);
         as_partner(
             server,
             Method::POST,

@@ -205,6 +205,7 @@ fn engine_snapshot(setup: &Value) -> (Snapshot, OrganizationId) {
         policies,
         methods: manifest.methods.into_iter().map(|m| (org, m)).collect(),
         views: manifest.views.into_iter().map(|v| (org, v)).collect(),
+        resources: vec![],
     };
     (Snapshot::from_state(state).unwrap(), org)
 }

@@ -18,5 +18,6 @@ mod iap;
 mod openapi;
 mod pagination;
 mod polytomic;
+mod resources;
 mod scale_out;
 mod security;
