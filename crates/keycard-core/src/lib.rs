@@ -8,6 +8,7 @@ pub mod access;
 pub mod attributes;
 pub mod builtin;
 pub mod change;
+pub mod condition;
 pub mod decision;
 pub mod dense_map;
 pub mod error;

@@ -1,0 +1,456 @@
+//! Conditions: a CEL expression a policy's grant may carry, such as
+//! `resource.owner == subject.id` or `subject.properties.department == resource.properties.department`.
+//!
+//! A condition is checked when it is written and compiled once: building a [`Condition`] parses
+//! it, refuses a variable other than `subject`, `resource`, `action` and `context`, a function
+//! outside a small standard set, and more than [`MAX_COMPREHENSIONS`] comprehensions (`all`,
+//! `exists`, `map`, `filter`) or any nested one; so an evaluation costs at most a few passes over
+//! the bounded inputs. Evaluation never fails the request: an error (a missing key, a type
+//! mismatch) denies, with the error as the reason.
+//!
+//! What a condition reads:
+//! - `subject`: `id`, `type`, `username`, `email`, and `properties`: the request's subject
+//!   properties with the account's stored attributes laid over them;
+//! - `resource`: `type`, `id`, `owner` (the registered owner's account id, when there is one), and
+//!   `properties`: the request's resource properties with the registered resource's attributes
+//!   laid over them;
+//! - `action`: `name` and `properties`;
+//! - `context`: the request's context.
+//!
+//! Where a stored attribute and a request property share a name, the stored value wins: the
+//! directory is the authority on what it holds, and a caller must not be able to claim, say,
+//! `role: admin` for a subject the directory knows is not one. A request property adds facts the
+//! directory does not have; it never overrides one it has.
+
+use std::sync::{Arc, LazyLock};
+
+use cel::common::ast::{Expr, IdedExpr};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::Error;
+
+/// The longest condition, in characters.
+pub const MAX_CONDITION_CHARS: usize = 4096;
+/// The most comprehensions (`all`, `exists`, `exists_one`, `map`, `filter`) a condition may hold.
+pub const MAX_COMPREHENSIONS: usize = 4;
+
+/// The variables a condition may read.
+const VARIABLES: &[&str] = &["subject", "resource", "action", "context"];
+
+/// Type names an expression may mention (`type(x) == string`).
+const TYPE_NAMES: &[&str] = &[
+    "bool",
+    "bytes",
+    "double",
+    "int",
+    "list",
+    "map",
+    "null_type",
+    "string",
+    "type",
+    "uint",
+];
+
+/// The functions and operators a condition may call: CEL's standard ones that cost no more than
+/// a pass over their input.
+const FUNCTIONS: &[&str] = &[
+    "!_",
+    "-_",
+    "@in",
+    "@not_strictly_false",
+    "_!=_",
+    "_%_",
+    "_&&_",
+    "_*_",
+    "_+_",
+    "_-_",
+    "_/_",
+    "_<_",
+    "_<=_",
+    "_==_",
+    "_>_",
+    "_>=_",
+    "_?_:_",
+    "_[_]",
+    "_||_",
+    "bool",
+    "bytes",
+    "contains",
+    "double",
+    "endsWith",
+    "int",
+    "matches",
+    "size",
+    "startsWith",
+    "string",
+    "type",
+    "uint",
+];
+
+/// The standard environment, built once: building it costs more than most evaluations.
+static ROOT: LazyLock<cel::Context<'static, 'static>> = LazyLock::new(cel::Context::default);
+
+/// A checked, compiled condition. Equal when their sources are.
+#[derive(Clone)]
+pub struct Condition {
+    source: Arc<str>,
+    program: Arc<cel::Program>,
+}
+
+impl Condition {
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// Evaluates the condition: `Ok(true)` grants, `Ok(false)` does not, `Err` (why it could not
+    /// be evaluated) does not either.
+    pub fn evaluate(&self, input: &ConditionInput) -> Result<bool, String> {
+        let mut context = ROOT.new_inner_scope();
+        for (name, value) in [
+            ("subject", &input.subject),
+            ("resource", &input.resource),
+            ("action", &input.action),
+            ("context", &input.context),
+        ] {
+            context
+                .add_variable(name, value)
+                .map_err(|err| format!("`{name}` cannot be read: {err}"))?;
+        }
+        match self.program.execute(&context) {
+            Ok(cel::Value::Bool(result)) => Ok(result),
+            Ok(other) => Err(format!("the condition gave {other:?}, not a boolean")),
+            Err(err) => Err(err.to_string()),
+        }
+    }
+}
+
+/// What a condition reads, as JSON objects (see the module's documentation).
+#[derive(Clone, Debug, Default)]
+pub struct ConditionInput {
+    pub subject: Value,
+    pub resource: Value,
+    pub action: Value,
+    pub context: Value,
+}
+
+/// `properties` laid under `stored`: every stored key, and the request's keys the store lacks.
+pub fn overlay(properties: Option<&Map<String, Value>>, stored: &Map<String, Value>) -> Value {
+    let mut merged = properties.cloned().unwrap_or_default();
+    for (key, value) in stored {
+        merged.insert(key.clone(), value.clone());
+    }
+    Value::Object(merged)
+}
+
+impl TryFrom<String> for Condition {
+    type Error = Error;
+
+    fn try_from(source: String) -> Result<Self, Error> {
+        if source.trim().is_empty() {
+            return Err(Error::invalid("condition", "must not be empty"));
+        }
+        if source.chars().count() > MAX_CONDITION_CHARS {
+            return Err(Error::invalid(
+                "condition",
+                format!("must be at most {MAX_CONDITION_CHARS} characters"),
+            ));
+        }
+        let program = cel::Program::compile(&source).map_err(|errors| {
+            let first = errors
+                .errors
+                .first()
+                .map(|err| {
+                    format!(
+                        "{} at line {}, column {}",
+                        err.msg,
+                        err.pos.0,
+                        err.pos.1 + 1
+                    )
+                })
+                .unwrap_or_else(|| errors.to_string());
+            Error::invalid("condition", format!("`{source}` does not parse: {first}"))
+        })?;
+        let references = program.references();
+        if let Some(function) = references
+            .functions()
+            .into_iter()
+            .find(|function| !FUNCTIONS.contains(function))
+        {
+            return Err(Error::invalid(
+                "condition",
+                format!("`{function}` is not a function conditions may call"),
+            ));
+        }
+        let mut check = Check::default();
+        check.walk(program.expression(), &mut Vec::new(), 0)?;
+        if check.comprehensions > MAX_COMPREHENSIONS {
+            return Err(Error::invalid(
+                "condition",
+                format!("holds more than {MAX_COMPREHENSIONS} comprehensions"),
+            ));
+        }
+        Ok(Self {
+            source: source.into(),
+            program: Arc::new(program),
+        })
+    }
+}
+
+/// What the walk over a condition's expression found.
+#[derive(Default)]
+struct Check {
+    comprehensions: usize,
+}
+
+impl Check {
+    /// Checks every free variable (names bound by an enclosing comprehension are in `bound`), and
+    /// counts comprehensions, refusing one inside another (`depth` is how many enclose this one).
+    fn walk<'e>(
+        &mut self,
+        expr: &'e IdedExpr,
+        bound: &mut Vec<&'e str>,
+        depth: usize,
+    ) -> Result<(), Error> {
+        match &expr.expr {
+            Expr::Ident(name) => {
+                let name = name.as_str();
+                if !bound.contains(&name)
+                    && !VARIABLES.contains(&name)
+                    && !TYPE_NAMES.contains(&name)
+                {
+                    return Err(Error::invalid(
+                        "condition",
+                        format!(
+                            "`{name}` is unknown: a condition reads `subject`, `resource`, `action` and `context`"
+                        ),
+                    ));
+                }
+            }
+            Expr::Call(call) => {
+                if let Some(target) = &call.target {
+                    self.walk(target, bound, depth)?;
+                }
+                for arg in &call.args {
+                    self.walk(arg, bound, depth)?;
+                }
+            }
+            Expr::Select(select) => self.walk(&select.operand, bound, depth)?,
+            Expr::List(list) => {
+                for element in &list.elements {
+                    self.walk(element, bound, depth)?;
+                }
+            }
+            Expr::Map(map) => {
+                for entry in &map.entries {
+                    if let cel::common::ast::EntryExpr::MapEntry(entry) = &entry.expr {
+                        self.walk(&entry.key, bound, depth)?;
+                        self.walk(&entry.value, bound, depth)?;
+                    }
+                }
+            }
+            Expr::Struct(_) => {
+                return Err(Error::invalid(
+                    "condition",
+                    "message literals are not available in conditions",
+                ));
+            }
+            Expr::Comprehension(comprehension) => {
+                if depth > 0 {
+                    return Err(Error::invalid(
+                        "condition",
+                        "a comprehension (`all`, `exists`, `map`, `filter`) may not hold another",
+                    ));
+                }
+                self.comprehensions += 1;
+                self.walk(&comprehension.iter_range, bound, depth)?;
+                self.walk(&comprehension.accu_init, bound, depth)?;
+                let before = bound.len();
+                bound.push(&comprehension.iter_var);
+                if let Some(second) = &comprehension.iter_var2 {
+                    bound.push(second);
+                }
+                bound.push(&comprehension.accu_var);
+                for part in [
+                    &comprehension.loop_cond,
+                    &comprehension.loop_step,
+                    &comprehension.result,
+                ] {
+                    self.walk(part, bound, depth + 1)?;
+                }
+                bound.truncate(before);
+            }
+            Expr::Literal(_) | Expr::Unspecified => {}
+        }
+        Ok(())
+    }
+}
+
+impl PartialEq for Condition {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source
+    }
+}
+
+impl Eq for Condition {}
+
+impl std::fmt::Debug for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Condition").field(&self.source).finish()
+    }
+}
+
+impl From<Condition> for String {
+    fn from(condition: Condition) -> String {
+        condition.source.to_string()
+    }
+}
+
+impl Serialize for Condition {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.source)
+    }
+}
+
+impl<'de> Deserialize<'de> for Condition {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let source = String::deserialize(deserializer)?;
+        Condition::try_from(source).map_err(serde::de::Error::custom)
+    }
+}
+
+impl utoipa::PartialSchema for Condition {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .max_length(Some(MAX_CONDITION_CHARS))
+            .description(Some(
+                "A CEL expression over `subject`, `resource`, `action` and `context`.",
+            ))
+            .examples([serde_json::json!("resource.owner == subject.id")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Condition {}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn condition(source: &str) -> Result<Condition, String> {
+        Condition::try_from(source.to_owned()).map_err(|err| err.to_string())
+    }
+
+    fn input(subject: Value, resource: Value, action: Value, context: Value) -> ConditionInput {
+        ConditionInput {
+            subject,
+            resource,
+            action,
+            context,
+        }
+    }
+
+    #[test]
+    fn conditions_evaluate_over_the_four_variables() {
+        let owner = condition("resource.owner == subject.id").unwrap();
+        let same = input(
+            json!({"id": "a"}),
+            json!({"owner": "a"}),
+            json!({}),
+            json!({}),
+        );
+        let other = input(
+            json!({"id": "a"}),
+            json!({"owner": "b"}),
+            json!({}),
+            json!({}),
+        );
+        assert_eq!(owner.evaluate(&same), Ok(true));
+        assert_eq!(owner.evaluate(&other), Ok(false));
+
+        let rich = condition(
+            "subject.properties.department == resource.properties.department \
+             && action.properties.soft == true && context.ip.startsWith('10.') \
+             && resource.properties.tags.exists(t, t == 'x') && size(subject.id) > 0",
+        )
+        .unwrap();
+        let facts = input(
+            json!({"id": "a", "properties": {"department": "Sales"}}),
+            json!({"properties": {"department": "Sales", "tags": ["y", "x"]}}),
+            json!({"name": "delete", "properties": {"soft": true}}),
+            json!({"ip": "10.0.0.1"}),
+        );
+        assert_eq!(rich.evaluate(&facts), Ok(true));
+    }
+
+    #[test]
+    fn an_evaluation_error_is_a_reason_not_a_grant() {
+        let missing = condition("resource.properties.status == 'active'").unwrap();
+        let facts = input(json!({}), json!({"properties": {}}), json!({}), json!({}));
+        assert!(missing.evaluate(&facts).is_err());
+        let not_bool = condition("subject.id").unwrap();
+        let facts = input(json!({"id": "a"}), json!({}), json!({}), json!({}));
+        assert!(
+            not_bool
+                .evaluate(&facts)
+                .unwrap_err()
+                .contains("not a boolean")
+        );
+        // `has` tests for a key without failing.
+        let guarded =
+            condition("has(resource.properties.status) && resource.properties.status == 'x'")
+                .unwrap();
+        let facts = input(json!({}), json!({"properties": {}}), json!({}), json!({}));
+        assert_eq!(guarded.evaluate(&facts), Ok(false));
+    }
+
+    #[test]
+    fn bad_conditions_are_refused_when_written() {
+        for (bad, says) in [
+            ("", "must not be empty"),
+            ("subject.id ==", "does not parse"),
+            ("user.id == 'a'", "`user` is unknown"),
+            ("now() > 1", "`now` is not a function"),
+            (
+                "subject.roles.all(r, resource.tags.exists(t, t == r))",
+                "may not hold another",
+            ),
+            (
+                "[1].all(a, a > 0) && [1].all(b, b > 0) && [1].all(c, c > 0) && [1].all(d, d > 0) && [1].all(e, e > 0)",
+                "more than 4 comprehensions",
+            ),
+        ] {
+            let err = condition(bad).unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+        assert!(condition(&"a".repeat(MAX_CONDITION_CHARS + 1)).is_err());
+        // Names a comprehension binds are not free variables.
+        assert!(condition("subject.properties.groups.exists(g, g == 'x')").is_ok());
+        assert!(condition("type(subject.id) == string").is_ok());
+        assert!(condition("subject.username.matches('^a.*$')").is_ok());
+    }
+
+    #[test]
+    fn the_stored_value_wins_over_the_request_property() {
+        let stored = json!({"role": "member", "department": "Legal"});
+        let properties = json!({"role": "admin", "level": 3});
+        let merged = overlay(properties.as_object(), stored.as_object().unwrap());
+        assert_eq!(
+            merged,
+            json!({"role": "member", "department": "Legal", "level": 3})
+        );
+    }
+
+    #[test]
+    fn conditions_serialize_as_their_source() {
+        let parsed: Condition = serde_json::from_value(json!("subject.id == 'a'")).unwrap();
+        assert_eq!(
+            serde_json::to_value(&parsed).unwrap(),
+            json!("subject.id == 'a'")
+        );
+        assert!(serde_json::from_value::<Condition>(json!("nope(")).is_err());
+    }
+}
