@@ -213,6 +213,7 @@ impl Workload {
                         .map(|(action, role_ids)| PolicyAction {
                             action: text(action_name(action)),
                             role_ids,
+                            condition: None,
                         })
                         .collect(),
                     resources: vec![ResourceRef {

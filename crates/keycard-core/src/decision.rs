@@ -18,6 +18,9 @@ use std::collections::{HashSet, VecDeque};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use serde_json::{Map, Value, json};
+
+use crate::condition::{ConditionInput, overlay};
 use crate::ids::{GroupId, PolicyId, RoleId};
 use crate::index::DecisionIndex;
 use crate::index::{METHOD_KEY, ROUTE_KEY, Subject, VIEW_KEY, route_matches, with_key};
@@ -32,6 +35,53 @@ pub struct Query<'a> {
     pub action: &'a str,
     pub resource_type: &'a str,
     pub resource_id: &'a str,
+    /// What the request says beyond the ids, for conditions.
+    pub facts: Facts<'a>,
+}
+
+/// What a request says of its subject, resource and action beyond their ids, and its context:
+/// what conditions read beside the stored attributes (see [`crate::condition`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Facts<'a> {
+    pub subject: Option<&'a Map<String, Value>>,
+    pub resource: Option<&'a Map<String, Value>>,
+    pub action: Option<&'a Map<String, Value>>,
+    pub context: Option<&'a Map<String, Value>>,
+}
+
+/// What a condition reads about one request: the subject as the directory holds it, the resource
+/// as the registry holds it (if it does), with the request's properties beneath.
+pub fn condition_input(
+    org: &OrgSnapshot,
+    account: &Account,
+    action: &str,
+    resource_type: &str,
+    resource_id: &str,
+    facts: &Facts<'_>,
+) -> ConditionInput {
+    let empty = Map::new();
+    let registered = org.resource(resource_type, resource_id);
+    let stored = registered.map_or(&empty, |resource| resource.attributes.as_map());
+    ConditionInput {
+        subject: json!({
+            "type": "user",
+            "id": account.id,
+            "username": account.username,
+            "email": account.email,
+            "properties": overlay(facts.subject, account.attributes.as_map()),
+        }),
+        resource: json!({
+            "type": resource_type,
+            "id": resource_id,
+            "owner": registered.and_then(|resource| resource.owner),
+            "properties": overlay(facts.resource, stored),
+        }),
+        action: json!({
+            "name": action,
+            "properties": facts.action.cloned().unwrap_or_default(),
+        }),
+        context: Value::Object(facts.context.cloned().unwrap_or_default()),
+    }
 }
 
 /// A role the subject holds, and the chain of groups it came through (empty when held directly).
@@ -58,6 +108,22 @@ pub enum Reason {
         policy: PolicyId,
         role: RoleId,
         via: Vec<GroupId>,
+    },
+    /// A policy attached to the resource binds the action to a role under a condition, which held.
+    ConditionalGrant {
+        policy: PolicyId,
+        role: RoleId,
+        via: Vec<GroupId>,
+        condition: String,
+    },
+    /// A grant under a condition did not apply: the condition was false, or could not be
+    /// evaluated (`error` says why).
+    ConditionNotMet {
+        policy: PolicyId,
+        role: RoleId,
+        condition: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
     },
     /// A `route` resource matched no catalogue method.
     UnknownRoute,
@@ -152,6 +218,7 @@ pub fn decide(org: &OrgSnapshot, query: &Query<'_>) -> Decision {
             query.action,
             query.resource_type,
             query.resource_id,
+            &query.facts,
         ),
         None => Decision::deny(Reason::UnknownSubject),
     }
@@ -164,6 +231,7 @@ pub fn decide_for(
     action: &str,
     resource_type: &str,
     resource_id: &str,
+    facts: &Facts<'_>,
 ) -> Decision {
     if account.inactive {
         return Decision::deny(Reason::InactiveSubject);
@@ -192,7 +260,15 @@ pub fn decide_for(
                 .find(|decision| decision.allowed)
                 .unwrap_or_else(|| Decision::deny(Reason::NoGrant))
         }
-        _ => decide_policies(org, &roles, action, resource_type, resource_id),
+        _ => decide_policies(
+            org,
+            account,
+            &roles,
+            action,
+            resource_type,
+            resource_id,
+            facts,
+        ),
     }
 }
 
@@ -278,6 +354,61 @@ pub fn check(
     }
 }
 
+/// The fast check with conditions: [`check`], and when it grants nothing, the grants under a
+/// condition that the subject's roles hold, each condition evaluated over `facts` and the stored
+/// attributes until one holds. Agrees with [`decide`].
+pub fn check_with(
+    org: &OrgSnapshot,
+    subject: &str,
+    action: &str,
+    resource_type: &str,
+    resource_id: &str,
+    facts: &Facts<'_>,
+) -> bool {
+    if check(org, subject, action, resource_type, resource_id) {
+        return true;
+    }
+    if matches!(resource_type, "method" | "view" | "route") {
+        return false;
+    }
+    let index = org.index();
+    let Some(grant) = index.policy_grant(resource_type, action) else {
+        return false;
+    };
+    let mut conditional = grant.conditional(resource_id).peekable();
+    if conditional.peek().is_none() {
+        return false;
+    }
+    let Some(entry) = index.subject(subject) else {
+        return false;
+    };
+    let Some(account) = org.account(entry.id) else {
+        return false;
+    };
+    let mut input = None;
+    conditional.any(|grant| {
+        index.holds(entry, Some(&grant.roles), None) && {
+            let input = input.get_or_insert_with(|| {
+                condition_input(org, account, action, resource_type, resource_id, facts)
+            });
+            grant.condition.evaluate(input) == Ok(true)
+        }
+    })
+}
+
+/// Whether a grant under a condition applies to the resource: only then can what a request says
+/// beyond the ids change the decision.
+pub fn may_need_facts(
+    org: &OrgSnapshot,
+    action: &str,
+    resource_type: &str,
+    resource_id: &str,
+) -> bool {
+    org.index()
+        .policy_grant(resource_type, action)
+        .is_some_and(|grant| grant.conditional(resource_id).next().is_some())
+}
+
 /// Whether the subject holds what the policies on a (type, action) grant on `resource_id`.
 #[inline]
 fn holds_policy_grant(
@@ -327,10 +458,12 @@ fn grant_by_role(
 
 fn decide_policies(
     org: &OrgSnapshot,
+    account: &Account,
     roles: &[EffectiveRole],
     action_name: &str,
     resource_type: &str,
     resource_id: &str,
+    facts: &Facts<'_>,
 ) -> Decision {
     let exact = ResourceRef {
         resource_type: resource_type.to_owned(),
@@ -340,28 +473,63 @@ fn decide_policies(
         resource_type: resource_type.to_owned(),
         id: ResourceRef::ANY_ID.to_owned(),
     };
-    for policy in org
-        .policies_attached_to(&exact)
-        .chain(org.policies_attached_to(&any))
-    {
-        for action in policy
-            .actions
+    let grants = || {
+        org.policies_attached_to(&exact)
+            .chain(org.policies_attached_to(&any))
+            .flat_map(|policy| {
+                policy
+                    .actions
+                    .iter()
+                    .filter(|action| action.action.as_str() == action_name)
+                    .map(move |action| (policy, action))
+            })
+    };
+    let held_by = |action: &crate::model::PolicyAction| {
+        roles
             .iter()
-            .filter(|action| action.action.as_str() == action_name)
-        {
-            if let Some(held) = roles
-                .iter()
-                .find(|held| action.role_ids.contains(&held.role))
-            {
-                return Decision::allow(Reason::PolicyGrant {
+            .find(|held| action.role_ids.contains(&held.role))
+    };
+    // Outright grants first: they need no evaluation.
+    for (policy, action) in grants().filter(|(_, action)| action.condition.is_none()) {
+        if let Some(held) = held_by(action) {
+            return Decision::allow(Reason::PolicyGrant {
+                policy: policy.id,
+                role: held.role,
+                via: held.via.clone(),
+            });
+        }
+    }
+    let mut input = None;
+    let mut unmet = Vec::new();
+    for (policy, action) in grants() {
+        let (Some(condition), Some(held)) = (&action.condition, held_by(action)) else {
+            continue;
+        };
+        let input = input.get_or_insert_with(|| {
+            condition_input(org, account, action_name, resource_type, resource_id, facts)
+        });
+        match condition.evaluate(input) {
+            Ok(true) => {
+                return Decision::allow(Reason::ConditionalGrant {
                     policy: policy.id,
                     role: held.role,
                     via: held.via.clone(),
+                    condition: condition.as_str().to_owned(),
                 });
             }
+            outcome => unmet.push(Reason::ConditionNotMet {
+                policy: policy.id,
+                role: held.role,
+                condition: condition.as_str().to_owned(),
+                error: outcome.err(),
+            }),
         }
     }
-    Decision::deny(Reason::NoGrant)
+    unmet.push(Reason::NoGrant);
+    Decision {
+        allowed: false,
+        reasons: unmet,
+    }
 }
 
 /// Whether an account holds its organization's system `Admin` role.

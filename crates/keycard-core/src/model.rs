@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::attributes::Attributes;
+use crate::condition::Condition;
 use crate::ids::{AccountId, ApiKeyId, GroupId, OrganizationId, PolicyId, RoleId, SessionId};
 use crate::names::{
     ActionName, Description, Email, FirstName, GroupName, OrganizationName, PolicyName, Provenance,
@@ -276,12 +277,17 @@ pub struct ResourcePatch {
     pub attributes: Option<Attributes>,
 }
 
-/// One action of a policy and the roles it is granted to.
+/// One action of a policy and the roles it is granted to, under a condition when one is given.
+/// The same action may appear twice: granted to some roles outright and to others under a
+/// condition.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PolicyAction {
     pub action: ActionName,
     #[serde(default)]
     pub role_ids: Vec<RoleId>,
+    /// A CEL expression that must hold for the grant to apply (see the conditions guide).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Condition>,
 }
 
 /// A resource a policy is attached to. An `id` of `*` means every resource of the type.
@@ -330,10 +336,9 @@ pub struct Policy {
 pub fn normalize_actions(actions: Vec<PolicyAction>) -> Vec<PolicyAction> {
     let mut merged: Vec<PolicyAction> = Vec::with_capacity(actions.len());
     for action in actions {
-        match merged
-            .iter_mut()
-            .find(|existing| existing.action == action.action)
-        {
+        match merged.iter_mut().find(|existing| {
+            existing.action == action.action && existing.condition == action.condition
+        }) {
             Some(existing) => existing.role_ids.extend(action.role_ids),
             None => merged.push(action),
         }
@@ -552,6 +557,9 @@ pub struct PolicyPatch {
     pub name: Option<PolicyName>,
     pub actions: Option<Vec<PolicyAction>>,
     pub resources: Option<Vec<ResourceRef>>,
+    /// `actions` replaces only the unconditional grants; the conditional ones stay. For faces
+    /// that know nothing of conditions, so that what they cannot show they cannot drop either.
+    pub keep_conditional_actions: bool,
 }
 
 /// A single membership or role assignment, added or removed on its own.

@@ -7,8 +7,8 @@
 //! version: writers record [`RECORD_VERSION`] with every change, and a reader refuses a change of a
 //! version it does not know instead of misreading it.
 //!
-//! Version 2 adds an account's `attributes` (absent when empty), which conditions read, and the
-//! registered resources: a reader of version 1 would drop them silently, so it must refuse the
+//! Version 2 adds an account's `attributes` (absent when empty), which conditions read, a policy
+//! action's `condition` (absent when none), and the registered resources: a reader of version 1 would drop them silently, so it must refuse the
 //! change instead. A version-1 record reads as an account without attributes.
 
 use chrono::{DateTime, Utc};
@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 use crate::attributes::Attributes;
 use crate::change::{Change, EntityKind};
+use crate::condition::Condition;
 use crate::ids::{AccountId, ApiKeyId, GroupId, OrganizationId, PolicyId, RoleId};
 use crate::model::{
     Account, ApiKey, Group, Method, MethodRef, Organization, Policy, PolicyAction, Resource,
@@ -445,6 +446,9 @@ pub struct ActionGrant {
     pub action: ActionName,
     #[serde(default)]
     pub role_ids: Vec<RoleId>,
+    /// Since version 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Condition>,
 }
 
 /// A resource a policy is attached to.
@@ -488,6 +492,7 @@ impl Recorded for Policy {
                 .map(|action| ActionGrant {
                     action: action.action.clone(),
                     role_ids: action.role_ids.clone(),
+                    condition: action.condition.clone(),
                 })
                 .collect(),
             resources: self
@@ -515,6 +520,7 @@ impl Recorded for Policy {
                 .map(|grant| PolicyAction {
                     action: grant.action,
                     role_ids: grant.role_ids,
+                    condition: grant.condition,
                 })
                 .collect(),
             resources: record

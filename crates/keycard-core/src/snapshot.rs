@@ -372,17 +372,24 @@ impl OrgSnapshot {
         keys.sort();
         keys.dedup();
         for (resource, action) in keys {
-            let roles: Vec<RoleId> = self
-                .policies_attached_to(&resource)
-                .flat_map(|policy| {
-                    policy
-                        .actions
-                        .iter()
-                        .filter(|a| a.action.as_str() == action)
-                        .flat_map(|a| a.role_ids.iter().copied())
-                })
-                .collect();
-            self.index.put_policy_grant(&resource, &action, roles);
+            let mut roles: Vec<RoleId> = Vec::new();
+            let mut conditional = Vec::new();
+            for policy in self.policies_attached_to(&resource) {
+                for grant in policy
+                    .actions
+                    .iter()
+                    .filter(|a| a.action.as_str() == action)
+                {
+                    match &grant.condition {
+                        None => roles.extend(grant.role_ids.iter().copied()),
+                        Some(condition) => {
+                            conditional.push((policy.id, grant.role_ids.clone(), condition.clone()))
+                        }
+                    }
+                }
+            }
+            self.index
+                .put_policy_grant(&resource, &action, roles, conditional);
         }
     }
 

@@ -7,8 +7,8 @@ use std::collections::{BTreeSet, HashSet};
 use chrono::Utc;
 use keycard_core::change::Revision;
 use keycard_core::decision::{
-    Query, Reason, actions_for, check, decide, effective_roles, is_admin, resources_for,
-    subjects_for,
+    Query, Reason, actions_for, check, check_with, decide, effective_roles, is_admin,
+    resources_for, subjects_for,
 };
 use keycard_core::ids::{AccountId, GroupId, OrganizationId, PolicyId, RoleId};
 use keycard_core::model::{
@@ -80,6 +80,11 @@ fn build(dir: &Directory) -> Built {
 /// Builds the snapshot; `reversed` feeds groups and roles in reverse order, so that children come
 /// before their parents and index maintenance must propagate.
 fn build_ordered(dir: &Directory, reversed: bool) -> Built {
+    build_with(dir, reversed, None)
+}
+
+/// [`build_ordered`], with the policy's `edit` grant under `condition` when one is given.
+fn build_with(dir: &Directory, reversed: bool, condition: Option<&str>) -> Built {
     let now = Utc::now();
     let org = OrganizationId::new();
     let roles: Vec<RoleId> = dir.roles.iter().map(|_| RoleId::new()).collect();
@@ -168,6 +173,7 @@ fn build_ordered(dir: &Directory, reversed: bool) -> Built {
                 actions: vec![PolicyAction {
                     action: name::<ActionName>("edit".into()),
                     role_ids: dir.policy_roles.iter().map(|i| roles[*i]).collect(),
+                    condition: condition.map(|source| source.to_owned().try_into().unwrap()),
                 }],
                 resources: vec![
                     ResourceRef {
@@ -280,12 +286,36 @@ proptest! {
                     .any(|held| org.role(held.role).is_some_and(|role| role.is_admin()))
             );
             for (subject, action, resource_type, id) in queries() {
-                let explained = decide(org, &Query { subject, action, resource_type, resource_id: &id });
+                let explained = decide(org, &Query { subject, action, resource_type, resource_id: &id, facts: Default::default() });
                 prop_assert_eq!(
                     check(org, subject, action, resource_type, &id),
                     explained.allowed,
                     "{} {} {} {}: {:?}", subject, action, resource_type, id, explained.reasons
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn a_true_condition_grants_what_the_grant_does_and_a_false_one_nothing(dir in directory()) {
+        let outright = build(&dir);
+        let mut without_grant = dir.clone();
+        without_grant.policy_roles.clear();
+        let none = build(&without_grant);
+        for (condition, expected) in [("subject.id != '' && true", &outright), ("1 == 2", &none)] {
+            let built = build_with(&dir, false, Some(condition));
+            let org = built.snapshot.organization(built.org).unwrap();
+            let reference = expected.snapshot.organization(expected.org).unwrap();
+            for (subject, action, resource_type, id) in queries() {
+                let facts = Default::default();
+                let conditional = check_with(org, subject, action, resource_type, &id, &facts);
+                prop_assert_eq!(
+                    conditional,
+                    check(reference, subject, action, resource_type, &id),
+                    "{} {} {} {} under `{}`", subject, action, resource_type, id, condition
+                );
+                let explained = decide(org, &Query { subject, action, resource_type, resource_id: &id, facts });
+                prop_assert_eq!(conditional, explained.allowed, "{:?}", explained.reasons);
             }
         }
     }
@@ -366,7 +396,7 @@ proptest! {
             for (resource_type, id) in [("doc", "x".to_owned()), ("method", "App/m0".to_owned())] {
                 let query = |b: &Built| {
                     let org = b.snapshot.organization(b.org).unwrap();
-                    decide(org, &Query { subject: "alice", action, resource_type, resource_id: &id }).allowed
+                    decide(org, &Query { subject: "alice", action, resource_type, resource_id: &id, facts: Default::default() }).allowed
                 };
                 prop_assert!(!query(&after) || query(&before), "narrowing widened {action} on {resource_type}");
             }
@@ -393,6 +423,7 @@ fn unknown_and_inactive_subjects_are_denied() {
                 action: "edit",
                 resource_type: "doc",
                 resource_id: "1",
+                facts: Default::default(),
             },
         )
     };
@@ -419,6 +450,7 @@ fn method_and_policy_grants_explain_themselves() {
             action: "call",
             resource_type: "method",
             resource_id: "App/m0",
+            facts: Default::default(),
         },
     );
     assert!(method.allowed);
@@ -436,6 +468,7 @@ fn method_and_policy_grants_explain_themselves() {
             action: "edit",
             resource_type: "doc",
             resource_id: "any",
+            facts: Default::default(),
         },
     );
     assert!(policy.allowed);
@@ -449,6 +482,7 @@ fn method_and_policy_grants_explain_themselves() {
             action: "delete",
             resource_type: "doc",
             resource_id: "any",
+            facts: Default::default(),
         },
     );
     assert_eq!(other_action.reasons, vec![Reason::NoGrant]);
@@ -459,6 +493,7 @@ fn method_and_policy_grants_explain_themselves() {
             action: "edit",
             resource_type: "sheet",
             resource_id: "any",
+            facts: Default::default(),
         },
     );
     assert!(!other_type.allowed);
@@ -469,6 +504,7 @@ fn method_and_policy_grants_explain_themselves() {
             action: "edit",
             resource_type: "method",
             resource_id: "App/m0",
+            facts: Default::default(),
         },
     );
     assert!(!wrong_action.allowed);

@@ -342,6 +342,7 @@ async fn load(
                     Ok(PolicyAction {
                         action: action_name(action).try_into()?,
                         role_ids: roles.iter().map(|r| role_ids[*r as usize]).collect(),
+                        condition: None,
                     })
                 })
             })

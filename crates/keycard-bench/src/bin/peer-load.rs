@@ -151,6 +151,7 @@ async fn load(
                     Ok(PolicyAction {
                         action: action_name(action).try_into()?,
                         role_ids: roles.into_iter().map(|r| role_ids[r]).collect(),
+                        condition: None,
                     })
                 })
                 .collect::<anyhow::Result<_>>()?,

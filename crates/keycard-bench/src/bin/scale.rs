@@ -183,6 +183,7 @@ async fn main() -> anyhow::Result<()> {
             actions: vec![PolicyAction {
                 action: "read".to_owned().try_into()?,
                 role_ids: vec![reader],
+                condition: None,
             }],
             resources: vec![ResourceRef {
                 resource_type: "doc".into(),

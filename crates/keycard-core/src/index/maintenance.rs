@@ -7,11 +7,12 @@ use std::sync::Arc;
 use compact_str::CompactString;
 
 use super::{
-    DecisionIndex, FastMap, GroupSlots, METHOD_KEY, PolicyGrant, ROUTE_KEY, RoleBits, Subject,
-    VIEW_KEY, grant_key, policy_grant_hash,
+    ConditionalGrant, DecisionIndex, FastMap, GroupSlots, METHOD_KEY, PolicyGrant, ROUTE_KEY,
+    RoleBits, Subject, VIEW_KEY, grant_key, policy_grant_hash,
 };
+use crate::condition::Condition;
 use crate::hash_trie::hash_of;
-use crate::ids::{GroupId, RoleId};
+use crate::ids::{GroupId, PolicyId, RoleId};
 use crate::model::{Account, Group, Method, MethodRef, ResourceRef, Role, ViewRef};
 
 impl DecisionIndex {
@@ -212,15 +213,30 @@ impl DecisionIndex {
         }
     }
 
-    /// Sets what the policies attached to `resource` grant for `action`: the roles in `roles`.
+    /// Sets what the policies attached to `resource` grant for `action`: the roles in `roles`
+    /// outright, and those in `conditional` (policy, roles, condition) under their conditions.
     pub(crate) fn put_policy_grant(
         &mut self,
         resource: &ResourceRef,
         action: &str,
         roles: impl IntoIterator<Item = RoleId>,
+        conditional: Vec<(PolicyId, Vec<RoleId>, Condition)>,
     ) {
         let slots: Vec<u32> = roles.into_iter().map(|role| self.slot_of(role)).collect();
         let bits = RoleBits::from_slots(slots);
+        let conditional: Arc<[ConditionalGrant]> = conditional
+            .into_iter()
+            .map(|(policy, roles, condition)| ConditionalGrant {
+                roles: RoleBits::from_slots(
+                    roles
+                        .into_iter()
+                        .map(|role| self.slot_of(role))
+                        .collect::<Vec<_>>(),
+                ),
+                condition,
+                policy,
+            })
+            .collect();
         let resource_type = resource.resource_type.as_str();
         let hash = policy_grant_hash(resource_type, action);
         let is_key =
@@ -232,17 +248,26 @@ impl DecisionIndex {
             .unwrap_or_else(|| PolicyGrant {
                 resource_type: resource_type.into(),
                 action: action.into(),
-                any: RoleBits::default(),
-                exact: FastMap::default(),
+                ..PolicyGrant::default()
             });
         if resource.id == ResourceRef::ANY_ID {
             grant.any = bits;
-        } else if bits.is_empty() {
-            grant.exact.remove(resource.id.as_str());
+            grant.conditional_any = conditional;
         } else {
-            grant.exact.insert(resource.id.as_str().into(), bits);
+            if bits.is_empty() {
+                grant.exact.remove(resource.id.as_str());
+            } else {
+                grant.exact.insert(resource.id.as_str().into(), bits);
+            }
+            if conditional.is_empty() {
+                grant.conditional_exact.remove(resource.id.as_str());
+            } else {
+                grant
+                    .conditional_exact
+                    .insert(resource.id.as_str().into(), conditional);
+            }
         }
-        if grant.any.is_empty() && grant.exact.is_empty() {
+        if grant.is_empty() {
             self.policy_grants.remove(hash, is_key);
         } else {
             self.policy_grants.insert(hash, grant, is_key);

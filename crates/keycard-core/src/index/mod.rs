@@ -14,9 +14,10 @@ use std::sync::Arc;
 use compact_str::CompactString;
 use imbl::OrdSet;
 
+use crate::condition::Condition;
 use crate::dense_map::DenseMap;
 use crate::hash_trie::{HashTrie, hash_of};
-use crate::ids::{AccountId, GroupId, RoleId};
+use crate::ids::{AccountId, GroupId, PolicyId, RoleId};
 use crate::model::Account;
 
 mod maintenance;
@@ -262,13 +263,47 @@ mod tests {
 }
 
 /// What the policies on one (resource type, action) grant: to every resource of the type, and to
-/// resources by id.
+/// resources by id; outright, and under conditions.
 #[derive(Clone, Debug, Default)]
 pub struct PolicyGrant {
     pub resource_type: compact_str::CompactString,
     pub action: compact_str::CompactString,
     pub any: RoleBits,
     pub exact: FastMap<Arc<str>, RoleBits>,
+    /// Grants under a condition on every resource of the type; consulted only when the bitsets
+    /// grant nothing, so that unconditional checks keep their cost.
+    pub conditional_any: Arc<[ConditionalGrant]>,
+    /// Grants under a condition on resources by id.
+    pub conditional_exact: FastMap<Arc<str>, Arc<[ConditionalGrant]>>,
+}
+
+impl PolicyGrant {
+    /// The conditional grants that apply to `resource_id`.
+    pub fn conditional(&self, resource_id: &str) -> impl Iterator<Item = &ConditionalGrant> {
+        let exact = if self.conditional_exact.is_empty() {
+            None
+        } else {
+            self.conditional_exact.get(resource_id)
+        };
+        self.conditional_any
+            .iter()
+            .chain(exact.into_iter().flat_map(|grants| grants.iter()))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.any.is_empty()
+            && self.exact.is_empty()
+            && self.conditional_any.is_empty()
+            && self.conditional_exact.is_empty()
+    }
+}
+
+/// A grant under a condition: the roles it goes to, the condition, and the policy it comes from.
+#[derive(Clone, Debug)]
+pub struct ConditionalGrant {
+    pub roles: RoleBits,
+    pub condition: Condition,
+    pub policy: PolicyId,
 }
 
 /// The role slots a group passes on (its own and its ancestors'), inline for the usual few, so

@@ -231,6 +231,7 @@ fn holds_method(caller: &Caller, org: &OrgSnapshot, method: &str) -> bool {
         "call",
         "method",
         &format!("{AUTHORIZATION_APP}/{method}"),
+        &decision::Facts::default(),
     )
     .allowed
 }

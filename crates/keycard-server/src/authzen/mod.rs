@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use keycard_core::Error;
-use keycard_core::decision;
+use keycard_core::decision::{self, Facts};
 use keycard_core::snapshot::OrgSnapshot;
 use serde_json::{Map, Value, json};
 
@@ -171,6 +171,8 @@ fn parse_object(body: &Bytes) -> Result<Map<String, Value>, AuthzenError> {
 pub struct Entity {
     pub kind: String,
     pub id: Option<String>,
+    /// What conditions read as its `properties`.
+    pub properties: Option<Map<String, Value>>,
 }
 
 /// Reads `{type, id?}` (or `{name}` for actions), checking the members' types.
@@ -185,17 +187,17 @@ pub fn entity(value: &Value, member: &str, id_required: bool) -> Result<Entity, 
             Some(_) => Err(format!("`{member}.{key}` must be a string")),
         }
     };
-    if let Some(properties) = object.get("properties")
-        && !properties.is_object()
-        && !properties.is_null()
-    {
-        return Err(format!("`{member}.properties` must be an object"));
-    }
+    let properties = match object.get("properties") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(properties)) => Some(properties.clone()),
+        Some(_) => return Err(format!("`{member}.properties` must be an object")),
+    };
     if member == "action" {
         let name = text("name")?.ok_or_else(|| "`action.name` is required".to_owned())?;
         return Ok(Entity {
             kind: name,
             id: None,
+            properties,
         });
     }
     let kind = text("type")?.ok_or_else(|| format!("`{member}.type` is required"))?;
@@ -203,7 +205,11 @@ pub fn entity(value: &Value, member: &str, id_required: bool) -> Result<Entity, 
     if id_required && id.is_none() {
         return Err(format!("`{member}.id` is required"));
     }
-    Ok(Entity { kind, id })
+    Ok(Entity {
+        kind,
+        id,
+        properties,
+    })
 }
 
 /// Subject types that name accounts.
@@ -216,6 +222,7 @@ pub struct Evaluation {
     pub subject: Entity,
     pub action: Entity,
     pub resource: Entity,
+    pub context: Option<Map<String, Value>>,
 }
 
 impl Evaluation {
@@ -231,17 +238,39 @@ impl Evaluation {
         }
     }
 
+    /// What the request says beyond the ids.
+    fn facts(&self) -> Facts<'_> {
+        Facts {
+            subject: self.subject.properties.as_ref(),
+            resource: self.resource.properties.as_ref(),
+            action: self.action.properties.as_ref(),
+            context: self.context.as_ref(),
+        }
+    }
+
     fn decide(&self, state: &AppState, org: &OrgSnapshot) -> bool {
-        decide(state, org, &self.as_plain())
+        decide(state, org, &self.as_plain(), &self.facts())
     }
 }
 
 /// The decision on one evaluation, counted.
-fn decide(state: &AppState, org: &OrgSnapshot, evaluation: &PlainEvaluation<'_>) -> bool {
+fn decide(
+    state: &AppState,
+    org: &OrgSnapshot,
+    evaluation: &PlainEvaluation<'_>,
+    facts: &Facts<'_>,
+) -> bool {
     let ((subject_type, subject), (resource_type, resource)) =
         (evaluation.subject, evaluation.resource);
     let allowed = is_account_type(subject_type)
-        && decision::check(org, subject, evaluation.action, resource_type, resource);
+        && decision::check_with(
+            org,
+            subject,
+            evaluation.action,
+            resource_type,
+            resource,
+            facts,
+        );
     state.metrics.decided(allowed);
     allowed
 }
@@ -274,16 +303,16 @@ fn evaluation_from(
             .filter(|value| !value.is_null())
             .ok_or_else(|| format!("`{name}` is required"))
     };
-    if let Some(context) = item.get("context").or_else(|| defaults.get("context"))
-        && !context.is_object()
-        && !context.is_null()
-    {
-        return Err("`context` must be an object".to_owned());
-    }
+    let context = match item.get("context").or_else(|| defaults.get("context")) {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(context)) => Some(context.clone()),
+        Some(_) => return Err("`context` must be an object".to_owned()),
+    };
     Ok(Evaluation {
         subject: entity(member("subject")?, "subject", true)?,
         action: entity(member("action")?, "action", true)?,
         resource: entity(member("resource")?, "resource", true)?,
+        context,
     })
 }
 
@@ -333,20 +362,24 @@ async fn evaluation(
 ) -> Result<Response, AuthzenError> {
     let caller = pep(&state, &headers, ip).await?;
     json_content(&headers)?;
-    let general;
-    let evaluation = match plain_evaluation(&body) {
-        Some(plain) => plain,
-        None => {
-            let request = parse_object(&body)?;
-            honour_min_revision(&state, &request).await?;
-            general = evaluation_from(&request, &Map::new()).map_err(AuthzenError::bad_request)?;
-            general.as_plain()
+    // The plain reader skips properties and context: its answer stands when no grant under a
+    // condition could change it.
+    if let Some(plain) = plain_evaluation(&body) {
+        let (snapshot, org_id) = organization(&state, &caller)?;
+        let org = org_of(&snapshot, org_id)?;
+        let (resource_type, resource_id) = plain.resource;
+        if !decision::may_need_facts(org, plain.action, resource_type, resource_id) {
+            let facts = Facts::default();
+            return Ok(decision_response(decide(&state, org, &plain, &facts)));
         }
-    };
+    }
+    let request = parse_object(&body)?;
+    honour_min_revision(&state, &request).await?;
+    let general = evaluation_from(&request, &Map::new()).map_err(AuthzenError::bad_request)?;
     // Taken after any wait for a revision.
     let (snapshot, org_id) = organization(&state, &caller)?;
     let org = org_of(&snapshot, org_id)?;
-    Ok(decision_response(decide(&state, org, &evaluation)))
+    Ok(decision_response(general.decide(&state, org)))
 }
 
 /// `POST /access/v1/evaluations`: top-level members are defaults that an item's members replace

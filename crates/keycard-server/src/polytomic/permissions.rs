@@ -18,25 +18,21 @@ fn role_document(role: &Role) -> Value {
 }
 
 /// A policy with the organization's complete action list: actions it does not bind come back with
-/// empty `role_ids`, in the organization's order, followed by any other actions it binds.
+/// empty `role_ids`, in the organization's order, followed by any other actions it binds. Only
+/// unconditional grants show: this API has no conditions, and an update through it keeps them.
 fn policy_document(policy: &Policy, org_actions: &[ActionName]) -> Value {
+    let unconditional = || policy.actions.iter().filter(|a| a.condition.is_none());
     let mut actions: Vec<Value> = org_actions
         .iter()
         .map(|name| {
-            let roles = policy
-                .actions
-                .iter()
+            let roles = unconditional()
                 .find(|a| &a.action == name)
                 .map(|a| a.role_ids.clone())
                 .unwrap_or_default();
             json!({"action": name, "role_ids": roles})
         })
         .collect();
-    for extra in policy
-        .actions
-        .iter()
-        .filter(|a| !org_actions.contains(&a.action))
-    {
+    for extra in unconditional().filter(|a| !org_actions.contains(&a.action)) {
         actions.push(json!({"action": extra.action, "role_ids": extra.role_ids}));
     }
     json!({"id": policy.id, "name": policy.name, "organization_id": policy.organization_id, "policy_actions": actions, "system": policy.system})
@@ -143,6 +139,13 @@ fn checked_actions(
     org_actions: &[ActionName],
 ) -> Result<Vec<PolicyAction>, PolyError> {
     let actions = actions.unwrap_or_default();
+    if actions.iter().any(|a| a.condition.is_some()) {
+        return Err(Error::invalid(
+            "policy_actions",
+            "conditions are set through the native API (/v1/policies)",
+        )
+        .into());
+    }
     if let Some(unknown) = actions.iter().find(|a| !org_actions.contains(&a.action)) {
         let known: Vec<&str> = org_actions.iter().map(ActionName::as_str).collect();
         return Err(Error::invalid(
@@ -219,6 +222,7 @@ pub async fn update_policy(
         name: Some(body.name),
         actions: Some(checked_actions(body.policy_actions, &offered)?),
         resources: None,
+        keep_conditional_actions: true,
     };
     let written = state
         .app

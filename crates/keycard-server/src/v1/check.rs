@@ -5,12 +5,13 @@
 use axum::extract::State;
 use keycard_core::Error;
 use keycard_core::change::Revision;
-use keycard_core::decision::{self, EffectiveRole, Query, Reason};
+use keycard_core::decision::{self, EffectiveRole, Facts, Query, Reason};
 use keycard_core::ids::AccountId;
 use keycard_core::model::{MethodRef, ViewRef};
 use keycard_core::page::{Page, PageRequest};
 use keycard_core::snapshot::OrgSnapshot;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -38,11 +39,19 @@ pub struct Subject {
     #[serde(rename = "type", default)]
     pub subject_type: Option<String>,
     pub id: String,
+    /// What conditions read as `subject.properties`, beneath the account's stored attributes.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub properties: Option<Map<String, Value>>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct Action {
     pub name: String,
+    /// What conditions read as `action.properties`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub properties: Option<Map<String, Value>>,
 }
 
 /// An action, as `{"name": ...}` or a bare string.
@@ -60,6 +69,13 @@ impl ActionInput {
             ActionInput::Bare(name) => name,
         }
     }
+
+    fn properties(&self) -> Option<&Map<String, Value>> {
+        match self {
+            ActionInput::Named(action) => action.properties.as_ref(),
+            ActionInput::Bare(_) => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -67,6 +83,10 @@ pub struct Resource {
     #[serde(rename = "type")]
     pub resource_type: String,
     pub id: String,
+    /// What conditions read as `resource.properties`, beneath a registered resource's attributes.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub properties: Option<Map<String, Value>>,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -81,6 +101,31 @@ pub struct CheckRequest {
     /// `Keycard-Min-Revision` header does.
     #[serde(default)]
     pub min_revision: Option<i64>,
+    /// What conditions read as `context`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<Map<String, Value>>,
+}
+
+impl CheckRequest {
+    fn facts(&self) -> Facts<'_> {
+        Facts {
+            subject: self.subject.properties.as_ref(),
+            resource: self.resource.properties.as_ref(),
+            action: self.action.properties(),
+            context: self.context.as_ref(),
+        }
+    }
+
+    fn query(&self) -> Query<'_> {
+        Query {
+            subject: &self.subject.id,
+            action: self.action.name(),
+            resource_type: &self.resource.resource_type,
+            resource_id: &self.resource.id,
+            facts: self.facts(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -137,26 +182,19 @@ fn answer(
     org: &OrgSnapshot,
     request: &CheckRequest,
 ) -> (bool, Option<Vec<Reason>>) {
-    let (action, resource) = (request.action.name(), &request.resource);
+    let query = request.query();
     let result = if request.explain {
-        let decision = decision::decide(
-            org,
-            &Query {
-                subject: &request.subject.id,
-                action,
-                resource_type: &resource.resource_type,
-                resource_id: &resource.id,
-            },
-        );
+        let decision = decision::decide(org, &query);
         (decision.allowed, Some(decision.reasons))
     } else {
         (
-            decision::check(
+            decision::check_with(
                 org,
-                &request.subject.id,
-                action,
-                &resource.resource_type,
-                &resource.id,
+                query.subject,
+                query.action,
+                query.resource_type,
+                query.resource_id,
+                &query.facts,
             ),
             None,
         )
@@ -235,16 +273,7 @@ async fn explain(
         .app
         .decisions_about(&caller, [request.subject.id.as_str()])?;
     let org = org_of(&snapshot, caller.organization)?;
-    let resource = &request.resource;
-    let decision = decision::decide(
-        org,
-        &Query {
-            subject: &request.subject.id,
-            action: request.action.name(),
-            resource_type: &resource.resource_type,
-            resource_id: &resource.id,
-        },
-    );
+    let decision = decision::decide(org, &request.query());
     let effective_roles = decision::resolve_subject(org, &request.subject.id)
         .map(|account| decision::effective_roles(org, account))
         .unwrap_or_default();

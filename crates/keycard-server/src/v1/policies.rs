@@ -109,6 +109,7 @@ async fn update_policy(
         name: body.name,
         actions: body.actions,
         resources: body.resources,
+        keep_conditional_actions: false,
     };
     Ok(Saved::updated(
         state.app.update_policy(&caller, id, patch).await?,

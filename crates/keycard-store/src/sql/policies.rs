@@ -74,6 +74,19 @@ impl PolicyStore for SqlStore {
         self.write(actor, org, move |w| {
             Box::pin(async move {
                 let before = load::<Policy>(w.conn(), org, id).await?;
+                let actions = actions.map(|mut actions| {
+                    if patch.keep_conditional_actions {
+                        actions.retain(|action| action.condition.is_none());
+                        actions.extend(
+                            before
+                                .actions
+                                .iter()
+                                .filter(|action| action.condition.is_some())
+                                .cloned(),
+                        );
+                    }
+                    actions
+                });
                 if let Some(actions) = &actions {
                     ensure_policy_roles(w.conn(), org, actions).await?;
                 }

@@ -162,6 +162,7 @@ fn engine_snapshot(setup: &Value) -> (Snapshot, OrganizationId) {
                 .map(|a| PolicyAction {
                     action: a["action"].as_str().unwrap().to_owned().try_into().unwrap(),
                     role_ids: names(a, "roles").iter().map(|n| role_ids[n]).collect(),
+                    condition: None,
                 })
                 .collect();
             let resources: Vec<ResourceRef> =
@@ -304,6 +305,7 @@ async fn the_corpus_holds_on_the_engine_and_every_face() {
                     action,
                     resource_type,
                     resource_id,
+                    facts: Default::default(),
                 },
             );
             assert_eq!(decision.allowed, allowed, "engine: {label}");

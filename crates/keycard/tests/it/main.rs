@@ -8,6 +8,7 @@ mod harness;
 mod access_matrix;
 mod auth;
 mod authzen;
+mod conditions;
 mod corpus;
 mod crud;
 mod decisions;
