@@ -584,15 +584,16 @@ pub fn effective_permissions(org: &OrgSnapshot, account: &Account) -> Permission
     permissions
 }
 
-/// The resources of a type a subject may act on with `action`, sorted. Keycard knows resources only
-/// through what names them: catalogue methods, views and routes for those types, and policy
-/// attachments for the others (where `*` stands for every resource of the type). Each result
-/// passes [`check`], and every candidate left out fails it.
+/// The resources of a type a subject may act on with `action`, sorted. Keycard knows resources
+/// through what names them: catalogue methods, views and routes for those types; for the others,
+/// the registry and policy attachments (where `*` stands for every resource of the type). Each
+/// result passes [`check_with`] over `facts`, and every candidate left out fails it.
 pub fn resources_for(
     org: &OrgSnapshot,
     subject: &str,
     action: &str,
     resource_type: &str,
+    facts: &Facts<'_>,
 ) -> Vec<String> {
     let mut candidates: Vec<String> = match resource_type {
         "method" => org
@@ -619,6 +620,10 @@ pub fn resources_for(
         _ => org
             .attached_resources(resource_type)
             .map(|resource| resource.id.clone())
+            .chain(
+                org.resources_of(resource_type)
+                    .map(|resource| resource.id.as_str().to_owned()),
+            )
             .collect(),
     };
     // `*` is always a candidate: it is in the answer exactly when every resource of the type is
@@ -626,26 +631,29 @@ pub fn resources_for(
     candidates.push(ResourceRef::ANY_ID.to_owned());
     candidates.sort();
     candidates.dedup();
-    candidates.retain(|id| check(org, subject, action, resource_type, id));
+    candidates.retain(|id| check_with(org, subject, action, resource_type, id, facts));
     candidates
 }
 
-/// The accounts that may perform `action` on a resource, by id.
+/// The accounts that may perform `action` on a resource, by id, each passing [`check_with`] over
+/// `facts`.
 pub fn subjects_for(
     org: &OrgSnapshot,
     action: &str,
     resource_type: &str,
     resource_id: &str,
+    facts: &Facts<'_>,
 ) -> Vec<crate::ids::AccountId> {
     let mut ids: Vec<crate::ids::AccountId> = org
         .accounts()
         .filter(|account| {
-            check(
+            check_with(
                 org,
                 &account.id.to_string(),
                 action,
                 resource_type,
                 resource_id,
+                facts,
             )
         })
         .map(|account| account.id)
@@ -661,6 +669,7 @@ pub fn actions_for(
     subject: &str,
     resource_type: &str,
     resource_id: &str,
+    facts: &Facts<'_>,
 ) -> Vec<String> {
     let mut candidates: Vec<String> = match resource_type {
         "method" => vec!["call".to_owned()],
@@ -701,6 +710,6 @@ pub fn actions_for(
     };
     candidates.sort();
     candidates.dedup();
-    candidates.retain(|action| check(org, subject, action, resource_type, resource_id));
+    candidates.retain(|action| check_with(org, subject, action, resource_type, resource_id, facts));
     candidates
 }

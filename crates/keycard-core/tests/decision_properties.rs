@@ -322,28 +322,34 @@ proptest! {
 
     #[test]
     fn lookups_agree_with_check(dir in directory()) {
-        let built = build(&dir);
-        let org = built.snapshot.organization(built.org).unwrap();
-        for action in ["edit", "delete", "call", "view", "GET"] {
-            for resource_type in ["doc", "sheet", "method", "view", "route"] {
-                let listed = resources_for(org, "alice", action, resource_type);
-                let everything = listed.iter().any(|id| id == "*");
-                for probe in ["x", "special", "*", "App/m0", "App/m1", "/v0", "/v1", "/m0/{id}", "/m1/{id}"] {
-                    let allowed = check(org, "alice", action, resource_type, probe);
-                    let covered = listed.iter().any(|id| id == probe) || everything;
-                    prop_assert_eq!(allowed, covered, "{} {} {}: {:?}", action, resource_type, probe, listed);
-                }
-                for id in ["x", "special", "App/m0", "/v0", "/m0/{id}"] {
-                    let subjects = subjects_for(org, action, resource_type, id);
-                    prop_assert_eq!(subjects.contains(&built.account), check(org, "alice", action, resource_type, id));
+        let facts = Default::default();
+        let checked = |org: &keycard_core::snapshot::OrgSnapshot, action: &str, resource_type: &str, id: &str| {
+            check_with(org, "alice", action, resource_type, id, &facts)
+        };
+        // Outright grants, and the same grants under a condition that holds for alice.
+        for built in [build(&dir), build_with(&dir, false, Some("subject.username == 'alice'"))] {
+            let org = built.snapshot.organization(built.org).unwrap();
+            for action in ["edit", "delete", "call", "view", "GET"] {
+                for resource_type in ["doc", "sheet", "method", "view", "route"] {
+                    let listed = resources_for(org, "alice", action, resource_type, &facts);
+                    let everything = listed.iter().any(|id| id == "*");
+                    for probe in ["x", "special", "*", "App/m0", "App/m1", "/v0", "/v1", "/m0/{id}", "/m1/{id}"] {
+                        let allowed = checked(org, action, resource_type, probe);
+                        let covered = listed.iter().any(|id| id == probe) || everything;
+                        prop_assert_eq!(allowed, covered, "{} {} {}: {:?}", action, resource_type, probe, listed);
+                    }
+                    for id in ["x", "special", "App/m0", "/v0", "/m0/{id}"] {
+                        let subjects = subjects_for(org, action, resource_type, id, &facts);
+                        prop_assert_eq!(subjects.contains(&built.account), checked(org, action, resource_type, id));
+                    }
                 }
             }
-        }
-        for resource_type in ["doc", "method", "view", "route"] {
-            let actions = actions_for(org, "alice", resource_type, "special");
-            for action in ["edit", "delete", "read", "call", "view", "GET"] {
-                if actions.iter().any(|a| a == action) {
-                    prop_assert!(check(org, "alice", action, resource_type, "special"));
+            for resource_type in ["doc", "method", "view", "route"] {
+                let actions = actions_for(org, "alice", resource_type, "special", &facts);
+                for action in ["edit", "delete", "read", "call", "view", "GET"] {
+                    if actions.iter().any(|a| a == action) {
+                        prop_assert!(checked(org, action, resource_type, "special"));
+                    }
                 }
             }
         }

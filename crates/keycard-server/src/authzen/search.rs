@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use keycard_core::decision;
+use keycard_core::decision::{self, Facts};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -147,6 +147,15 @@ fn respond<T: Serialize + Clone>(
     .into_response()
 }
 
+/// The request's context, which must be an object when given.
+fn context(request: &Map<String, Value>) -> Result<Option<&Map<String, Value>>, AuthzenError> {
+    match request.get("context") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(context)) => Ok(Some(context)),
+        Some(_) => Err(AuthzenError::bad_request("`context` must be an object")),
+    }
+}
+
 fn required<'a>(request: &'a Map<String, Value>, member: &str) -> Result<&'a Value, AuthzenError> {
     request
         .get(member)
@@ -174,11 +183,18 @@ pub async fn subject(
     let org = org_of(&snapshot, caller.organization)?;
     let mut results: Vec<Found> = Vec::new();
     if is_account_type(&subject.kind) {
+        let facts = Facts {
+            subject: subject.properties.as_ref(),
+            resource: resource.properties.as_ref(),
+            action: action.properties.as_ref(),
+            context: context(&request)?,
+        };
         let mut names: Vec<String> = decision::subjects_for(
             org,
             &action.kind,
             &resource.kind,
             resource.id.as_deref().unwrap_or(""),
+            &facts,
         )
         .into_iter()
         .filter_map(|id| org.account(id).map(|account| account.username.to_string()))
@@ -215,11 +231,18 @@ pub async fn resource(
     let org = org_of(&snapshot, caller.organization)?;
     let mut results: Vec<Found> = Vec::new();
     if is_account_type(&subject.kind) {
+        let facts = Facts {
+            subject: subject.properties.as_ref(),
+            resource: resource.properties.as_ref(),
+            action: action.properties.as_ref(),
+            context: context(&request)?,
+        };
         results = decision::resources_for(
             org,
             subject.id.as_deref().unwrap_or(""),
             &action.kind,
             &resource.kind,
+            &facts,
         )
         .into_iter()
         // `*` is Keycard's "every resource of the type", not a resource a PEP can name.
@@ -251,11 +274,18 @@ pub async fn action(
     let org = org_of(&snapshot, caller.organization)?;
     let mut results: Vec<FoundAction> = Vec::new();
     if is_account_type(&subject.kind) {
+        let facts = Facts {
+            subject: subject.properties.as_ref(),
+            resource: resource.properties.as_ref(),
+            action: None,
+            context: context(&request)?,
+        };
         results = decision::actions_for(
             org,
             subject.id.as_deref().unwrap_or(""),
             &resource.kind,
             resource.id.as_deref().unwrap_or(""),
+            &facts,
         )
         .into_iter()
         .map(|name| FoundAction { name })

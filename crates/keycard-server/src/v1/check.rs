@@ -349,6 +349,10 @@ pub struct ResourceLookup {
     /// The resource type to list.
     #[serde(rename = "type")]
     pub resource_type: String,
+    /// What conditions read as `context`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<Map<String, Value>>,
     pub cursor: Option<String>,
     pub limit: Option<u32>,
 }
@@ -367,11 +371,18 @@ async fn lookup_resources(
         .app
         .decisions_about(&caller, [request.subject.id.as_str()])?;
     let org = org_of(&snapshot, caller.organization)?;
+    let facts = Facts {
+        subject: request.subject.properties.as_ref(),
+        resource: None,
+        action: request.action.properties(),
+        context: request.context.as_ref(),
+    };
     let ids = decision::resources_for(
         org,
         &request.subject.id,
         request.action.name(),
         &request.resource_type,
+        &facts,
     );
     Ok(axum::Json(paged(ids, &page, Clone::clone).into()))
 }
@@ -381,6 +392,10 @@ async fn lookup_resources(
 pub struct SubjectLookup {
     pub action: ActionInput,
     pub resource: Resource,
+    /// What conditions read as `context`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<Map<String, Value>>,
     pub cursor: Option<String>,
     pub limit: Option<u32>,
 }
@@ -405,11 +420,18 @@ async fn lookup_subjects(
         .app
         .read_snapshot(&caller, Operation::LookupSubjects)?;
     let org = org_of(&snapshot, caller.organization)?;
+    let facts = Facts {
+        subject: None,
+        resource: request.resource.properties.as_ref(),
+        action: request.action.properties(),
+        context: request.context.as_ref(),
+    };
     let ids = decision::subjects_for(
         org,
         request.action.name(),
         &request.resource.resource_type,
         &request.resource.id,
+        &facts,
     );
     let subjects: Vec<SubjectRef> = ids
         .into_iter()

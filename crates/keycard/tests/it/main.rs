@@ -16,6 +16,7 @@ mod durability;
 mod error_shapes;
 mod errors;
 mod iap;
+mod interop_search;
 mod openapi;
 mod pagination;
 mod polytomic;
