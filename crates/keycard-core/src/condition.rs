@@ -103,21 +103,12 @@ impl Condition {
         &self.source
     }
 
-    /// Evaluates the condition: `Ok(true)` grants, `Ok(false)` does not, `Err` (why it could not
-    /// be evaluated) does not either.
-    pub fn evaluate(&self, input: &ConditionInput) -> Result<bool, String> {
-        let mut context = ROOT.new_inner_scope();
-        for (name, value) in [
-            ("subject", &input.subject),
-            ("resource", &input.resource),
-            ("action", &input.action),
-            ("context", &input.context),
-        ] {
-            context
-                .add_variable(name, value)
-                .map_err(|err| format!("`{name}` cannot be read: {err}"))?;
-        }
-        match self.program.execute(&context) {
+    /// Evaluates the condition against one resource: `Ok(true)` grants, `Ok(false)` does not,
+    /// `Err` (why it could not be evaluated) does not either.
+    pub fn evaluate(&self, bindings: &Bindings, resource: cel::Value) -> Result<bool, String> {
+        let mut scope = bindings.scope.new_inner_scope();
+        scope.add_variable_from_value("resource", resource);
+        match self.program.execute(&scope) {
             Ok(cel::Value::Bool(result)) => Ok(result),
             Ok(other) => Err(format!("the condition gave {other:?}, not a boolean")),
             Err(err) => Err(err.to_string()),
@@ -125,22 +116,63 @@ impl Condition {
     }
 }
 
-/// What a condition reads, as JSON objects (see the module's documentation).
-#[derive(Clone, Debug, Default)]
-pub struct ConditionInput {
-    pub subject: Value,
-    pub resource: Value,
-    pub action: Value,
-    pub context: Value,
+/// What conditions read of the subject, the action and the context (see the module's
+/// documentation), bound once for every evaluation about them: handing a value to CEL costs more
+/// than most evaluations, so a search over many resources binds these once and only `resource`
+/// for each.
+pub struct Bindings {
+    scope: cel::Context<'static, 'static>,
 }
 
-/// `properties` laid under `stored`: every stored key, and the request's keys the store lacks.
-pub fn overlay(properties: Option<&Map<String, Value>>, stored: &Map<String, Value>) -> Value {
-    let mut merged = properties.cloned().unwrap_or_default();
-    for (key, value) in stored {
-        merged.insert(key.clone(), value.clone());
+impl Bindings {
+    pub fn new(subject: cel::Value, action: cel::Value, context: cel::Value) -> Self {
+        let mut scope = ROOT.new_inner_scope();
+        scope.add_variable_from_value("subject", subject);
+        scope.add_variable_from_value("action", action);
+        scope.add_variable_from_value("context", context);
+        Self { scope }
     }
-    Value::Object(merged)
+}
+
+/// A CEL object (a map with string keys) of `members`.
+pub fn object<'a>(members: impl IntoIterator<Item = (&'a str, cel::Value)>) -> cel::Value {
+    let map: std::collections::HashMap<cel::objects::Key, cel::Value> = members
+        .into_iter()
+        .map(|(key, value)| (cel::objects::Key::from(key.to_owned()), value))
+        .collect();
+    cel::Value::from(map)
+}
+
+/// A JSON value as CEL reads it.
+pub fn to_cel(value: &Value) -> cel::Value {
+    match value {
+        Value::Null => cel::Value::Null,
+        Value::Bool(flag) => cel::Value::Bool(*flag),
+        Value::Number(number) => match (number.as_i64(), number.as_u64(), number.as_f64()) {
+            (Some(int), _, _) => cel::Value::Int(int),
+            (None, Some(uint), _) => cel::Value::UInt(uint),
+            (None, None, Some(float)) => cel::Value::Float(float),
+            (None, None, None) => cel::Value::Null,
+        },
+        Value::String(text) => cel::Value::String(Arc::new(text.clone())),
+        Value::Array(items) => cel::Value::List(Arc::new(items.iter().map(to_cel).collect())),
+        Value::Object(members) => object(members.iter().map(|(k, v)| (k.as_str(), to_cel(v)))),
+    }
+}
+
+/// `properties` laid under `stored`, as CEL reads them: every stored key, and the request's keys
+/// the store lacks.
+pub fn overlay(properties: Option<&Map<String, Value>>, stored: &Map<String, Value>) -> cel::Value {
+    let request = properties
+        .into_iter()
+        .flatten()
+        .filter(|(key, _)| !stored.contains_key(*key));
+    object(
+        stored
+            .iter()
+            .chain(request)
+            .map(|(key, value)| (key.as_str(), to_cel(value))),
+    )
 }
 
 impl TryFrom<String> for Condition {
@@ -344,13 +376,22 @@ mod tests {
         Condition::try_from(source.to_owned()).map_err(|err| err.to_string())
     }
 
-    fn input(subject: Value, resource: Value, action: Value, context: Value) -> ConditionInput {
-        ConditionInput {
-            subject,
-            resource,
-            action,
-            context,
-        }
+    /// Evaluates `condition` over the four variables.
+    fn run(
+        condition: &Condition,
+        (subject, resource, action, context): &(Value, Value, Value, Value),
+    ) -> Result<bool, String> {
+        let bindings = Bindings::new(to_cel(subject), to_cel(action), to_cel(context));
+        condition.evaluate(&bindings, to_cel(resource))
+    }
+
+    fn input(
+        subject: Value,
+        resource: Value,
+        action: Value,
+        context: Value,
+    ) -> (Value, Value, Value, Value) {
+        (subject, resource, action, context)
     }
 
     #[test]
@@ -368,8 +409,8 @@ mod tests {
             json!({}),
             json!({}),
         );
-        assert_eq!(owner.evaluate(&same), Ok(true));
-        assert_eq!(owner.evaluate(&other), Ok(false));
+        assert_eq!(run(&owner, &same), Ok(true));
+        assert_eq!(run(&owner, &other), Ok(false));
 
         let rich = condition(
             "subject.properties.department == resource.properties.department \
@@ -383,19 +424,18 @@ mod tests {
             json!({"name": "delete", "properties": {"soft": true}}),
             json!({"ip": "10.0.0.1"}),
         );
-        assert_eq!(rich.evaluate(&facts), Ok(true));
+        assert_eq!(run(&rich, &facts), Ok(true));
     }
 
     #[test]
     fn an_evaluation_error_is_a_reason_not_a_grant() {
         let missing = condition("resource.properties.status == 'active'").unwrap();
         let facts = input(json!({}), json!({"properties": {}}), json!({}), json!({}));
-        assert!(missing.evaluate(&facts).is_err());
+        assert!(run(&missing, &facts).is_err());
         let not_bool = condition("subject.id").unwrap();
         let facts = input(json!({"id": "a"}), json!({}), json!({}), json!({}));
         assert!(
-            not_bool
-                .evaluate(&facts)
+            run(&not_bool, &facts)
                 .unwrap_err()
                 .contains("not a boolean")
         );
@@ -404,7 +444,7 @@ mod tests {
             condition("has(resource.properties.status) && resource.properties.status == 'x'")
                 .unwrap();
         let facts = input(json!({}), json!({"properties": {}}), json!({}), json!({}));
-        assert_eq!(guarded.evaluate(&facts), Ok(false));
+        assert_eq!(run(&guarded, &facts), Ok(false));
     }
 
     #[test]
@@ -440,7 +480,7 @@ mod tests {
         let merged = overlay(properties.as_object(), stored.as_object().unwrap());
         assert_eq!(
             merged,
-            json!({"role": "member", "department": "Legal", "level": 3})
+            to_cel(&json!({"role": "member", "department": "Legal", "level": 3}))
         );
     }
 

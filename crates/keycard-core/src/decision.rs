@@ -13,18 +13,19 @@
 //! 5. Any other type: a policy attached to the resource, or to every resource of its type (`*`), that
 //!    binds the action to one of the effective roles.
 
+use std::borrow::Cow;
 use std::collections::{HashSet, VecDeque};
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use crate::condition::{ConditionInput, overlay};
+use crate::condition::{Bindings, Condition, object, overlay};
 use crate::ids::{GroupId, PolicyId, RoleId};
 use crate::index::DecisionIndex;
 use crate::index::{METHOD_KEY, ROUTE_KEY, Subject, VIEW_KEY, route_matches, with_key};
-use crate::model::{Account, Method, ResourceRef};
+use crate::model::{Account, ResourceRef};
 use crate::snapshot::OrgSnapshot;
 
 /// A question for the engine.
@@ -49,38 +50,77 @@ pub struct Facts<'a> {
     pub context: Option<&'a Map<String, Value>>,
 }
 
-/// What a condition reads about one request: the subject as the directory holds it, the resource
-/// as the registry holds it (if it does), with the request's properties beneath.
-pub fn condition_input(
-    org: &OrgSnapshot,
-    account: &Account,
-    action: &str,
-    resource_type: &str,
-    resource_id: &str,
-    facts: &Facts<'_>,
-) -> ConditionInput {
-    let empty = Map::new();
-    let registered = org.resource(resource_type, resource_id);
-    let stored = registered.map_or(&empty, |resource| resource.attributes.as_map());
-    ConditionInput {
-        subject: json!({
-            "type": "user",
-            "id": account.id,
-            "username": account.username,
-            "email": account.email,
-            "properties": overlay(facts.subject, account.attributes.as_map()),
-        }),
-        resource: json!({
-            "type": resource_type,
-            "id": resource_id,
-            "owner": registered.and_then(|resource| resource.owner),
-            "properties": overlay(facts.resource, stored),
-        }),
-        action: json!({
-            "name": action,
-            "properties": facts.action.cloned().unwrap_or_default(),
-        }),
-        context: Value::Object(facts.context.cloned().unwrap_or_default()),
+/// What conditions read about one subject, action and context, bound once and shared by the
+/// conditions evaluated for them, against one resource or, in a search, many.
+pub struct ConditionFacts<'a> {
+    org: &'a OrgSnapshot,
+    facts: &'a Facts<'a>,
+    bindings: Bindings,
+}
+
+/// A CEL string.
+fn text(value: &str) -> cel::Value {
+    cel::Value::String(std::sync::Arc::new(value.to_owned()))
+}
+
+impl<'a> ConditionFacts<'a> {
+    pub fn new(
+        org: &'a OrgSnapshot,
+        account: &Account,
+        action: &str,
+        facts: &'a Facts<'a>,
+    ) -> Self {
+        let subject = object([
+            ("type", text("user")),
+            ("id", text(&account.id.to_string())),
+            ("username", text(account.username.as_str())),
+            (
+                "email",
+                account
+                    .email
+                    .as_ref()
+                    .map_or(cel::Value::Null, |email| text(email.as_str())),
+            ),
+            (
+                "properties",
+                overlay(facts.subject, account.attributes.as_map()),
+            ),
+        ]);
+        let action = object([
+            ("name", text(action)),
+            ("properties", overlay(facts.action, &Map::new())),
+        ]);
+        let context = overlay(facts.context, &Map::new());
+        Self {
+            org,
+            facts,
+            bindings: Bindings::new(subject, action, context),
+        }
+    }
+
+    /// Evaluates `condition` against one resource: the registered one's owner and attributes
+    /// over the request's properties.
+    pub fn evaluate(
+        &self,
+        condition: &Condition,
+        resource_type: &str,
+        resource_id: &str,
+    ) -> Result<bool, String> {
+        let registered = self.org.resource(resource_type, resource_id);
+        let empty = Map::new();
+        let stored = registered.map_or(&empty, |resource| resource.attributes.as_map());
+        let resource = object([
+            ("type", text(resource_type)),
+            ("id", text(resource_id)),
+            (
+                "owner",
+                registered
+                    .and_then(|resource| resource.owner)
+                    .map_or(cel::Value::Null, |owner| text(&owner.to_string())),
+            ),
+            ("properties", overlay(self.facts.resource, stored)),
+        ]);
+        condition.evaluate(&self.bindings, resource)
     }
 }
 
@@ -365,35 +405,9 @@ pub fn check_with(
     resource_id: &str,
     facts: &Facts<'_>,
 ) -> bool {
-    if check(org, subject, action, resource_type, resource_id) {
-        return true;
-    }
-    if matches!(resource_type, "method" | "view" | "route") {
-        return false;
-    }
-    let index = org.index();
-    let Some(grant) = index.policy_grant(resource_type, action) else {
-        return false;
-    };
-    let mut conditional = grant.conditional(resource_id).peekable();
-    if conditional.peek().is_none() {
-        return false;
-    }
-    let Some(entry) = index.subject(subject) else {
-        return false;
-    };
-    let Some(account) = org.account(entry.id) else {
-        return false;
-    };
-    let mut input = None;
-    conditional.any(|grant| {
-        index.holds(entry, Some(&grant.roles), None) && {
-            let input = input.get_or_insert_with(|| {
-                condition_input(org, account, action, resource_type, resource_id, facts)
-            });
-            grant.condition.evaluate(input) == Ok(true)
-        }
-    })
+    check(org, subject, action, resource_type, resource_id)
+        || ConditionalSearch::new(org, subject, action, resource_type, facts)
+            .is_some_and(|search| search.allows(resource_type, resource_id))
 }
 
 /// Whether a grant under a condition applies to the resource: only then can what a request says
@@ -499,16 +513,15 @@ fn decide_policies(
             });
         }
     }
-    let mut input = None;
+    let mut prepared = None;
     let mut unmet = Vec::new();
     for (policy, action) in grants() {
         let (Some(condition), Some(held)) = (&action.condition, held_by(action)) else {
             continue;
         };
-        let input = input.get_or_insert_with(|| {
-            condition_input(org, account, action_name, resource_type, resource_id, facts)
-        });
-        match condition.evaluate(input) {
+        let prepared =
+            prepared.get_or_insert_with(|| ConditionFacts::new(org, account, action_name, facts));
+        match prepared.evaluate(condition, resource_type, resource_id) {
             Ok(true) => {
                 return Decision::allow(Reason::ConditionalGrant {
                     policy: policy.id,
@@ -595,44 +608,133 @@ pub fn resources_for(
     resource_type: &str,
     facts: &Facts<'_>,
 ) -> Vec<String> {
-    let mut candidates: Vec<String> = match resource_type {
+    // Candidates borrow from the snapshot where they can: a type may have 100,000 registered
+    // resources, of which a search keeps a few.
+    let mut candidates: Vec<Cow<'_, str>> = match resource_type {
         "method" => org
             .methods()
-            .map(Method::key)
+            .map(|m| Cow::Owned(m.key()))
             .chain(org.roles().flat_map(|role| {
                 role.methods
                     .iter()
-                    .map(|m| format!("{}/{}", m.provenance, m.name))
+                    .map(|m| Cow::Owned(format!("{}/{}", m.provenance, m.name)))
             }))
             .collect(),
         "view" => org
             .views()
-            .map(|v| v.path.clone())
+            .map(|v| Cow::Borrowed(v.path.as_str()))
             .chain(
                 org.roles()
-                    .flat_map(|role| role.views.iter().map(|v| v.path.clone())),
+                    .flat_map(|role| role.views.iter().map(|v| Cow::Borrowed(v.path.as_str()))),
             )
             .collect(),
         "route" => org
             .methods()
-            .filter_map(|m| m.route.as_ref().map(|route| route.path.clone()))
+            .filter_map(|m| {
+                m.route
+                    .as_ref()
+                    .map(|route| Cow::Borrowed(route.path.as_str()))
+            })
             .collect(),
         _ => org
             .attached_resources(resource_type)
-            .map(|resource| resource.id.clone())
+            .map(|resource| Cow::Borrowed(resource.id.as_str()))
             .chain(
                 org.resources_of(resource_type)
-                    .map(|resource| resource.id.as_str().to_owned()),
+                    .map(|resource| Cow::Borrowed(resource.id.as_str())),
             )
             .collect(),
     };
     // `*` is always a candidate: it is in the answer exactly when every resource of the type is
     // (for any type, the organization's `Admin`; for policy types, a policy on all of them).
-    candidates.push(ResourceRef::ANY_ID.to_owned());
-    candidates.sort();
-    candidates.dedup();
-    candidates.retain(|id| check_with(org, subject, action, resource_type, id, facts));
-    candidates
+    candidates.push(Cow::Borrowed(ResourceRef::ANY_ID));
+    let conditional = ConditionalSearch::new(org, subject, action, resource_type, facts);
+    candidates.retain(|id| {
+        check(org, subject, action, resource_type, id)
+            || conditional
+                .as_ref()
+                .is_some_and(|search| search.allows(resource_type, id))
+    });
+    let mut allowed: Vec<String> = candidates.into_iter().map(Cow::into_owned).collect();
+    allowed.sort();
+    allowed.dedup();
+    allowed
+}
+
+/// The conditional half of [`check_with`], for one subject and action over one resource or, in a
+/// search, many of a type: what does not depend on the resource (which grants on every resource
+/// of the type the subject's roles hold, what conditions read of the subject) is worked out once.
+struct ConditionalSearch<'a> {
+    org: &'a OrgSnapshot,
+    grant: &'a crate::index::PolicyGrant,
+    subject: &'a Subject,
+    account: &'a Account,
+    action: &'a str,
+    /// Grants under a condition on every resource of the type, held by the subject.
+    held_any: Vec<&'a crate::index::ConditionalGrant>,
+    facts: &'a Facts<'a>,
+    /// Built on the first evaluation.
+    prepared: std::cell::OnceCell<ConditionFacts<'a>>,
+}
+
+impl<'a> ConditionalSearch<'a> {
+    /// `None` when no grant under a condition can apply.
+    fn new(
+        org: &'a OrgSnapshot,
+        subject: &str,
+        action: &'a str,
+        resource_type: &str,
+        facts: &'a Facts<'a>,
+    ) -> Option<Self> {
+        if matches!(resource_type, "method" | "view" | "route") {
+            return None;
+        }
+        let index = org.index();
+        let grant = index.policy_grant(resource_type, action)?;
+        if grant.conditional_any.is_empty() && grant.conditional_exact.is_empty() {
+            return None;
+        }
+        let entry = index.subject(subject)?;
+        let account = org.account(entry.id)?;
+        let held_any = grant
+            .conditional_any
+            .iter()
+            .filter(|conditional| index.holds(entry, Some(&conditional.roles), None))
+            .collect();
+        Some(Self {
+            org,
+            grant,
+            subject: entry,
+            account,
+            action,
+            held_any,
+            facts,
+            prepared: std::cell::OnceCell::new(),
+        })
+    }
+
+    fn allows(&self, resource_type: &str, resource_id: &str) -> bool {
+        let index = self.org.index();
+        let exact = if self.grant.conditional_exact.is_empty() {
+            None
+        } else {
+            self.grant.conditional_exact.get(resource_id)
+        };
+        let mut held = self.held_any.iter().copied().chain(
+            exact
+                .into_iter()
+                .flat_map(|grants| grants.iter())
+                .filter(|conditional| index.holds(self.subject, Some(&conditional.roles), None)),
+        );
+        let prepared = || {
+            self.prepared.get_or_init(|| {
+                ConditionFacts::new(self.org, self.account, self.action, self.facts)
+            })
+        };
+        held.any(|conditional| {
+            prepared().evaluate(&conditional.condition, resource_type, resource_id) == Ok(true)
+        })
+    }
 }
 
 /// The accounts that may perform `action` on a resource, by id, each passing [`check_with`] over

@@ -94,6 +94,14 @@ macro_rules! validated_string {
                 f.write_str(&self.0)
             }
         }
+
+        // Hashes and compares as its text (the derives see only the one `String`), so a map
+        // keyed by it is looked up by `&str` without validating the text again.
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
     };
 }
 

@@ -436,21 +436,13 @@ impl OrgSnapshot {
 
     /// A registered resource.
     pub fn resource(&self, resource_type: &str, id: &str) -> Option<&Resource> {
-        let (resource_type, id) = (
-            ResourceType::try_from(resource_type).ok()?,
-            ResourceId::try_from(id).ok()?,
-        );
-        self.resources
-            .get(&resource_type)?
-            .get(&id)
-            .map(Arc::as_ref)
+        self.resources.get(resource_type)?.get(id).map(Arc::as_ref)
     }
 
     /// The registered resources of a type, in no particular order.
     pub fn resources_of(&self, resource_type: &str) -> impl Iterator<Item = &Resource> {
-        ResourceType::try_from(resource_type)
-            .ok()
-            .and_then(|resource_type| self.resources.get(&resource_type))
+        self.resources
+            .get(resource_type)
             .into_iter()
             .flat_map(|of_type| of_type.values().map(Arc::as_ref))
     }
