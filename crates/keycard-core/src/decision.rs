@@ -140,14 +140,26 @@ pub enum Reason {
     /// The account is inactive.
     InactiveSubject,
     /// The subject holds the organization's system `Admin` role.
-    Admin { role: RoleId, via: Vec<GroupId> },
+    Admin {
+        role: RoleId,
+        via: Vec<GroupId>,
+        #[serde(flatten)]
+        names: Names,
+    },
     /// A role lists the method or view.
-    RoleGrant { role: RoleId, via: Vec<GroupId> },
+    RoleGrant {
+        role: RoleId,
+        via: Vec<GroupId>,
+        #[serde(flatten)]
+        names: Names,
+    },
     /// A policy attached to the resource binds the action to a role.
     PolicyGrant {
         policy: PolicyId,
         role: RoleId,
         via: Vec<GroupId>,
+        #[serde(flatten)]
+        names: Names,
     },
     /// A policy attached to the resource binds the action to a role under a condition, which held.
     ConditionalGrant {
@@ -155,6 +167,8 @@ pub enum Reason {
         role: RoleId,
         via: Vec<GroupId>,
         condition: String,
+        #[serde(flatten)]
+        names: Names,
     },
     /// A grant under a condition did not apply: the condition was false, or could not be
     /// evaluated (`error` says why).
@@ -164,11 +178,44 @@ pub enum Reason {
         condition: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+        #[serde(flatten)]
+        names: Names,
     },
     /// A `route` resource matched no catalogue method.
     UnknownRoute,
     /// No role or policy grants the action.
     NoGrant,
+}
+
+/// The names of what a reason names by id, for people reading it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Names {
+    pub role_name: String,
+    /// The names of the groups in `via`, in the same order.
+    pub via_names: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_name: Option<String>,
+}
+
+impl Names {
+    fn of(org: &OrgSnapshot, held: &EffectiveRole, policy: Option<&crate::model::Policy>) -> Self {
+        Self {
+            role_name: org
+                .role(held.role)
+                .map(|role| role.name.to_string())
+                .unwrap_or_default(),
+            via_names: held
+                .via
+                .iter()
+                .map(|group| {
+                    org.group(*group)
+                        .map(|group| group.name.to_string())
+                        .unwrap_or_default()
+                })
+                .collect(),
+            policy_name: policy.map(|policy| policy.name.to_string()),
+        }
+    }
 }
 
 /// The engine's answer.
@@ -284,6 +331,7 @@ pub fn decide_for(
         return Decision::allow(Reason::Admin {
             role: admin.role,
             via: admin.via.clone(),
+            names: Names::of(org, admin, None),
         });
     }
     match resource_type {
@@ -465,6 +513,7 @@ fn grant_by_role(
             Decision::allow(Reason::RoleGrant {
                 role: held.role,
                 via: held.via.clone(),
+                names: Names::of(org, held, None),
             })
         })
         .unwrap_or_else(|| Decision::deny(Reason::NoGrant))
@@ -510,6 +559,7 @@ fn decide_policies(
                 policy: policy.id,
                 role: held.role,
                 via: held.via.clone(),
+                names: Names::of(org, held, Some(policy)),
             });
         }
     }
@@ -528,6 +578,7 @@ fn decide_policies(
                     role: held.role,
                     via: held.via.clone(),
                     condition: condition.as_str().to_owned(),
+                    names: Names::of(org, held, Some(policy)),
                 });
             }
             outcome => unmet.push(Reason::ConditionNotMet {
@@ -535,6 +586,7 @@ fn decide_policies(
                 role: held.role,
                 condition: condition.as_str().to_owned(),
                 error: outcome.err(),
+                names: Names::of(org, held, Some(policy)),
             }),
         }
     }

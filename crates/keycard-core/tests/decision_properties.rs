@@ -460,12 +460,12 @@ fn method_and_policy_grants_explain_themselves() {
         },
     );
     assert!(method.allowed);
-    assert_eq!(
-        method.reasons,
-        vec![Reason::RoleGrant {
-            role: built.roles[0],
-            via: vec![built.groups[0]]
-        }]
+    assert!(
+        matches!(&method.reasons[..], [Reason::RoleGrant { role, via, names }]
+            if *role == built.roles[0] && *via == vec![built.groups[0]]
+                && names.role_name == "r0" && names.via_names == vec!["g0".to_owned()]),
+        "{:?}",
+        method.reasons
     );
     let policy = decide(
         org,

@@ -207,6 +207,10 @@ async fn explain_says_which_condition_held_or_failed_and_why() {
         .await;
     assert_eq!(held["allowed"], true, "{held}");
     assert_eq!(held["reasons"][0]["kind"], "conditional_grant", "{held}");
+    // Reasons name what they refer to by id, for people reading them.
+    assert_eq!(held["reasons"][0]["role_name"], "member", "{held}");
+    assert_eq!(held["reasons"][0]["policy_name"], "records", "{held}");
+    assert_eq!(held["reasons"][0]["via_names"], json!([]), "{held}");
     assert!(
         held["reasons"][0]["condition"]
             .as_str()

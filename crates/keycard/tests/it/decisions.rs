@@ -67,7 +67,8 @@ async fn decisions_follow_writes_immediately() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         explained["reasons"],
-        json!([{"kind": "policy_grant", "policy": policy, "role": role, "via": [child, parent]}])
+        json!([{"kind": "policy_grant", "policy": policy, "policy_name": "docs", "role": role,
+                "role_name": "editor", "via": [child, parent], "via_names": ["writers", "staff"]}])
     );
 
     server
@@ -211,7 +212,8 @@ async fn batch_explain_and_lookups() {
     assert_eq!(explained["allowed"], true);
     assert_eq!(
         explained["reasons"],
-        json!([{"kind": "policy_grant", "policy": policy, "role": role, "via": [team]}])
+        json!([{"kind": "policy_grant", "policy": policy, "policy_name": "dashboards", "role": role,
+                "role_name": "analyst", "via": [team], "via_names": ["analysts"]}])
     );
     assert_eq!(
         explained["effective_roles"],
