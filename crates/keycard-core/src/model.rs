@@ -112,7 +112,8 @@ pub struct Account {
     pub roles: Vec<RoleId>,
     /// Groups the account is a direct member of, sorted.
     pub groups: Vec<GroupId>,
-    /// What conditions may read of the account as `subject.attributes`.
+    /// What conditions read of the account in `subject.properties` (stored values win over a
+    /// request's).
     #[serde(default)]
     pub attributes: Attributes,
     pub created_at: DateTime<Utc>,

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::Result;
+use crate::attributes::Attributes;
 use crate::change::{Change, EntityKind, Revision};
 use crate::ids::{AccountId, ApiKeyId, GroupId, OrganizationId, PolicyId, RoleId, SessionId};
 use crate::model::{
@@ -146,6 +147,15 @@ pub trait AccountStore: Send + Sync {
         id: AccountId,
         patch: AccountPatch,
     ) -> Result<Written<Account>>;
+    /// Replaces the attributes of each account named, in one write: all of them, or none when
+    /// one is not the organization's. Accounts already as given make no change. Answers how
+    /// many changed.
+    async fn set_account_attributes(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        attributes: Vec<(AccountId, Attributes)>,
+    ) -> Result<Written<usize>>;
     /// Deletes an account with its API keys and sessions.
     async fn delete_account(
         &self,

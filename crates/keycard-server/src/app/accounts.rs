@@ -1,5 +1,6 @@
 //! Accounts: who they are, whether they may sign in, and their sessions.
 
+use keycard_core::attributes::Attributes;
 use keycard_core::change::Revision;
 use keycard_core::ids::AccountId;
 use keycard_core::model::{Account, AccountPatch, NewAccount};
@@ -101,6 +102,25 @@ impl App {
             Some(id),
             move |store, actor, org| async move {
                 store.update_account(&actor, org, id, patch).await
+            },
+        )
+        .await
+    }
+
+    /// Replaces the attributes of up to [`super::MAX_BULK`] accounts in one write; answers how
+    /// many changed.
+    pub async fn set_account_attributes(
+        &self,
+        caller: &Caller,
+        attributes: Vec<(AccountId, Attributes)>,
+    ) -> Result<Written<usize>> {
+        self.write(
+            caller,
+            Operation::SetAttributes,
+            None,
+            move |store, actor, org| async move {
+                super::within_bulk_limit("accounts", attributes.len())?;
+                store.set_account_attributes(&actor, org, attributes).await
             },
         )
         .await

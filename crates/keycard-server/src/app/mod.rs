@@ -42,6 +42,20 @@ pub use credentials::IssuedKey;
 pub use health::Readiness;
 pub use idempotency::ScopedKey;
 
+/// The most entities one bulk write takes: one transaction, and one body within the size limit.
+pub const MAX_BULK: usize = 10_000;
+
+/// Refuses a bulk write of more than [`MAX_BULK`] `what`.
+fn within_bulk_limit(what: &str, count: usize) -> Result<()> {
+    if count > MAX_BULK {
+        return Err(keycard_core::Error::invalid(
+            what,
+            format!("at most {MAX_BULK} per request, not {count}"),
+        ));
+    }
+    Ok(())
+}
+
 /// The store, the snapshot that follows it, and every operation on them.
 #[derive(Clone)]
 pub struct App {

@@ -9,9 +9,6 @@ use keycard_core::store::{UpsertCount, Written};
 
 use super::{App, Caller, Operation};
 
-/// The most resources one bulk upsert takes: one transaction, and one body within the size limit.
-pub const MAX_UPSERT: usize = 10_000;
-
 impl App {
     /// The organization's resources in (type, id) order, of one type when it is given.
     pub async fn list_resources(
@@ -93,7 +90,7 @@ impl App {
         .await
     }
 
-    /// Registers or replaces up to [`MAX_UPSERT`] resources in one write.
+    /// Registers or replaces up to [`super::MAX_BULK`] resources in one write.
     pub async fn upsert_resources(
         &self,
         caller: &Caller,
@@ -104,12 +101,7 @@ impl App {
             Operation::UpsertResources,
             None,
             move |store, actor, org| async move {
-                if resources.len() > MAX_UPSERT {
-                    return Err(keycard_core::Error::invalid(
-                        "resources",
-                        format!("at most {MAX_UPSERT} per request, not {}", resources.len()),
-                    ));
-                }
+                super::within_bulk_limit("resources", resources.len())?;
                 store.upsert_resources(&actor, org, resources).await
             },
         )

@@ -22,6 +22,7 @@ use crate::state::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_accounts, create_account))
+        .routes(routes!(set_attributes))
         .routes(routes!(get_account, update_account, delete_account))
         .routes(routes!(set_password))
         .routes(routes!(add_account_group, remove_account_group))
@@ -54,7 +55,7 @@ pub struct CreateAccount {
     pub roles: Vec<RoleId>,
     #[serde(default)]
     pub groups: Vec<GroupId>,
-    /// What conditions read as `subject.attributes`: a JSON object of at most 16 KiB, nested at
+    /// What conditions read in `subject.properties` (over the request's): a JSON object of at most 16 KiB, nested at
     /// most 8 levels.
     #[serde(default)]
     pub attributes: Attributes,
@@ -75,6 +76,32 @@ pub struct UpdateAccount {
     pub groups: Option<Vec<GroupId>>,
     /// Replaces the attributes wholesale (`{}` clears them).
     pub attributes: Option<Attributes>,
+}
+
+/// Attributes for many accounts at once.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkAttributes {
+    /// Up to 10,000 accounts, each named once.
+    pub accounts: Vec<AccountAttributes>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountAttributes {
+    pub id: AccountId,
+    /// Replaces the account's attributes wholesale.
+    pub attributes: Attributes,
+}
+
+/// What a bulk attributes write did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttributesSet {
+    /// The write's revision; the current one when nothing changed.
+    pub revision: keycard_core::change::Revision,
+    pub updated: usize,
+    /// Accounts whose attributes were already as given.
+    pub unchanged: usize,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -149,6 +176,36 @@ async fn create_account(
     };
     Ok(Saved::created(
         state.app.create_account(&caller, new).await?,
+    ))
+}
+
+/// Replaces the attributes of up to 10,000 accounts in one write: all of them, or none when one
+/// is not the organization's. Administrators only.
+#[utoipa::path(put, path = "/v1/accounts/attributes", tag = "accounts", request_body = BulkAttributes,
+    responses((status = 200, body = AttributesSet)))]
+async fn set_attributes(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<BulkAttributes>,
+) -> Result<Response, ApiError> {
+    let total = body.accounts.len();
+    let attributes = body
+        .accounts
+        .into_iter()
+        .map(|account| (account.id, account.attributes))
+        .collect();
+    let written = state
+        .app
+        .set_account_attributes(&caller, attributes)
+        .await?;
+    let answer = AttributesSet {
+        revision: written.revision,
+        updated: written.value,
+        unchanged: total - written.value,
+    };
+    Ok(with_revision(
+        written.revision,
+        axum::Json(answer).into_response(),
     ))
 }
 

@@ -69,7 +69,7 @@ pub struct Account {
     pub roles: Vec<RoleId>,
     /// Groups the account is a direct member of, sorted.
     pub groups: Vec<GroupId>,
-    /// What conditions read as `subject.attributes`.
+    /// What conditions read in `subject.properties`, over what a request says.
     pub attributes: Attributes,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

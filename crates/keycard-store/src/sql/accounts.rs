@@ -1,6 +1,7 @@
 //! Accounts, their passwords and their sessions' end.
 
 use async_trait::async_trait;
+use keycard_core::attributes::Attributes;
 use keycard_core::change::Revision;
 use keycard_core::ids::{AccountId, OrganizationId, SessionId};
 use keycard_core::model::{Account, AccountPatch, Actor, NewAccount, sorted_unique};
@@ -162,6 +163,46 @@ impl AccountStore for SqlStore {
                 }
                 w.updated(&before, &after).await?;
                 Ok(after)
+            })
+        })
+        .await
+    }
+
+    async fn set_account_attributes(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        attributes: Vec<(AccountId, Attributes)>,
+    ) -> Result<Written<usize>> {
+        let mut seen = std::collections::HashSet::new();
+        if let Some((twice, _)) = attributes.iter().find(|(id, _)| !seen.insert(*id)) {
+            return Err(Error::invalid(
+                "accounts",
+                format!("`{twice}` appears twice"),
+            ));
+        }
+        self.write(actor, org, move |w| {
+            Box::pin(async move {
+                let mut changed = 0;
+                for (id, attributes) in attributes {
+                    let before = load::<Account>(w.conn(), org, id).await?;
+                    if before.attributes == attributes {
+                        continue;
+                    }
+                    sqlx::query(
+                        "UPDATE accounts SET attributes = $1, updated_at = $2 WHERE id = $3",
+                    )
+                    .bind(json_text(&attributes)?)
+                    .bind(millis(w.at))
+                    .bind(id.to_string())
+                    .execute(w.conn())
+                    .await
+                    .map_err(internal)?;
+                    let after = load::<Account>(w.conn(), org, id).await?;
+                    w.updated(&before, &after).await?;
+                    changed += 1;
+                }
+                Ok(changed)
             })
         })
         .await

@@ -1,7 +1,7 @@
 //! Create, read, update, delete round trips for every entity, with the cascades Keycard chose.
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::harness::{Auth, TestServer};
 use reqwest::Method;
@@ -712,5 +712,54 @@ async fn account_attributes_are_stored_replaced_and_bounded() {
             .unwrap()
             .len(),
         3
+    );
+}
+
+#[tokio::test]
+async fn account_attributes_are_set_in_bulk_in_one_write() {
+    let server = TestServer::start().await;
+    let ann = server.create_account(json!({"username": "ann"})).await;
+    let bob = server
+        .create_account(json!({"username": "bob", "attributes": {"team": "b"}}))
+        .await;
+    let server = &server;
+    let bulk = |accounts: Value| async move {
+        server
+            .call(
+                Method::PUT,
+                "/v1/accounts/attributes",
+                Some(json!({"accounts": accounts})),
+                &server.admin(),
+            )
+            .await
+    };
+    let (status, body) = bulk(json!([
+        {"id": ann, "attributes": {"team": "a", "level": 2}},
+        {"id": bob, "attributes": {"team": "b"}},
+    ]))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        [&body["updated"], &body["unchanged"]],
+        [&json!(1), &json!(1)]
+    );
+    assert_eq!(
+        server.get(&format!("/v1/accounts/{ann}")).await.1["attributes"],
+        json!({"team": "a", "level": 2})
+    );
+
+    // An unknown account, or one named twice, and nothing is written.
+    for bad in [
+        json!([{"id": ann, "attributes": {}}, {"id": "00000000-0000-4000-8000-000000000000", "attributes": {}}]),
+        json!([{"id": ann, "attributes": {}}, {"id": ann, "attributes": {"x": 1}}]),
+        json!([{"id": ann, "attributes": [1]}]),
+    ] {
+        let (status, body) = bulk(bad).await;
+        assert!(status.is_client_error(), "{status} {body}");
+        assert!(body["code"].is_string(), "{body}");
+    }
+    assert_eq!(
+        server.get(&format!("/v1/accounts/{ann}")).await.1["attributes"],
+        json!({"team": "a", "level": 2})
     );
 }
