@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 
 use cedar_policy::{
     Authorizer, Context, Decision, Entities, Entity, EntityUid, PolicySet, Request,
-    RestrictedExpression,
 };
 use chrono::Utc;
 use criterion::Criterion;
@@ -30,6 +29,10 @@ use keycard_core::decision::{self, Facts};
 use keycard_core::ids::{AccountId, RoleId};
 use keycard_core::model::{PolicyAction, Resource};
 use keycard_core::snapshot::Snapshot;
+
+mod cedar_encoding;
+
+use cedar_encoding::{capitalised, uid};
 
 const SEED: u64 = 20_261_130;
 const OWNS: &str = "resource.owner == subject.id";
@@ -141,18 +144,6 @@ impl Owned {
     }
 }
 
-fn uid(kind: &str, id: &str) -> EntityUid {
-    EntityUid::from_str(&format!("{kind}::\"{id}\"")).unwrap()
-}
-
-fn capitalised(name: &str) -> String {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
-        .unwrap_or_default()
-}
-
 /// Cedar with the grants grouped into one policy per (action, type) and kind (outright, or
 /// `when` the principal owns the resource); resources are entities with an `owner`.
 struct Cedar {
@@ -202,27 +193,7 @@ impl Cedar {
             }
         }
         let policies = PolicySet::from_str(&text).unwrap();
-        let mut entities = Vec::new();
-        for role in 0..shape.roles {
-            entities.push(Entity::new_no_attrs(
-                uid("Role", &role_name(role)),
-                Default::default(),
-            ));
-        }
-        for (user, roles) in workload.user_roles.iter().enumerate() {
-            let parents = roles
-                .iter()
-                .map(|role| uid("Role", &role_name(*role)))
-                .collect();
-            entities.push(
-                Entity::new(
-                    uid("User", &user_name(user)),
-                    HashMap::<String, RestrictedExpression>::new(),
-                    parents,
-                )
-                .unwrap(),
-            );
-        }
+        let mut entities = cedar_encoding::roles_and_users(workload);
         let mut resources = Vec::new();
         for (resource_type, owners) in owned.owners.iter().enumerate() {
             let mut of_type = Vec::new();
@@ -231,15 +202,7 @@ impl Cedar {
                     &capitalised(&type_name(resource_type)),
                     &resource_id(resource_type, resource),
                 );
-                let owner = RestrictedExpression::new_entity_uid(uid("User", &user_name(*owner)));
-                entities.push(
-                    Entity::new(
-                        id.clone(),
-                        HashMap::from([("owner".to_owned(), owner)]),
-                        HashSet::new(),
-                    )
-                    .unwrap(),
-                );
+                entities.push(cedar_encoding::owned(id.clone(), *owner));
                 of_type.push(id);
             }
             resources.push(of_type);
@@ -309,14 +272,11 @@ fn search(criterion: &mut Criterion) {
     let now = Utc::now();
     let mut state = keycard_core::store::FullState::default();
     let org = keycard_core::ids::OrganizationId::new();
-    state.organizations.push(keycard_core::model::Organization {
-        id: org,
-        name: "search".to_owned().try_into().unwrap(),
-        actions: vec!["read".to_owned().try_into().unwrap()],
-        sso: Default::default(),
-        created_at: now,
-        updated_at: now,
-    });
+    state.organizations.push(keycard_bench::organization(
+        org,
+        "search",
+        vec!["read".into()],
+    ));
     let reader = keycard_core::model::Role {
         id: RoleId::new(),
         organization_id: org,
@@ -332,22 +292,12 @@ fn search(criterion: &mut Criterion) {
     };
     let accounts: Vec<AccountId> = (0..USERS).map(|_| AccountId::new()).collect();
     for (user, id) in accounts.iter().enumerate() {
-        state.accounts.push(keycard_core::model::Account {
-            id: *id,
-            organization_id: org,
-            username: user_name(user).try_into().unwrap(),
-            email: None,
-            first_name: Default::default(),
-            provenance: "Local".to_owned().try_into().unwrap(),
-            inactive: false,
-            service_account: false,
-            has_password: false,
-            roles: vec![reader.id],
-            groups: vec![],
-            attributes: Default::default(),
-            created_at: now,
-            updated_at: now,
-        });
+        state.accounts.push(keycard_bench::account(
+            org,
+            *id,
+            user_name(user),
+            vec![reader.id],
+        ));
     }
     state.policies.push((
         org,
@@ -402,15 +352,7 @@ fn search(criterion: &mut Criterion) {
         .map(|doc| uid("Doc", &format!("doc{doc}")))
         .collect();
     for (doc, id) in docs.iter().enumerate() {
-        let owner = RestrictedExpression::new_entity_uid(uid("User", &user_name(owner(doc))));
-        entities.push(
-            Entity::new(
-                id.clone(),
-                HashMap::from([("owner".to_owned(), owner)]),
-                HashSet::new(),
-            )
-            .unwrap(),
-        );
+        entities.push(cedar_encoding::owned(id.clone(), owner(doc)));
     }
     let cedar = Cedar {
         authorizer: Authorizer::new(),

@@ -13,16 +13,17 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use casbin::{CoreApi, DefaultModel, Enforcer, MemoryAdapter, MgmtApi, RbacApi};
-use cedar_policy::{
-    Authorizer, Context, Decision, Entities, Entity, EntityUid, PolicySet, Request,
-    RestrictedExpression,
-};
+use cedar_policy::{Authorizer, Context, Decision, Entities, EntityUid, PolicySet, Request};
 use criterion::Criterion;
 use keycard_bench::{
     QueryText, Shape, Workload, action_name, resource_id, role_name, type_name, user_name,
 };
 use keycard_core::decision;
 use keycard_core::snapshot::Snapshot;
+
+mod cedar_encoding;
+
+use cedar_encoding::{capitalised, uid};
 
 const SEED: u64 = 20_261_122;
 
@@ -73,10 +74,6 @@ struct Cedar {
     resources: Vec<Vec<EntityUid>>,
 }
 
-fn uid(kind: &str, id: &str) -> EntityUid {
-    EntityUid::from_str(&format!("{kind}::\"{id}\"")).unwrap()
-}
-
 impl Cedar {
     fn new(workload: &Workload) -> Self {
         let shape = workload.shape;
@@ -105,27 +102,7 @@ impl Cedar {
             }
         }
         let policies = PolicySet::from_str(&text).unwrap();
-        let mut entities = Vec::new();
-        for role in 0..shape.roles {
-            entities.push(Entity::new_no_attrs(
-                uid("Role", &role_name(role)),
-                Default::default(),
-            ));
-        }
-        for (user, roles) in workload.user_roles.iter().enumerate() {
-            let parents = roles
-                .iter()
-                .map(|role| uid("Role", &role_name(*role)))
-                .collect();
-            entities.push(
-                Entity::new(
-                    uid("User", &user_name(user)),
-                    std::collections::HashMap::<String, RestrictedExpression>::new(),
-                    parents,
-                )
-                .unwrap(),
-            );
-        }
+        let entities = cedar_encoding::roles_and_users(workload);
         Self {
             authorizer: Authorizer::new(),
             policies,
@@ -160,14 +137,6 @@ impl Cedar {
             .decision()
             == Decision::Allow
     }
-}
-
-fn capitalised(name: &str) -> String {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
-        .unwrap_or_default()
 }
 
 /// casbin with the usual RBAC model: users linked to roles, policies per role on every resource of

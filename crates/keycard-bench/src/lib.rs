@@ -174,21 +174,13 @@ impl Workload {
             .user_roles
             .iter()
             .enumerate()
-            .map(|(index, roles)| Account {
-                id: AccountId::new(),
-                organization_id: org,
-                username: text(user_name(index)),
-                email: None,
-                first_name: Default::default(),
-                provenance: text("Local".into()),
-                inactive: false,
-                service_account: false,
-                has_password: false,
-                roles: roles.iter().map(|role| role_ids[*role]).collect(),
-                groups: vec![],
-                attributes: Default::default(),
-                created_at: now,
-                updated_at: now,
+            .map(|(index, roles)| {
+                account(
+                    org,
+                    AccountId::new(),
+                    user_name(index),
+                    roles.iter().map(|role| role_ids[*role]).collect(),
+                )
             })
             .collect();
         let mut by_type: Vec<Vec<Vec<RoleId>>> =
@@ -226,16 +218,11 @@ impl Workload {
                 (org, policy)
             })
             .collect();
-        let organization = Organization {
-            id: org,
-            name: text("peer".into()),
-            actions: (0..self.shape.actions)
-                .map(|a| text(action_name(a)))
-                .collect(),
-            sso: Default::default(),
-            created_at: now,
-            updated_at: now,
-        };
+        let organization = organization(
+            org,
+            "peer",
+            (0..self.shape.actions).map(action_name).collect(),
+        );
         let state = FullState {
             revision: Revision(1),
             organizations: vec![organization],
@@ -248,6 +235,45 @@ impl Workload {
             resources: vec![],
         };
         (state, org)
+    }
+}
+
+/// An active local account without a password, as the benchmarks' snapshots hold them.
+pub fn account(
+    org: OrganizationId,
+    id: AccountId,
+    username: String,
+    roles: Vec<RoleId>,
+) -> Account {
+    let now = Utc::now();
+    Account {
+        id,
+        organization_id: org,
+        username: text(username),
+        email: None,
+        first_name: Default::default(),
+        provenance: text("Local".into()),
+        inactive: false,
+        service_account: false,
+        has_password: false,
+        roles,
+        groups: vec![],
+        attributes: Default::default(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// An organization offering `actions`.
+pub fn organization(org: OrganizationId, name: &str, actions: Vec<String>) -> Organization {
+    let now = Utc::now();
+    Organization {
+        id: org,
+        name: text(name.to_owned()),
+        actions: actions.into_iter().map(text).collect(),
+        sso: Default::default(),
+        created_at: now,
+        updated_at: now,
     }
 }
 

@@ -52,7 +52,7 @@ pub struct Facts<'a> {
 
 /// What conditions read about one subject, action and context, bound once and shared by the
 /// conditions evaluated for them, against one resource or, in a search, many.
-pub struct ConditionFacts<'a> {
+struct ConditionFacts<'a> {
     org: &'a OrgSnapshot,
     facts: &'a Facts<'a>,
     bindings: Bindings,
@@ -100,7 +100,7 @@ impl<'a> ConditionFacts<'a> {
 
     /// Evaluates `condition` against one resource: the registered one's owner and attributes
     /// over the request's properties.
-    pub fn evaluate(
+    fn evaluate(
         &self,
         condition: &Condition,
         resource_type: &str,
@@ -528,17 +528,8 @@ fn decide_policies(
     resource_id: &str,
     facts: &Facts<'_>,
 ) -> Decision {
-    let exact = ResourceRef {
-        resource_type: resource_type.to_owned(),
-        id: resource_id.to_owned(),
-    };
-    let any = ResourceRef {
-        resource_type: resource_type.to_owned(),
-        id: ResourceRef::ANY_ID.to_owned(),
-    };
     let grants = || {
-        org.policies_attached_to(&exact)
-            .chain(org.policies_attached_to(&any))
+        org.policies_governing(resource_type, resource_id)
             .flat_map(|policy| {
                 policy
                     .actions
@@ -836,31 +827,21 @@ pub fn actions_for(
                     .map(|route| route.verb.to_ascii_uppercase())
             })
             .collect(),
-        _ => {
-            let exact = ResourceRef {
-                resource_type: resource_type.to_owned(),
-                id: resource_id.to_owned(),
-            };
-            let any = ResourceRef {
-                resource_type: resource_type.to_owned(),
-                id: ResourceRef::ANY_ID.to_owned(),
-            };
-            org.organization
-                .actions
-                .iter()
-                .map(|action| action.to_string())
-                .chain(
-                    org.policies_attached_to(&exact)
-                        .chain(org.policies_attached_to(&any))
-                        .flat_map(|policy| {
-                            policy
-                                .actions
-                                .iter()
-                                .map(|action| action.action.to_string())
-                        }),
-                )
-                .collect()
-        }
+        _ => org
+            .organization
+            .actions
+            .iter()
+            .map(|action| action.to_string())
+            .chain(
+                org.policies_governing(resource_type, resource_id)
+                    .flat_map(|policy| {
+                        policy
+                            .actions
+                            .iter()
+                            .map(|action| action.action.to_string())
+                    }),
+            )
+            .collect(),
     };
     candidates.sort();
     candidates.dedup();

@@ -351,6 +351,26 @@ pub fn normalize_actions(actions: Vec<PolicyAction>) -> Vec<PolicyAction> {
     merged
 }
 
+/// Refuses a bulk write that names the same entity twice (which of its two states would win?);
+/// `named` says how the message shows a key.
+pub fn each_named_once<K: Eq + std::hash::Hash>(
+    what: &str,
+    keys: impl IntoIterator<Item = K>,
+    named: impl Fn(&K) -> String,
+) -> crate::Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for key in keys {
+        if seen.contains(&key) {
+            return Err(crate::Error::invalid(
+                what,
+                format!("`{}` appears twice", named(&key)),
+            ));
+        }
+        seen.insert(key);
+    }
+    Ok(())
+}
+
 /// Sorts and deduplicates a list in place, returning it.
 pub fn sorted_unique<T: Ord>(mut items: Vec<T>) -> Vec<T> {
     items.sort();

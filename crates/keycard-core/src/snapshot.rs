@@ -516,6 +516,24 @@ impl OrgSnapshot {
             .filter_map(|id| self.policy(*id))
     }
 
+    /// Policies that govern a resource: those attached to it, then those attached to every
+    /// resource of its type (`*`).
+    pub fn policies_governing(
+        &self,
+        resource_type: &str,
+        resource_id: &str,
+    ) -> impl Iterator<Item = &Policy> {
+        let attached = |id: &str| ResourceRef {
+            resource_type: resource_type.to_owned(),
+            id: id.to_owned(),
+        };
+        let (exact, any) = (attached(resource_id), attached(ResourceRef::ANY_ID));
+        let exact: Vec<&Policy> = self.policies_attached_to(&exact).collect();
+        exact
+            .into_iter()
+            .chain(self.policies_attached_to(&any).collect::<Vec<_>>())
+    }
+
     pub fn method(&self, provenance: &str, name: &str) -> Option<&Method> {
         self.methods
             .get(&(provenance.to_owned(), name.to_owned()))

@@ -13,9 +13,10 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use chrono::Utc;
+use keycard_bench::user_name;
 use keycard_core::change::{Change, EntityKind, Operation, Revision};
 use keycard_core::ids::{AccountId, OrganizationId};
-use keycard_core::model::{Account, Organization, Resource};
+use keycard_core::model::Resource;
 use keycard_core::snapshot::Snapshot;
 use keycard_core::store::FullState;
 
@@ -27,36 +28,17 @@ const TYPES: usize = 10;
 
 /// One organization with `count` resources, as a full read hands it to the snapshot.
 fn state(org: OrganizationId, accounts: &[AccountId], count: usize) -> FullState {
-    let now = Utc::now();
     let mut state = FullState {
         revision: Revision(1),
         ..FullState::default()
     };
-    state.organizations.push(Organization {
-        id: org,
-        name: "memory".to_owned().try_into().unwrap(),
-        actions: vec![],
-        sso: Default::default(),
-        created_at: now,
-        updated_at: now,
-    });
+    state
+        .organizations
+        .push(keycard_bench::organization(org, "memory", vec![]));
     for (index, id) in accounts.iter().enumerate() {
-        state.accounts.push(Account {
-            id: *id,
-            organization_id: org,
-            username: format!("user{index}").try_into().unwrap(),
-            email: None,
-            first_name: Default::default(),
-            provenance: "Local".to_owned().try_into().unwrap(),
-            inactive: false,
-            service_account: false,
-            has_password: false,
-            roles: vec![],
-            groups: vec![],
-            attributes: Default::default(),
-            created_at: now,
-            updated_at: now,
-        });
+        state
+            .accounts
+            .push(keycard_bench::account(org, *id, user_name(index), vec![]));
     }
     state.resources = (0..count).map(|n| resource(org, accounts, n)).collect();
     state

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::{AuthzenError, entity, is_account_type, json_object, pep};
+use super::{AuthzenError, Entity, entity, is_account_type, json_object, pep};
 use crate::app::Operation;
 use crate::auth::ClientIp;
 use crate::state::{AppState, org_of};
@@ -147,13 +147,25 @@ fn respond<T: Serialize + Clone>(
     .into_response()
 }
 
-/// The request's context, which must be an object when given.
-fn context(request: &Map<String, Value>) -> Result<Option<&Map<String, Value>>, AuthzenError> {
-    match request.get("context") {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(context)) => Ok(Some(context)),
-        Some(_) => Err(AuthzenError::bad_request("`context` must be an object")),
-    }
+/// What a search request says beyond the ids: its entities' properties and its context, which
+/// must be an object when given.
+fn facts<'a>(
+    subject: &'a Entity,
+    action: Option<&'a Entity>,
+    resource: &'a Entity,
+    request: &'a Map<String, Value>,
+) -> Result<Facts<'a>, AuthzenError> {
+    let context = match request.get("context") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(context)) => Some(context),
+        Some(_) => return Err(AuthzenError::bad_request("`context` must be an object")),
+    };
+    Ok(Facts {
+        subject: subject.properties.as_ref(),
+        resource: resource.properties.as_ref(),
+        action: action.and_then(|action| action.properties.as_ref()),
+        context,
+    })
 }
 
 fn required<'a>(request: &'a Map<String, Value>, member: &str) -> Result<&'a Value, AuthzenError> {
@@ -183,12 +195,7 @@ pub async fn subject(
     let org = org_of(&snapshot, caller.organization)?;
     let mut results: Vec<Found> = Vec::new();
     if is_account_type(&subject.kind) {
-        let facts = Facts {
-            subject: subject.properties.as_ref(),
-            resource: resource.properties.as_ref(),
-            action: action.properties.as_ref(),
-            context: context(&request)?,
-        };
+        let facts = facts(&subject, Some(&action), &resource, &request)?;
         let mut names: Vec<String> = decision::subjects_for(
             org,
             &action.kind,
@@ -231,12 +238,7 @@ pub async fn resource(
     let org = org_of(&snapshot, caller.organization)?;
     let mut results: Vec<Found> = Vec::new();
     if is_account_type(&subject.kind) {
-        let facts = Facts {
-            subject: subject.properties.as_ref(),
-            resource: resource.properties.as_ref(),
-            action: action.properties.as_ref(),
-            context: context(&request)?,
-        };
+        let facts = facts(&subject, Some(&action), &resource, &request)?;
         results = decision::resources_for(
             org,
             subject.id.as_deref().unwrap_or(""),
@@ -274,12 +276,7 @@ pub async fn action(
     let org = org_of(&snapshot, caller.organization)?;
     let mut results: Vec<FoundAction> = Vec::new();
     if is_account_type(&subject.kind) {
-        let facts = Facts {
-            subject: subject.properties.as_ref(),
-            resource: resource.properties.as_ref(),
-            action: None,
-            context: context(&request)?,
-        };
+        let facts = facts(&subject, None, &resource, &request)?;
         results = decision::actions_for(
             org,
             subject.id.as_deref().unwrap_or(""),

@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use keycard_core::attributes::Attributes;
 use keycard_core::change::Revision;
 use keycard_core::ids::{AccountId, OrganizationId, SessionId};
-use keycard_core::model::{Account, AccountPatch, Actor, NewAccount, sorted_unique};
+use keycard_core::model::{
+    Account, AccountPatch, Actor, NewAccount, each_named_once, sorted_unique,
+};
 use keycard_core::names::Username;
 use keycard_core::page::{Page, PageRequest};
 use keycard_core::store::{AccountStore, Written};
@@ -174,13 +176,11 @@ impl AccountStore for SqlStore {
         org: OrganizationId,
         attributes: Vec<(AccountId, Attributes)>,
     ) -> Result<Written<usize>> {
-        let mut seen = std::collections::HashSet::new();
-        if let Some((twice, _)) = attributes.iter().find(|(id, _)| !seen.insert(*id)) {
-            return Err(Error::invalid(
-                "accounts",
-                format!("`{twice}` appears twice"),
-            ));
-        }
+        each_named_once(
+            "accounts",
+            attributes.iter().map(|(id, _)| *id),
+            ToString::to_string,
+        )?;
         self.write(actor, org, move |w| {
             Box::pin(async move {
                 let mut changed = 0;

@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 use keycard_core::change::Revision;
 use keycard_core::ids::{AccountId, OrganizationId};
-use keycard_core::model::{Actor, NewResource, Resource, ResourcePatch, resource_key};
+use keycard_core::model::{
+    Actor, NewResource, Resource, ResourcePatch, each_named_once, resource_key,
+};
 use keycard_core::names::{ResourceId, ResourceType};
 use keycard_core::page::{Page, PageRequest};
 use keycard_core::store::{ResourceStore, UpsertCount, Written};
@@ -151,18 +153,13 @@ impl ResourceStore for SqlStore {
         org: OrganizationId,
         resources: Vec<NewResource>,
     ) -> Result<Written<UpsertCount>> {
-        let mut seen = std::collections::HashSet::new();
-        for resource in &resources {
-            if !seen.insert((&resource.resource_type, &resource.id)) {
-                return Err(Error::invalid(
-                    "resources",
-                    format!(
-                        "`{}` appears twice",
-                        resource_key(&resource.resource_type, &resource.id)
-                    ),
-                ));
-            }
-        }
+        each_named_once(
+            "resources",
+            resources
+                .iter()
+                .map(|resource| (&resource.resource_type, &resource.id)),
+            |(resource_type, id)| resource_key(resource_type, id),
+        )?;
         self.write(actor, org, move |w| {
             Box::pin(async move {
                 rows::load_organization(w.conn(), org).await?;

@@ -248,8 +248,8 @@ async fn api_gateway_interop_vectors_pass() {
 /// The certification fixture with the scenario's own rules: `read` for every fixture user, `write`
 /// for alice on active records and for admins on archived ones, `delete` when soft. bob's stored
 /// attributes make him the admin, and the records are registered with their status, for the
-/// requests that send no properties.
-async fn load_certification_fixture(server: &TestServer) {
+/// requests that send no properties. Returns the policy's id.
+pub(crate) async fn load_certification_fixture(server: &TestServer) -> String {
     let member = server.create_role(json!({"name": "member"})).await;
     server
         .create_account(json!({"username": "alice", "roles": [member]}))
@@ -280,7 +280,7 @@ async fn load_certification_fixture(server: &TestServer) {
                     "has(action.properties.soft) && action.properties.soft == true"},
             ],
         }))
-        .await;
+        .await
 }
 
 #[tokio::test]
