@@ -20,7 +20,8 @@
 //! - a role changed by the caller must, before and after, list only methods and views the caller
 //!   may use, and may not be bound by a policy unless the caller holds it;
 //! - an API key acts as its account, so creating or revoking one for another account needs that
-//!   account to be within the caller's holdings.
+//!   account to be within the caller's holdings; decision keys, which ask about every subject, are
+//!   administrators' alone.
 //!
 //! Organizations, policies and the catalogue are changed by administrators only, and the default
 //! organization, where partners come from, is never renamed or deleted.
@@ -336,10 +337,23 @@ fn review_grants(
                 } else {
                     change.before_as()?
                 };
-                if key.account_id != account_id
-                    && let Some((what, reached)) = account_reach(org_before, key.account_id)
-                {
-                    holdings.covers_reach(org_before, &format!("the keys of {what}"), &reached)?;
+                match key.account_id {
+                    Some(holder) if holder == account_id => {}
+                    Some(holder) => {
+                        if let Some((what, reached)) = account_reach(org_before, holder) {
+                            holdings.covers_reach(
+                                org_before,
+                                &format!("the keys of {what}"),
+                                &reached,
+                            )?;
+                        }
+                    }
+                    // A decision key asks about every subject of the organization.
+                    None => {
+                        return Err(Error::Forbidden(format!(
+                            "`{label}` may not change decision keys: only administrators of the organization may"
+                        )));
+                    }
                 }
             }
             EntityKind::Resource if owner_left_with_its_account(change, org_after)? => {}

@@ -379,11 +379,16 @@ pub fn sorted_unique<T: Ord>(mut items: Vec<T>) -> Vec<T> {
 }
 
 /// Metadata of an API key; the secret is shown once at creation and only its hash is stored.
+///
+/// A key of an account acts as that account. A key of no account is one of the organization's
+/// decision keys: its policy enforcement points ask for decisions with it, and nothing else. It is
+/// no account, so it is never the subject of a decision nor listed by a subject search.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ApiKey {
     pub id: ApiKeyId,
     pub organization_id: OrganizationId,
-    pub account_id: AccountId,
+    /// The account the key acts as; none for a decision key.
+    pub account_id: Option<AccountId>,
     pub name: String,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,

@@ -10,6 +10,9 @@
 //! Version 2 adds an account's `attributes` (absent when empty), which conditions read, a policy
 //! action's `condition` (absent when none), and the registered resources: a reader of version 1 would drop them silently, so it must refuse the
 //! change instead. A version-1 record reads as an account without attributes.
+//!
+//! Version 3 adds API keys of no account, an organization's decision keys: a reader of version 2
+//! would not know what such a key may do, so it refuses the change.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -29,7 +32,7 @@ use crate::names::{
 };
 
 /// The record version this build writes, and the newest it reads.
-pub const RECORD_VERSION: u32 = 2;
+pub const RECORD_VERSION: u32 = 3;
 
 /// An entity the change log records.
 pub trait Recorded: Sized {
@@ -537,12 +540,14 @@ impl Recorded for Policy {
     }
 }
 
-/// Version 1 of an API key's record: never its secret or the secret's digest.
+/// An API key's record: never its secret or the secret's digest. Since version 3 a decision key
+/// has no `account_id`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKeyRecord {
     pub id: ApiKeyId,
     pub organization_id: OrganizationId,
-    pub account_id: AccountId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<AccountId>,
     pub name: String,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,

@@ -358,11 +358,12 @@ pub struct StoredSecret<T> {
 
 #[async_trait]
 pub trait CredentialStore: Send + Sync {
+    /// Creates a key of `account`, or with none a decision key of the organization.
     async fn create_api_key(
         &self,
         actor: &Actor,
         org: OrganizationId,
-        account: AccountId,
+        account: Option<AccountId>,
         id: ApiKeyId,
         name: String,
         secret_hash: String,
@@ -386,12 +387,18 @@ pub trait CredentialStore: Send + Sync {
         key: NewApiKey,
         revoke_others: bool,
     ) -> Result<Written<(ApiKey, Vec<ApiKey>)>>;
-    async fn list_api_keys(&self, org: OrganizationId, account: AccountId) -> Result<Vec<ApiKey>>;
+    /// The keys of `account`, or with none the organization's decision keys, revoked ones too.
+    async fn list_api_keys(
+        &self,
+        org: OrganizationId,
+        account: Option<AccountId>,
+    ) -> Result<Vec<ApiKey>>;
+    /// Revokes a key of `account`, or with none a decision key of the organization.
     async fn revoke_api_key(
         &self,
         actor: &Actor,
         org: OrganizationId,
-        account: AccountId,
+        account: Option<AccountId>,
         id: ApiKeyId,
     ) -> Result<Written<ApiKey>>;
     /// Looks a key up by id in any organization, for authentication.

@@ -19,7 +19,7 @@ use crate::state::AppState;
 /// The header that names the organization a request acts in (id or name).
 pub const ORGANIZATION_HEADER: &str = "keycard-organization";
 
-pub use crate::app::{Caller, Credential, LoginLimiter};
+pub use crate::app::{Caller, Credential, Identity, LoginLimiter};
 
 /// The address a request came from, when the server knows it.
 pub fn client_ip(parts: &Parts) -> Option<IpAddr> {
@@ -78,26 +78,26 @@ pub async fn authenticate(
     ip: Option<IpAddr>,
 ) -> Result<Caller> {
     let named_org = named_organization(state, headers)?;
-    let (account, credential) = match presented {
+    let (principal, credential) = match presented {
         Presented::Basic { username, password } => {
             let org = named_org.unwrap_or(state.app.default_organization());
             let account = state
                 .app
                 .verify_password(org, &username, &password, ip)
                 .await?;
-            (Arc::new(account), Credential::Password)
+            (Identity::Account(Arc::new(account)), Credential::Password)
         }
         Presented::Token(token) => state.app.verify_token(&token).await?,
     };
-    state.app.caller_for(account, credential, named_org)
+    state.app.caller_for(principal, credential, named_org)
 }
 
 /// Checks a bearer token presented some other way than the `Authorization` header (a cookie, a
 /// query parameter) and builds the caller.
 pub async fn token_caller(state: &AppState, headers: &HeaderMap, token: &str) -> Result<Caller> {
     let named_org = named_organization(state, headers)?;
-    let (account, credential) = state.app.verify_token(token).await?;
-    state.app.caller_for(account, credential, named_org)
+    let (principal, credential) = state.app.verify_token(token).await?;
+    state.app.caller_for(principal, credential, named_org)
 }
 
 /// The organization a password login acts in: the one named by `Keycard-Organization`, else the

@@ -103,7 +103,8 @@ pub struct SnapshotHandle {
 #[derive(Clone, Debug)]
 pub struct CachedKey {
     pub organization: OrganizationId,
-    pub account: keycard_core::ids::AccountId,
+    /// The account the key acts as; none for a decision key.
+    pub account: Option<keycard_core::ids::AccountId>,
     /// Shared, so that a request's copy of the entry costs a reference count.
     pub secret_hash: Arc<str>,
     pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,

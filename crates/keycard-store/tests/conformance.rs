@@ -470,7 +470,7 @@ async fn multi_step_writes_are_atomic() {
             .await
             .unwrap();
         let (holder, taken) = first.value;
-        assert_eq!(taken.account_id, holder.id, "{backend}");
+        assert_eq!(taken.account_id, Some(holder.id), "{backend}");
         let before = store.latest_revision().await.unwrap();
 
         // A service account whose key cannot be stored is not created.
@@ -497,7 +497,7 @@ async fn multi_step_writes_are_atomic() {
             .await
             .unwrap_err();
         assert!(matches!(err, Error::Conflict { .. }), "{backend}: {err:?}");
-        let keys = store.list_api_keys(org, holder.id).await.unwrap();
+        let keys = store.list_api_keys(org, Some(holder.id)).await.unwrap();
         assert_eq!(keys.len(), 1, "{backend}");
         assert_eq!(
             keys[0].revoked_at, None,
@@ -520,10 +520,62 @@ async fn multi_step_writes_are_atomic() {
         assert_eq!(rotated.revision, Revision(before.0 + 1), "{backend}");
         assert_eq!(revoked.len(), 1, "{backend}");
         assert_eq!(revoked[0].id, taken.id, "{backend}");
-        let keys = store.list_api_keys(org, holder.id).await.unwrap();
+        let keys = store.list_api_keys(org, Some(holder.id)).await.unwrap();
         let live: Vec<_> = keys.iter().filter(|key| key.revoked_at.is_none()).collect();
         assert_eq!(live.len(), 1, "{backend}");
         assert_eq!(live[0].id, fresh.id, "{backend}");
+    }
+}
+
+/// A key of no account is a decision key: listed, found and revoked as the organization's, never
+/// among an account's keys, and recorded in the change log without an account.
+#[tokio::test]
+async fn decision_keys_belong_to_the_organization() {
+    for (backend, store, _dir) in stores().await {
+        let org = created_organization(store.as_ref(), "pep").await;
+        let actor = Actor::system();
+        let holder = store
+            .create_account(&actor, org, account("holder", vec![]))
+            .await
+            .unwrap()
+            .value;
+        let id = keycard_core::ids::ApiKeyId::new();
+        let created = store
+            .create_api_key(&actor, org, None, id, "gateway".into(), "digest".into())
+            .await
+            .unwrap();
+        assert_eq!(created.value.account_id, None, "{backend}");
+        let found = store.find_api_key(id).await.unwrap().unwrap();
+        assert_eq!(found.record.account_id, None, "{backend}");
+        assert_eq!(found.secret_hash, "digest", "{backend}");
+        let listed = store.list_api_keys(org, None).await.unwrap();
+        assert_eq!(listed, vec![created.value.clone()], "{backend}");
+        assert!(
+            store
+                .list_api_keys(org, Some(holder.id))
+                .await
+                .unwrap()
+                .is_empty(),
+            "{backend}"
+        );
+        let err = store
+            .revoke_api_key(&actor, org, Some(holder.id), id)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::NotFound { .. }), "{backend}: {err:?}");
+        let revoked = store.revoke_api_key(&actor, org, None, id).await.unwrap();
+        assert!(revoked.value.revoked_at.is_some(), "{backend}");
+        let changes = store
+            .changes_after(Revision(created.revision.0 - 1), 10)
+            .await
+            .unwrap();
+        let recorded: keycard_core::model::ApiKey = changes[0].after_as().unwrap();
+        assert_eq!(recorded.account_id, None, "{backend}");
+        assert_eq!(
+            changes[0].record_version,
+            keycard_core::record::RECORD_VERSION,
+            "{backend}"
+        );
     }
 }
 

@@ -60,7 +60,7 @@ fn operator(app: &App, name: &str) -> anyhow::Result<Caller> {
     let org = app
         .organization_named(name)
         .map_err(|_| anyhow!("organization `{name}` not found"))?;
-    Ok(Caller::operator(org)?)
+    Ok(Caller::operator(org))
 }
 
 fn read_password() -> anyhow::Result<String> {
@@ -126,7 +126,7 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
             let account = app
                 .find_account(&caller, &Username::try_from(username)?)
                 .await?;
-            let issued = app.issue_api_key(&caller, account.id, name).await?;
+            let issued = app.issue_api_key(&caller, Some(account.id), name).await?;
             println!("{}", issued.value.secret);
         }
         AdminCommand::SetPassword {

@@ -62,6 +62,9 @@ pub enum Operation {
     IssueApiKey,
     ReplaceApiKeys,
     RevokeApiKey,
+    ListDecisionKeys,
+    IssueDecisionKey,
+    RevokeDecisionKey,
     CreateServiceAccount,
     ListPolicies,
     ReadPolicy,
@@ -120,6 +123,9 @@ impl Operation {
         Operation::IssueApiKey,
         Operation::ReplaceApiKeys,
         Operation::RevokeApiKey,
+        Operation::ListDecisionKeys,
+        Operation::IssueDecisionKey,
+        Operation::RevokeDecisionKey,
         Operation::CreateServiceAccount,
         Operation::ListPolicies,
         Operation::ReadPolicy,
@@ -180,6 +186,8 @@ impl Operation {
             IssueApiKey => Rule::SelfOrAdmin,
             ReplaceApiKeys => Rule::Admin,
             RevokeApiKey => Rule::SelfOrAdmin,
+            // A decision key asks about every subject of the organization.
+            ListDecisionKeys | IssueDecisionKey | RevokeDecisionKey => Rule::Admin,
             CreateServiceAccount => Rule::Delegated("createServiceAccount"),
             ListPolicies => Rule::Admin,
             ReadPolicy => Rule::Admin,
@@ -207,9 +215,33 @@ impl Operation {
     }
 }
 
-/// Whether `caller` may perform an operation under `rule` in `org`, the organization it acts in;
-/// `target` is the account the operation acts on, when it acts on one.
-pub fn allows(rule: Rule, caller: &Caller, org: &OrgSnapshot, target: Option<AccountId>) -> bool {
+impl Operation {
+    /// Whether the operation asks for decisions (checks, lookups, searches): all that a decision
+    /// key may do, about any subject of its organization.
+    pub const fn asks_for_decisions(self) -> bool {
+        matches!(
+            self,
+            Operation::Decide | Operation::LookupSubjects | Operation::QueryPdp
+        )
+    }
+}
+
+/// Whether `caller` may perform `operation` in `org`, the organization it acts in; `target` is the
+/// account the operation acts on, when it acts on one.
+pub fn permits(
+    operation: Operation,
+    caller: &Caller,
+    org: &OrgSnapshot,
+    target: Option<AccountId>,
+) -> bool {
+    if caller.is_decision_key() {
+        return operation.asks_for_decisions();
+    }
+    allows(operation.rule(), caller, org, target)
+}
+
+/// Whether `caller`, an account or the operator, may perform an operation under `rule` in `org`.
+fn allows(rule: Rule, caller: &Caller, org: &OrgSnapshot, target: Option<AccountId>) -> bool {
     match rule {
         Rule::SignedIn => true,
         Rule::Admin => caller.admin,
@@ -224,35 +256,42 @@ pub fn allows(rule: Rule, caller: &Caller, org: &OrgSnapshot, target: Option<Acc
 
 /// The caller acts on its own account, in its own organization.
 fn acts_on_itself(caller: &Caller, target: Option<AccountId>) -> bool {
-    target == Some(caller.account.id) && caller.organization == caller.account.organization_id
+    caller.account().is_some_and(|account| {
+        target == Some(account.id) && caller.organization == account.organization_id
+    })
 }
 
 /// A role of the caller grants this method of the `Authorization` application.
 fn holds_method(caller: &Caller, org: &OrgSnapshot, method: &str) -> bool {
-    decision::decide_for(
-        org,
-        &caller.account,
-        "call",
-        "method",
-        &format!("{AUTHORIZATION_APP}/{method}"),
-        &decision::Facts::default(),
-    )
-    .allowed
+    caller.account().is_some_and(|account| {
+        decision::decide_for(
+            org,
+            account,
+            "call",
+            "method",
+            &format!("{AUTHORIZATION_APP}/{method}"),
+            &decision::Facts::default(),
+        )
+        .allowed
+    })
 }
 
-/// Why `rule` refused `caller`.
-fn refusal(rule: Rule, caller: &Caller) -> Error {
-    let who = &caller.account.username;
-    Error::Forbidden(match rule {
-        Rule::Partner => format!("`{who}` is not an administrator of the default organization"),
+/// Why `operation` was refused to `caller`.
+fn refusal(operation: Operation, caller: &Caller) -> Error {
+    let who = caller.name();
+    if caller.is_decision_key() {
+        return Error::Forbidden(format!("{who} may only ask for decisions"));
+    }
+    Error::Forbidden(match operation.rule() {
+        Rule::Partner => format!("{who} is not an administrator of the default organization"),
         Rule::Delegated(method) | Rule::SelfOrDelegated(method) => format!(
-            "`{who}` may not call `{method}`: it needs the `Admin` role or a role granting `{AUTHORIZATION_APP}/{method}`"
+            "{who} may not call `{method}`: it needs the `Admin` role or a role granting `{AUTHORIZATION_APP}/{method}`"
         ),
         Rule::SelfOrAdmin => {
-            format!("`{who}` is not an administrator of this organization nor the account itself")
+            format!("{who} is not an administrator of this organization nor the account itself")
         }
         Rule::SignedIn | Rule::Admin => {
-            format!("`{who}` is not an administrator of this organization")
+            format!("{who} is not an administrator of this organization")
         }
     })
 }
@@ -281,12 +320,11 @@ pub(super) fn judge(
     operation: Operation,
     target: Option<AccountId>,
 ) -> Result<()> {
-    let rule = operation.rule();
     let org = super::organization(snapshot, caller.organization)?;
-    if allows(rule, caller, org, target) {
+    if permits(operation, caller, org, target) {
         Ok(())
     } else {
-        Err(refusal(rule, caller))
+        Err(refusal(operation, caller))
     }
 }
 
@@ -301,7 +339,7 @@ mod tests {
     use keycard_core::store::StateItem;
 
     use super::*;
-    use crate::app::{Caller, Credential};
+    use crate::app::{Caller, Credential, Identity};
 
     #[test]
     fn every_delegated_operation_names_a_method_of_the_authorization_catalogue() {
@@ -401,7 +439,7 @@ mod tests {
 
     fn caller(account: &Account, admin: bool, partner: bool) -> Caller {
         Caller {
-            account: Arc::new(account.clone()),
+            principal: Identity::Account(Arc::new(account.clone())),
             organization: account.organization_id,
             admin,
             partner,
@@ -443,11 +481,44 @@ mod tests {
                 allows(rule, who, org, target),
                 expected,
                 "{rule:?} for `{}` (admin {}, partner {}) on {target:?}",
-                who.account.username,
+                who.name(),
                 who.admin,
                 who.partner
             );
         }
+    }
+
+    /// A decision key asks for decisions about anyone of its organization, and does nothing else.
+    #[test]
+    fn a_decision_key_may_only_ask_for_decisions() {
+        let f = fixture();
+        let org = f.snapshot.organization(f.org).unwrap();
+        let id = keycard_core::ids::ApiKeyId::new();
+        let key = Caller {
+            principal: Identity::DecisionKey {
+                id,
+                organization: f.org,
+            },
+            organization: f.org,
+            admin: false,
+            partner: false,
+            credential: Credential::ApiKey(id),
+        };
+        let asks = [
+            Operation::Decide,
+            Operation::LookupSubjects,
+            Operation::QueryPdp,
+        ];
+        for operation in Operation::ALL {
+            for target in [None, Some(f.editor.id)] {
+                assert_eq!(
+                    permits(*operation, &key, org, target),
+                    asks.contains(operation),
+                    "{operation:?} on {target:?}"
+                );
+            }
+        }
+        assert!(key.actor().is_err(), "a decision key never writes");
     }
 
     /// A partner acting in another organization acts on no account of its own there.

@@ -133,7 +133,7 @@ impl App {
             Operation::DeleteAccount,
             Some(id),
             move |store, actor, org| async move {
-                if id == caller.account.id {
+                if caller.account().is_some_and(|account| account.id == id) {
                     return Err(Error::Forbidden("an account cannot delete itself".into()));
                 }
                 store.delete_account(&actor, org, id).await

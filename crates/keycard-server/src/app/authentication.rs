@@ -15,7 +15,7 @@ use keycard_core::secret::{self, TokenKind};
 use keycard_core::store::Written;
 use keycard_core::{Error, Result};
 
-use super::{App, Caller, Credential, Operation};
+use super::{App, Caller, Credential, Identity, Operation};
 use crate::state::CachedKey;
 
 impl App {
@@ -99,8 +99,9 @@ impl App {
         Ok(found.filter(|account| matches && hash.is_some() && !account.inactive))
     }
 
-    /// Verifies a bearer token (API key or session) and returns its live, active account.
-    pub async fn verify_token(&self, token: &str) -> Result<(Arc<Account>, Credential)> {
+    /// Verifies a bearer token (API key or session) and returns who holds it: a live, active
+    /// account, or for a decision key the key itself.
+    pub async fn verify_token(&self, token: &str) -> Result<(Identity, Credential)> {
         let invalid = || Error::Unauthenticated("invalid or expired token".into());
         let presented = secret::parse_token(token).ok_or_else(invalid)?;
         let now = Utc::now();
@@ -145,7 +146,16 @@ impl App {
                         }
                     });
                 }
-                (key.organization, key.account, Credential::ApiKey(id))
+                let Some(account) = key.account else {
+                    return Ok((
+                        Identity::DecisionKey {
+                            id,
+                            organization: key.organization,
+                        },
+                        Credential::ApiKey(id),
+                    ));
+                };
+                (key.organization, account, Credential::ApiKey(id))
             }
             TokenKind::Session => {
                 let id = SessionId::from_uuid(presented.id);
@@ -172,7 +182,7 @@ impl App {
                 account.username
             )));
         }
-        Ok((account, credential))
+        Ok((Identity::Account(account), credential))
     }
 
     /// An account from the snapshot, or from the store when the snapshot has not caught up yet.
@@ -190,10 +200,32 @@ impl App {
     /// Decides the acting organization and the caller's standing in it.
     pub fn caller_for(
         &self,
-        account: Arc<Account>,
+        principal: Identity,
         credential: Credential,
         named_org: Option<OrganizationId>,
     ) -> Result<Caller> {
+        let account = match principal {
+            Identity::Account(account) => account,
+            Identity::DecisionKey { id, organization } => {
+                if named_org.is_some_and(|named| named != organization) {
+                    return Err(Error::Forbidden(format!(
+                        "decision key `{id}` may only act in its own organization"
+                    )));
+                }
+                return Ok(Caller {
+                    principal,
+                    organization,
+                    admin: false,
+                    partner: false,
+                    credential,
+                });
+            }
+            Identity::Operator => {
+                return Ok(Caller::operator(
+                    named_org.unwrap_or(self.default_organization),
+                ));
+            }
+        };
         let snapshot = self.snapshot.current();
         // The account as authenticated, not the snapshot's copy, which may lag a write made elsewhere.
         let home_admin = snapshot
@@ -217,7 +249,7 @@ impl App {
             partner,
             organization,
             credential,
-            account,
+            principal: Identity::Account(account),
         })
     }
 
@@ -265,7 +297,7 @@ impl App {
         if !caller.admin {
             self.verify_password(
                 caller.organization,
-                caller.account.username.as_str(),
+                caller.require_account()?.username.as_str(),
                 current_password.unwrap_or_default(),
                 None,
             )
@@ -277,7 +309,9 @@ impl App {
             None => None,
         };
         let keep = match caller.credential {
-            Credential::Session(session) if caller.account.id == id => Some(session),
+            Credential::Session(session) if caller.account().is_some_and(|a| a.id == id) => {
+                Some(session)
+            }
             _ => None,
         };
         self.write(

@@ -1,4 +1,6 @@
-//! API keys, and service accounts, which are an account and a key made together.
+//! API keys, and service accounts, which are an account and a key made together. A key of no
+//! account is a decision key of the organization (see `keycard_core::model::ApiKey`): only
+//! administrators list, issue and revoke those.
 
 use keycard_core::Result;
 use keycard_core::ids::{AccountId, ApiKeyId};
@@ -28,29 +30,34 @@ fn mint(name: String) -> (NewApiKey, String) {
 }
 
 impl App {
-    pub async fn list_api_keys(&self, caller: &Caller, account: AccountId) -> Result<Vec<ApiKey>> {
+    /// The keys of `account`, or with none the organization's decision keys.
+    pub async fn list_api_keys(
+        &self,
+        caller: &Caller,
+        account: Option<AccountId>,
+    ) -> Result<Vec<ApiKey>> {
         self.read(
             caller,
-            Operation::ListApiKeys,
-            Some(account),
+            of_holder(account, Operation::ListApiKeys, Operation::ListDecisionKeys),
+            account,
             async |store, org| store.list_api_keys(org, account).await,
         )
         .await
     }
 
-    /// Mints a key for an account.
+    /// Mints a key for an account, or with none a decision key of the organization.
     pub async fn issue_api_key(
         &self,
         caller: &Caller,
-        account: AccountId,
+        account: Option<AccountId>,
         name: String,
     ) -> Result<Written<IssuedKey>> {
         let (new, secret) = mint(name);
         let written = self
             .write(
                 caller,
-                Operation::IssueApiKey,
-                Some(account),
+                of_holder(account, Operation::IssueApiKey, Operation::IssueDecisionKey),
+                account,
                 move |store, actor, org| async move {
                     new.validate()?;
                     store
@@ -91,16 +98,17 @@ impl App {
         Ok(issued(written, secret))
     }
 
+    /// Revokes a key of `account`, or with none a decision key of the organization.
     pub async fn revoke_api_key(
         &self,
         caller: &Caller,
-        account: AccountId,
+        account: Option<AccountId>,
         id: ApiKeyId,
     ) -> Result<Written<ApiKey>> {
         self.write(
             caller,
-            Operation::RevokeApiKey,
-            Some(account),
+            of_holder(account, Operation::RevokeApiKey, Operation::RevokeDecisionKey),
+            account,
             move |store, actor, org| async move { store.revoke_api_key(&actor, org, account, id).await },
         )
         .await
@@ -129,6 +137,15 @@ impl App {
             value: (account, IssuedKey { key, secret }),
             revision: written.revision,
         })
+    }
+}
+
+/// The operation on a key of an account, or on a decision key when there is no account.
+fn of_holder(account: Option<AccountId>, of_account: Operation, of_org: Operation) -> Operation {
+    if account.is_some() {
+        of_account
+    } else {
+        of_org
     }
 }
 

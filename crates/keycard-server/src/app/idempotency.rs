@@ -20,7 +20,13 @@ impl ScopedKey {
         let credential = match caller.credential {
             Credential::ApiKey(id) => format!("key:{id}"),
             Credential::Session(id) => format!("session:{id}"),
-            Credential::Password => format!("password:{}", caller.account.id),
+            Credential::Password => format!(
+                "password:{}",
+                caller
+                    .account()
+                    .map(|a| a.id.to_string())
+                    .unwrap_or_default()
+            ),
             Credential::Operator => "operator".to_owned(),
         };
         let standing = format!(

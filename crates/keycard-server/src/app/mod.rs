@@ -37,7 +37,7 @@ mod roles;
 
 pub use access::Operation;
 pub use authentication::{LoginLimiter, hash_password};
-pub use caller::{Caller, Credential};
+pub use caller::{Caller, Credential, Identity};
 pub use credentials::IssuedKey;
 pub use health::Readiness;
 pub use idempotency::ScopedKey;
@@ -158,7 +158,7 @@ impl App {
         Fut: Future<Output = Result<Written<T>>>,
     {
         self.authorize_on(caller, operation, target)?;
-        let written = write(self.store.as_ref(), caller.actor(), caller.organization).await?;
+        let written = write(self.store.as_ref(), caller.actor()?, caller.organization).await?;
         self.snapshot.catch_up(written.revision).await?;
         Ok(written)
     }

@@ -51,7 +51,9 @@ impl App {
             Operation::ReadOrganization,
             None,
             move |store, _| async move {
-                if !caller.partner && caller.account.organization_id != id {
+                if !caller.partner
+                    && caller.account().map(|account| account.organization_id) != Some(id)
+                {
                     return Err(Error::not_found("organization", id));
                 }
                 store.get_organization(id).await

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{IapCaller, IapError, IapJson};
-use crate::app::Operation;
+use crate::app::{Identity, Operation};
 use crate::auth::{self, ClientIp, Credential};
 use crate::revision::with_revision;
 use crate::state::{AppState, org_of};
@@ -131,11 +131,15 @@ async fn client_credentials(
     let presented = secret::parse_token(client_secret)
         .filter(|token| token.kind == TokenKind::ApiKey)
         .ok_or_else(invalid)?;
-    let (account, credential) = state
+    let (principal, credential) = state
         .app
         .verify_token(client_secret)
         .await
         .map_err(|_| invalid())?;
+    // A decision key is no service account: it opens no session.
+    let Identity::Account(account) = principal else {
+        return Err(invalid());
+    };
     if account.id != id
         || credential != Credential::ApiKey(ApiKeyId::from_uuid(presented.id))
         || !account.service_account
@@ -213,7 +217,7 @@ pub async fn whoami(
     let caller = caller.caller;
     let snapshot = state.app.read_snapshot(&caller, Operation::DescribeSelf)?;
     let org = org_of(&snapshot, caller.organization)?;
-    let account = &caller.account;
+    let account = caller.require_account()?;
     let permissions = decision::effective_permissions(org, account);
     let groups: Vec<_> = account
         .groups

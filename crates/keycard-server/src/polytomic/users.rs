@@ -61,7 +61,8 @@ pub async fn me(State(state): State<AppState>, caller: PolyCaller) -> Result<Res
     let caller = caller.0;
     let snapshot = state.app.read_snapshot(&caller, Operation::DescribeSelf)?;
     let org = org_of(&snapshot, caller.organization)?;
-    let home = org_of(&snapshot, caller.account.organization_id)?;
+    let account = caller.require_account()?;
+    let home = org_of(&snapshot, account.organization_id)?;
     let method = match caller.credential {
         Credential::ApiKey(_) => "api_key",
         Credential::Session(_) => "session",
@@ -69,15 +70,15 @@ pub async fn me(State(state): State<AppState>, caller: PolyCaller) -> Result<Res
         Credential::Operator => "operator",
     };
     Ok(data(json!({
-        "id": caller.account.id,
-        "email": caller.account.email.as_ref().map(ToString::to_string).unwrap_or_else(|| caller.account.username.to_string()),
+        "id": account.id,
+        "email": account.email.as_ref().map(ToString::to_string).unwrap_or_else(|| account.username.to_string()),
         "organization_id": org.organization.id,
         "organization_name": org.organization.name,
         "is_user": true,
         "is_partner": caller.partner,
         "is_organization": false,
         "is_system": false,
-        "role": if caller.admin { "admin" } else { legacy_role(home, &caller.account) },
+        "role": if caller.admin { "admin" } else { legacy_role(home, account) },
         "credential": {"method": method},
     })))
 }

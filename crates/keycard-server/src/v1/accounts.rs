@@ -1,9 +1,10 @@
-//! Accounts, their passwords, role assignments, group memberships, API keys and sessions.
+//! Accounts, their passwords, role assignments, group memberships and sessions (their API keys are
+//! in `keys`).
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use keycard_core::attributes::Attributes;
-use keycard_core::ids::{AccountId, ApiKeyId, GroupId, RoleId};
+use keycard_core::ids::{AccountId, GroupId, RoleId};
 use keycard_core::model::{AccountPatch, Link, NewAccount, Principal};
 use keycard_core::names::{Email, FirstName, Provenance, Username};
 use serde::{Deserialize, Serialize};
@@ -11,10 +12,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::wire::{Account, ApiKey};
+use super::wire::Account;
 use super::{Committed, List, ListQuery, Saved, change_link, double_option};
 use crate::auth::Caller;
-use crate::error::Code;
 use crate::error::{ApiError, ErrorBody, Json, Path, Query};
 use crate::revision::with_revision;
 use crate::state::AppState;
@@ -27,8 +27,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(set_password))
         .routes(routes!(add_account_group, remove_account_group))
         .routes(routes!(add_account_role, remove_account_role))
-        .routes(routes!(list_keys, create_key))
-        .routes(routes!(revoke_key))
         .routes(routes!(revoke_sessions))
 }
 
@@ -113,20 +111,6 @@ pub struct SetPassword {
     /// Required when changing one's own password without being an administrator.
     #[serde(default)]
     pub current_password: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateKey {
-    #[serde(default)]
-    pub name: String,
-}
-
-/// A new API key: `secret` is shown only in this response.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct NewKey {
-    pub key: ApiKey,
-    pub secret: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -327,61 +311,6 @@ async fn remove_account_role(
         false,
     )
     .await
-}
-
-/// Lists an account's API keys (metadata only; secrets are never shown again).
-#[utoipa::path(get, path = "/v1/accounts/{id}/keys", tag = "accounts", params(("id" = AccountId, Path)),
-    responses((status = 200, body = List<ApiKey>), (status = 404, body = ErrorBody)))]
-async fn list_keys(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<AccountId>,
-) -> Result<axum::Json<List<ApiKey>>, ApiError> {
-    let items = state.app.list_api_keys(&caller, id).await?;
-    Ok(axum::Json(List {
-        items: items.into_iter().map(ApiKey::from).collect(),
-        next_cursor: None,
-    }))
-}
-
-/// Mints an API key for the account; the secret is in this response only.
-#[utoipa::path(post, path = "/v1/accounts/{id}/keys", tag = "accounts", params(("id" = AccountId, Path)), request_body = CreateKey,
-    responses((status = 201, body = Saved<NewKey>), (status = 404, body = ErrorBody)))]
-async fn create_key(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<AccountId>,
-    body: axum::body::Bytes,
-) -> Result<Saved<NewKey>, ApiError> {
-    // The body is optional: an empty one names no key.
-    let name = if body.is_empty() {
-        String::new()
-    } else {
-        serde_json::from_slice::<CreateKey>(&body)
-            .map_err(|err| ApiError::new(Code::InvalidBody, err.to_string()))?
-            .name
-    };
-    let written = state.app.issue_api_key(&caller, id, name).await?;
-    Ok(Saved::created(keycard_core::store::Written {
-        revision: written.revision,
-        value: NewKey {
-            key: written.value.key.into(),
-            secret: written.value.secret,
-        },
-    }))
-}
-
-/// Revokes an API key at once.
-#[utoipa::path(delete, path = "/v1/accounts/{id}/keys/{key_id}", tag = "accounts", params(("id" = AccountId, Path), ("key_id" = ApiKeyId, Path)),
-    responses((status = 200, body = Saved<ApiKey>), (status = 404, body = ErrorBody)))]
-async fn revoke_key(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((id, key)): Path<(AccountId, ApiKeyId)>,
-) -> Result<Saved<ApiKey>, ApiError> {
-    Ok(Saved::updated(
-        state.app.revoke_api_key(&caller, id, key).await?,
-    ))
 }
 
 /// Ends every login session of the account at once.

@@ -22,6 +22,7 @@ mod changes;
 mod check;
 mod document;
 mod groups;
+mod keys;
 mod organizations;
 mod policies;
 mod resources;
@@ -66,6 +67,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(organizations::router())
         .merge(accounts::router())
+        .merge(keys::router())
         .merge(groups::router())
         .merge(roles::router())
         .merge(catalogue::router())

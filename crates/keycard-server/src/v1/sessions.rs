@@ -99,17 +99,18 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusC
 #[utoipa::path(get, path = "/v1/me", tag = "sessions", responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
 async fn me(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<Me>, ApiError> {
     let snapshot = state.app.read_snapshot(&caller, Operation::DescribeSelf)?;
-    let home = org_of(&snapshot, caller.account.organization_id)?;
+    let account = caller.require_account()?;
+    let home = org_of(&snapshot, account.organization_id)?;
     let organization = org_of(&snapshot, caller.organization)?
         .organization
         .as_ref()
         .clone();
-    let effective_roles = decision::effective_roles(home, &caller.account);
+    let effective_roles = decision::effective_roles(home, account);
     Ok(axum::Json(Me {
         admin: caller.admin,
         partner: caller.partner,
         organization: organization.into(),
         effective_roles,
-        account: std::sync::Arc::unwrap_or_clone(caller.account).into(),
+        account: account.as_ref().clone().into(),
     }))
 }

@@ -152,7 +152,9 @@ moved_fields!(model::Policy => Policy {
 pub struct ApiKey {
     pub id: ApiKeyId,
     pub organization_id: OrganizationId,
-    pub account_id: AccountId,
+    /// The account the key acts as; `null` for a decision key, which is no account and may only
+    /// ask for decisions.
+    pub account_id: Option<AccountId>,
     pub name: String,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,

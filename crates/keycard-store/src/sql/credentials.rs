@@ -27,11 +27,11 @@ async fn load_key(conn: &mut AnyConnection, id: ApiKeyId) -> Result<Option<Store
         }))
 }
 
-/// Adds a key for an account, within a write.
+/// Adds a key for an account, or with none a decision key, within a write.
 async fn insert_key(
     w: &mut WriteTx,
     org: OrganizationId,
-    account: AccountId,
+    account: Option<AccountId>,
     new: NewApiKey,
 ) -> Result<ApiKey> {
     let NewApiKey {
@@ -39,11 +39,11 @@ async fn insert_key(
         name,
         secret_hash,
     } = new;
-    ensure_in_org(w.conn(), "accounts", "account", org, &[account]).await?;
+    ensure_holder_in_org(w.conn(), org, account).await?;
     sqlx::query("INSERT INTO api_keys (id, organization_id, account_id, name, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(id.to_string())
         .bind(org.to_string())
-        .bind(account.to_string())
+        .bind(account.map(|account| account.to_string()))
         .bind(&name)
         .bind(&secret_hash)
         .bind(millis(w.at))
@@ -56,6 +56,18 @@ async fn insert_key(
         .record;
     w.created(&key).await?;
     Ok(key)
+}
+
+/// The account a key is for, when it is for one, must be of the organization.
+async fn ensure_holder_in_org(
+    conn: &mut AnyConnection,
+    org: OrganizationId,
+    account: Option<AccountId>,
+) -> Result<()> {
+    match account {
+        Some(account) => ensure_in_org(conn, "accounts", "account", org, &[account]).await,
+        None => Ok(()),
+    }
 }
 
 /// The live keys of an account, oldest first.
@@ -80,11 +92,12 @@ async fn live_keys(
         .collect()
 }
 
-/// Revokes a live key of an account, within a write; `None` when it was revoked already.
+/// Revokes a live key of an account (a decision key with none), within a write; `None` when it
+/// was revoked already.
 async fn revoke_key(
     w: &mut WriteTx,
     org: OrganizationId,
-    account: AccountId,
+    account: Option<AccountId>,
     id: ApiKeyId,
 ) -> Result<Option<ApiKey>> {
     let before = load_key(w.conn(), id)
@@ -115,7 +128,7 @@ impl CredentialStore for SqlStore {
         &self,
         actor: &Actor,
         org: OrganizationId,
-        account: AccountId,
+        account: Option<AccountId>,
         id: ApiKeyId,
         name: String,
         secret_hash: String,
@@ -143,7 +156,7 @@ impl CredentialStore for SqlStore {
         self.write(actor, org, move |w| {
             Box::pin(async move {
                 let account = super::accounts::insert_account(&mut *w, org, new).await?;
-                let key = insert_key(w, org, account.id, key).await?;
+                let key = insert_key(w, org, Some(account.id), key).await?;
                 Ok((account, key))
             })
         })
@@ -165,26 +178,30 @@ impl CredentialStore for SqlStore {
                 let mut revoked = Vec::new();
                 if revoke_others {
                     for id in live_keys(w.conn(), org, account).await? {
-                        if let Some(key) = revoke_key(&mut *w, org, account, id).await? {
+                        if let Some(key) = revoke_key(&mut *w, org, Some(account), id).await? {
                             revoked.push(key);
                         }
                     }
                 }
-                let key = insert_key(w, org, account, key).await?;
+                let key = insert_key(w, org, Some(account), key).await?;
                 Ok((key, revoked))
             })
         })
         .await
     }
 
-    async fn list_api_keys(&self, org: OrganizationId, account: AccountId) -> Result<Vec<ApiKey>> {
+    async fn list_api_keys(
+        &self,
+        org: OrganizationId,
+        account: Option<AccountId>,
+    ) -> Result<Vec<ApiKey>> {
         let mut conn = self.pool.acquire().await.map_err(super::unavailable)?;
-        ensure_in_org(&mut conn, "accounts", "account", org, &[account]).await?;
+        ensure_holder_in_org(&mut conn, org, account).await?;
         let rows = sqlx::query(&format!(
-            "{API_KEY_SELECT} WHERE k.organization_id = $1 AND k.account_id = $2 ORDER BY k.id"
+            "{API_KEY_SELECT} WHERE k.organization_id = $1 AND k.account_id IS NOT DISTINCT FROM $2 ORDER BY k.id"
         ))
         .bind(org.to_string())
-        .bind(account.to_string())
+        .bind(account.map(|account| account.to_string()))
         .fetch_all(&mut *conn)
         .await
         .map_err(internal)?;
@@ -197,7 +214,7 @@ impl CredentialStore for SqlStore {
         &self,
         actor: &Actor,
         org: OrganizationId,
-        account: AccountId,
+        account: Option<AccountId>,
         id: ApiKeyId,
     ) -> Result<Written<ApiKey>> {
         // A key revoked already is answered as it is, with the current revision: the write then

@@ -52,6 +52,7 @@ impl Dialect {
                 include_str!("../../migrations/sqlite/0003_record_version.sql"),
                 include_str!("../../migrations/sqlite/0004_account_attributes.sql"),
                 include_str!("../../migrations/sqlite/0005_resources.sql"),
+                include_str!("../../migrations/sqlite/0006_decision_keys.sql"),
             ],
             Dialect::Postgres => &[
                 include_str!("../../migrations/postgres/0001_init.sql"),
@@ -59,6 +60,7 @@ impl Dialect {
                 include_str!("../../migrations/postgres/0003_record_version.sql"),
                 include_str!("../../migrations/postgres/0004_account_attributes.sql"),
                 include_str!("../../migrations/postgres/0005_resources.sql"),
+                include_str!("../../migrations/postgres/0006_decision_keys.sql"),
             ],
         }
     }

@@ -187,6 +187,13 @@ fn parsed<T: std::str::FromStr<Err = Error>>(
     required(column, row.text(column)?)?.parse()
 }
 
+fn optional_parsed<T: std::str::FromStr<Err = Error>>(
+    row: &(impl Columns + ?Sized),
+    column: &str,
+) -> Result<Option<T>> {
+    row.text(column)?.map(|text| text.parse()).transpose()
+}
+
 fn validated<T: TryFrom<String, Error = Error>>(
     row: &(impl Columns + ?Sized),
     column: &str,
@@ -311,10 +318,7 @@ pub(crate) fn resource(row: &AnyRow) -> Result<Resource> {
         organization_id: parsed(row, "organization_id")?,
         resource_type: validated(row, "type")?,
         id: validated(row, "id")?,
-        owner: row
-            .text("owner_id")?
-            .map(|owner| owner.parse())
-            .transpose()?,
+        owner: optional_parsed(row, "owner_id")?,
         attributes: json(row, "attributes")?,
         created_at: time(row, "created_at")?,
         updated_at: time(row, "updated_at")?,
@@ -326,7 +330,7 @@ pub(crate) fn api_key(row: &AnyRow) -> Result<(ApiKey, String)> {
         ApiKey {
             id: parsed(row, "id")?,
             organization_id: parsed(row, "organization_id")?,
-            account_id: parsed(row, "account_id")?,
+            account_id: optional_parsed(row, "account_id")?,
             name: get(row, "name")?,
             created_at: time(row, "created_at")?,
             last_used_at: optional_time(row, "last_used_at")?,

@@ -20,7 +20,7 @@ use crate::harness::{ADMIN_PASSWORD, TestServer};
 const TABLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/access-matrix.txt");
 
 /// The kinds of caller, in the table's column order.
-const CALLERS: [&str; 7] = [
+const CALLERS: [&str; 8] = [
     "anonymous",
     "no_roles",
     "one_method",
@@ -28,6 +28,7 @@ const CALLERS: [&str; 7] = [
     "other_admin",
     "partner",
     "pep_key",
+    "decision_key",
 ];
 
 /// Every (method, path template) the router answers, read from its `Debug` form (axum prints each
@@ -244,6 +245,17 @@ async fn callers(server: &TestServer) -> Vec<Caller> {
     let (boss, boss_password, _) =
         account(acme.clone(), "boss".into(), vec![acme_admin.clone()]).await;
     let (pep, _, pep_key) = account(acme.clone(), "pep".into(), vec![acme_admin.clone()]).await;
+    let decision_key = as_partner(
+        server,
+        Method::POST,
+        "/v1/decision-keys",
+        Some(&acme),
+        json!({"name": "pep"}),
+    )
+    .await["data"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (rival, _, rival_key) = account(other.clone(), "rival".into(), vec![other_admin]).await;
     let session = server
         .request(Method::POST, "/v1/sessions")
@@ -291,10 +303,16 @@ async fn callers(server: &TestServer) -> Vec<Caller> {
                 partner.clone(),
                 ADMIN_PASSWORD.into(),
             ),
-            _ => (
+            "pep_key" => (
                 Some(("bearer".into(), pep_key.clone())),
                 pep.clone(),
                 "pep-password-1".into(),
+            ),
+            // No account: `{self}` names none.
+            _ => (
+                Some(("bearer".into(), decision_key.clone())),
+                uuid::Uuid::now_v7().to_string(),
+                String::new(),
             ),
         };
         let tag = name.replace('_', "-");
@@ -339,6 +357,18 @@ async fn callers(server: &TestServer) -> Vec<Caller> {
         values.insert(
             "account_key",
             keys["items"][0]["id"].as_str().unwrap().to_owned(),
+        );
+        let issued = as_partner(
+            server,
+            Method::POST,
+            "/v1/decision-keys",
+            Some(&acme),
+            json!({"name": format!("dk-{tag}")}),
+        )
+        .await;
+        values.insert(
+            "decision_key",
+            issued["data"]["key"]["id"].as_str().unwrap().to_owned(),
         );
         for key in ["policy", "policy_poly"] {
             let policy = as_partner(

@@ -676,7 +676,7 @@ async fn account_attributes_are_stored_replaced_and_bounded() {
             .as_array()
             .unwrap()
             .iter()
-            .all(|c| c["record_version"] == 2)
+            .all(|c| c["record_version"] == 3)
     );
 
     // What is not an object of bounded size and depth with proper keys is refused, and nothing

@@ -156,6 +156,26 @@ impl TestServer {
         self.call(Method::DELETE, path, None, &self.admin()).await
     }
 
+    /// A request as the partner administrator acting in organization `org`.
+    pub async fn in_org(
+        &self,
+        org: &str,
+        method: Method,
+        path: &str,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        let response = self
+            .request(method, path)
+            .bearer_auth(&self.admin_key)
+            .header("keycard-organization", org)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     /// Creates something and returns its id, asserting 201.
     pub async fn create(&self, path: &str, body: Value) -> String {
         let (status, value) = self.post(path, body).await;
@@ -238,7 +258,7 @@ async fn mint_admin_key(store: &dyn Store) -> String {
         .create_api_key(
             &Actor::system(),
             org.id,
-            admin.id,
+            Some(admin.id),
             id,
             "tests".into(),
             minted.hash,

@@ -3,9 +3,10 @@
 //! conditions), then every vector run the way the upstream runners compare it: both `results`
 //! arrays sorted, then compared exactly.
 //!
-//! The directory lives in an organization of its own, `search`, and the PEP is the deployment's
-//! partner administrator acting in it (`Keycard-Organization: search`): it is no account of that
-//! directory, so it never appears among the subjects a search finds.
+//! The directory lives in an organization of its own, `search`, loaded by the deployment's partner
+//! administrator acting in it (`Keycard-Organization: search`). The PEP asks with a decision key
+//! of `search`: it is no account of that directory, so it never appears among the subjects a
+//! search finds.
 
 use std::collections::HashMap;
 
@@ -26,16 +27,7 @@ async fn in_search(
     path: &str,
     body: Value,
 ) -> (StatusCode, Value) {
-    let response = server
-        .request(method, path)
-        .bearer_auth(&server.admin_key)
-        .header("keycard-organization", "search")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
+    server.in_org("search", method, path, body).await
 }
 
 /// The scenario's rules, as conditions on one role every user holds.
@@ -130,18 +122,26 @@ fn sorted(results: &Value) -> Vec<Value> {
     results
 }
 
-async fn run(server: &TestServer, file: &str, member: &str, kind: &str) -> usize {
+/// Runs a file's vectors as the PEP holding `decision_key`.
+async fn run(
+    server: &TestServer,
+    decision_key: &str,
+    file: &str,
+    member: &str,
+    kind: &str,
+) -> usize {
     let cases = vectors(file);
     let cases = cases[member].as_array().unwrap();
     for case in cases {
-        let (status, answer) = in_search(
-            server,
-            Method::POST,
-            &format!("/access/v1/search/{kind}"),
-            case["request"].clone(),
-        )
-        .await;
-        assert_eq!(status, StatusCode::OK, "{answer}");
+        let response = server
+            .request(Method::POST, &format!("/access/v1/search/{kind}"))
+            .bearer_auth(decision_key)
+            .json(&case["request"])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let answer: Value = response.json().await.unwrap();
         assert_eq!(
             sorted(&answer["results"]),
             sorted(&case["expected"]["results"]),
@@ -156,9 +156,19 @@ async fn run(server: &TestServer, file: &str, member: &str, kind: &str) -> usize
 async fn the_search_and_idp_scenarios_pass_every_vector() {
     let server = TestServer::start().await;
     load_search_directory(&server).await;
+    let (status, issued) = in_search(
+        &server,
+        Method::POST,
+        "/v1/decision-keys",
+        json!({"name": "pep"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{issued}");
+    let pep = issued["data"]["secret"].as_str().unwrap();
     let mut total = 0;
     total += run(
         &server,
+        pep,
         "search-subject-results.json",
         "evaluation",
         "subject",
@@ -166,6 +176,7 @@ async fn the_search_and_idp_scenarios_pass_every_vector() {
     .await;
     total += run(
         &server,
+        pep,
         "search-resource-results.json",
         "evaluation",
         "resource",
@@ -173,6 +184,7 @@ async fn the_search_and_idp_scenarios_pass_every_vector() {
     .await;
     total += run(
         &server,
+        pep,
         "search-action-results.json",
         "evaluation",
         "action",
@@ -181,7 +193,7 @@ async fn the_search_and_idp_scenarios_pass_every_vector() {
     assert_eq!(total, 198);
     // The IdP scenario reuses the directory: the records a user owns, as a resource search.
     assert_eq!(
-        run(&server, "idp-results.json", "search", "resource").await,
+        run(&server, pep, "idp-results.json", "search", "resource").await,
         6
     );
 }

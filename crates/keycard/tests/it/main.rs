@@ -11,6 +11,7 @@ mod authzen;
 mod conditions;
 mod corpus;
 mod crud;
+mod decision_keys;
 mod decisions;
 mod durability;
 mod error_shapes;
