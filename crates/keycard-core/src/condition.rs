@@ -96,6 +96,24 @@ static ROOT: LazyLock<cel::Context<'static, 'static>> = LazyLock::new(cel::Conte
 pub struct Condition {
     source: Arc<str>,
     program: Arc<cel::Program>,
+    /// What it reads, for explanations: each path compiled on its own.
+    reads: Arc<[Read]>,
+}
+
+/// A path a condition reads (`resource.owner`, `subject.properties.department`), compiled.
+struct Read {
+    path: String,
+    program: cel::Program,
+}
+
+/// A value a condition read, as an explanation shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ReadValue {
+    /// The path, as the condition spells it: `resource.owner`, `subject.properties.department`.
+    pub path: String,
+    /// Its value; absent when neither the store nor the request has it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
 }
 
 impl Condition {
@@ -106,13 +124,29 @@ impl Condition {
     /// Evaluates the condition against one resource: `Ok(true)` grants, `Ok(false)` does not,
     /// `Err` (why it could not be evaluated) does not either.
     pub fn evaluate(&self, bindings: &Bindings, resource: cel::Value) -> Result<bool, String> {
-        let mut scope = bindings.scope.new_inner_scope();
-        scope.add_variable_from_value("resource", resource);
+        let scope = bindings.with_resource(resource);
         match self.program.execute(&scope) {
             Ok(cel::Value::Bool(result)) => Ok(result),
             Ok(other) => Err(format!("the condition gave {other:?}, not a boolean")),
             Err(err) => Err(err.to_string()),
         }
+    }
+
+    /// The values the condition reads about one resource, in the order of their paths: what an
+    /// explanation shows beside the outcome. Only explanations ask, so checks never pay for it.
+    pub fn read_values(&self, bindings: &Bindings, resource: cel::Value) -> Vec<ReadValue> {
+        let scope = bindings.with_resource(resource);
+        self.reads
+            .iter()
+            .map(|read| ReadValue {
+                path: read.path.clone(),
+                value: read
+                    .program
+                    .execute(&scope)
+                    .ok()
+                    .and_then(|value| value.json().ok()),
+            })
+            .collect()
     }
 }
 
@@ -131,6 +165,13 @@ impl Bindings {
         scope.add_variable_from_value("action", action);
         scope.add_variable_from_value("context", context);
         Self { scope }
+    }
+
+    /// The scope a condition runs in about one resource.
+    fn with_resource(&self, resource: cel::Value) -> cel::Context<'_, 'static> {
+        let mut scope = self.scope.new_inner_scope();
+        scope.add_variable_from_value("resource", resource);
+        scope
     }
 }
 
@@ -222,9 +263,19 @@ impl TryFrom<String> for Condition {
                 format!("holds more than {MAX_COMPREHENSIONS} comprehensions"),
             ));
         }
+        let reads = check
+            .read_paths()
+            .into_iter()
+            .map(|path| {
+                cel::Program::compile(&path)
+                    .map(|program| Read { path, program })
+                    .map_err(|err| Error::Internal(format!("a condition's read path: {err}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             source: source.into(),
             program: Arc::new(program),
+            reads: reads.into(),
         })
     }
 }
@@ -233,9 +284,56 @@ impl TryFrom<String> for Condition {
 #[derive(Default)]
 struct Check {
     comprehensions: usize,
+    /// Every path rooted at a variable, prefixes included.
+    paths: std::collections::BTreeSet<String>,
+}
+
+/// The path `expr` spells when it reads a variable: `subject`, `resource.owner`,
+/// `resource.properties["cost center"]` (`has(resource.owner)` reads `resource.owner`); `None` for
+/// anything else.
+fn path_of(expr: &IdedExpr, bound: &[&str]) -> Option<String> {
+    match &expr.expr {
+        Expr::Ident(name)
+            if VARIABLES.contains(&name.as_str()) && !bound.contains(&name.as_str()) =>
+        {
+            Some(name.clone())
+        }
+        Expr::Select(select) => {
+            path_of(&select.operand, bound).map(|path| format!("{path}.{}", select.field))
+        }
+        Expr::Call(call) if call.func_name == "_[_]" && call.target.is_none() => {
+            match (call.args.first(), call.args.get(1)) {
+                (Some(operand), Some(key)) => match &key.expr {
+                    Expr::Literal(cel::common::ast::LiteralValue::String(key)) => {
+                        let key = serde_json::to_string(key.inner()).ok()?;
+                        path_of(operand, bound).map(|path| format!("{path}[{key}]"))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 impl Check {
+    /// The longest paths read: a path that another extends is left out.
+    fn read_paths(&self) -> Vec<String> {
+        let extended = |path: &String| {
+            self.paths.iter().any(|other| {
+                other.len() > path.len()
+                    && other.starts_with(path.as_str())
+                    && matches!(other.as_bytes().get(path.len()), Some(b'.' | b'['))
+            })
+        };
+        self.paths
+            .iter()
+            .filter(|path| !extended(path))
+            .cloned()
+            .collect()
+    }
+
     /// Checks every free variable (names bound by an enclosing comprehension are in `bound`), and
     /// counts comprehensions, refusing one inside another (`depth` is how many enclose this one).
     fn walk<'e>(
@@ -244,6 +342,9 @@ impl Check {
         bound: &mut Vec<&'e str>,
         depth: usize,
     ) -> Result<(), Error> {
+        if let Some(path) = path_of(expr, bound) {
+            self.paths.insert(path);
+        }
         match &expr.expr {
             Expr::Ident(name) => {
                 let name = name.as_str();
@@ -425,6 +526,43 @@ mod tests {
             json!({"ip": "10.0.0.1"}),
         );
         assert_eq!(run(&rich, &facts), Ok(true));
+    }
+
+    /// An explanation shows the longest paths a condition reads, presence tests included, with
+    /// their values, and leaves out comprehension variables.
+    #[test]
+    fn a_condition_tells_the_values_it_read() {
+        let read = condition(
+            "resource.owner == subject.id || (has(resource.properties.level) \
+             && resource.properties[\"cost center\"] == subject.properties.dept \
+             && context.tags.exists(t, t == action.name))",
+        )
+        .unwrap();
+        let bindings = Bindings::new(
+            to_cel(&json!({"id": "a", "properties": {"dept": "ops"}})),
+            to_cel(&json!({"name": "edit"})),
+            to_cel(&json!({"tags": ["edit"]})),
+        );
+        let values = read.read_values(
+            &bindings,
+            to_cel(&json!({"owner": null, "properties": {"cost center": "ops"}})),
+        );
+        let shown: Vec<(&str, Option<&Value>)> = values
+            .iter()
+            .map(|read| (read.path.as_str(), read.value.as_ref()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("action.name", Some(&json!("edit"))),
+                ("context.tags", Some(&json!(["edit"]))),
+                ("resource.owner", Some(&Value::Null)),
+                ("resource.properties.level", None),
+                ("resource.properties[\"cost center\"]", Some(&json!("ops"))),
+                ("subject.id", Some(&json!("a"))),
+                ("subject.properties.dept", Some(&json!("ops"))),
+            ]
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ use utoipa::ToSchema;
 
 use serde_json::{Map, Value};
 
-use crate::condition::{Bindings, Condition, object, overlay};
+use crate::condition::{Bindings, Condition, ReadValue, object, overlay};
 use crate::ids::{GroupId, PolicyId, RoleId};
 use crate::index::DecisionIndex;
 use crate::index::{METHOD_KEY, ROUTE_KEY, Subject, VIEW_KEY, route_matches, with_key};
@@ -106,10 +106,25 @@ impl<'a> ConditionFacts<'a> {
         resource_type: &str,
         resource_id: &str,
     ) -> Result<bool, String> {
+        condition.evaluate(&self.bindings, self.resource(resource_type, resource_id))
+    }
+
+    /// The values `condition` reads about one resource, for an explanation.
+    fn read_values(
+        &self,
+        condition: &Condition,
+        resource_type: &str,
+        resource_id: &str,
+    ) -> Vec<ReadValue> {
+        condition.read_values(&self.bindings, self.resource(resource_type, resource_id))
+    }
+
+    /// A resource as conditions read it.
+    fn resource(&self, resource_type: &str, resource_id: &str) -> cel::Value {
         let registered = self.org.resource(resource_type, resource_id);
         let empty = Map::new();
         let stored = registered.map_or(&empty, |resource| resource.attributes.as_map());
-        let resource = object([
+        object([
             ("type", text(resource_type)),
             ("id", text(resource_id)),
             (
@@ -119,8 +134,7 @@ impl<'a> ConditionFacts<'a> {
                     .map_or(cel::Value::Null, |owner| text(&owner.to_string())),
             ),
             ("properties", overlay(self.facts.resource, stored)),
-        ]);
-        condition.evaluate(&self.bindings, resource)
+        ])
     }
 }
 
@@ -167,6 +181,8 @@ pub enum Reason {
         role: RoleId,
         via: Vec<GroupId>,
         condition: String,
+        /// The values the condition read.
+        read: Vec<ReadValue>,
         #[serde(flatten)]
         names: Names,
     },
@@ -178,6 +194,8 @@ pub enum Reason {
         condition: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+        /// The values the condition read.
+        read: Vec<ReadValue>,
         #[serde(flatten)]
         names: Names,
     },
@@ -562,6 +580,7 @@ fn decide_policies(
         };
         let prepared =
             prepared.get_or_insert_with(|| ConditionFacts::new(org, account, action_name, facts));
+        let read = prepared.read_values(condition, resource_type, resource_id);
         match prepared.evaluate(condition, resource_type, resource_id) {
             Ok(true) => {
                 return Decision::allow(Reason::ConditionalGrant {
@@ -569,6 +588,7 @@ fn decide_policies(
                     role: held.role,
                     via: held.via.clone(),
                     condition: condition.as_str().to_owned(),
+                    read,
                     names: Names::of(org, held, Some(policy)),
                 });
             }
@@ -577,6 +597,7 @@ fn decide_policies(
                 role: held.role,
                 condition: condition.as_str().to_owned(),
                 error: outcome.err(),
+                read,
                 names: Names::of(org, held, Some(policy)),
             }),
         }

@@ -186,6 +186,16 @@ async fn explain_says_which_condition_held_or_failed_and_why() {
             .unwrap()
             .contains("archived")
     );
+    // And the values the condition read: the stored ones, as it evaluated them.
+    assert_eq!(
+        held["reasons"][0]["read"],
+        json!([
+            {"path": "resource.properties.status", "value": "archived"},
+            {"path": "subject.properties.role", "value": "admin"},
+            {"path": "subject.username", "value": "bob"},
+        ]),
+        "{held}"
+    );
 
     let (_, failed) = server
         .post(
@@ -201,6 +211,12 @@ async fn explain_says_which_condition_held_or_failed_and_why() {
     let reasons = failed["reasons"].as_array().unwrap();
     assert_eq!(reasons[0]["kind"], "condition_not_met", "{failed}");
     assert!(reasons[0]["error"].is_string(), "{failed}");
+    // record-7 is not registered: the status the condition needs is absent, so it has no value.
+    assert_eq!(
+        reasons[0]["read"][0],
+        json!({"path": "resource.properties.status"}),
+        "{failed}"
+    );
     assert_eq!(reasons.last().unwrap()["kind"], "no_grant");
 }
 
