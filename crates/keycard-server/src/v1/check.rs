@@ -164,6 +164,9 @@ pub struct ExplainResponse {
     pub reasons: Vec<Reason>,
     /// The subject's effective roles with the group path that gave each (empty for an unknown subject).
     pub effective_roles: Vec<EffectiveRole>,
+    /// The subject's stored attributes, which conditions read in `subject.properties` (empty for
+    /// an unknown subject).
+    pub subject_attributes: keycard_core::attributes::Attributes,
 }
 
 fn validate_subject_type(subject: &Subject) -> Result<(), ApiError> {
@@ -274,14 +277,17 @@ async fn explain(
         .decisions_about(&caller, [request.subject.id.as_str()])?;
     let org = org_of(&snapshot, caller.organization)?;
     let decision = decision::decide(org, &request.query());
-    let effective_roles = decision::resolve_subject(org, &request.subject.id)
-        .map(|account| decision::effective_roles(org, account))
-        .unwrap_or_default();
+    let subject = decision::resolve_subject(org, &request.subject.id);
     Ok(axum::Json(ExplainResponse {
         allowed: decision.allowed,
         revision: snapshot.revision(),
         reasons: decision.reasons,
-        effective_roles,
+        effective_roles: subject
+            .map(|account| decision::effective_roles(org, account))
+            .unwrap_or_default(),
+        subject_attributes: subject
+            .map(|account| account.attributes.clone())
+            .unwrap_or_default(),
     }))
 }
 
@@ -405,6 +411,8 @@ pub struct SubjectLookup {
 pub struct SubjectRef {
     pub id: AccountId,
     pub username: String,
+    /// The account's stored attributes, which conditions read in `subject.properties`.
+    pub attributes: keycard_core::attributes::Attributes,
 }
 
 /// The accounts that may perform the action on the resource, by id.
@@ -439,6 +447,7 @@ async fn lookup_subjects(
             org.account(id).map(|account| SubjectRef {
                 id,
                 username: account.username.to_string(),
+                attributes: account.attributes.clone(),
             })
         })
         .collect();

@@ -186,6 +186,11 @@ async fn explain_says_which_condition_held_or_failed_and_why() {
             .unwrap()
             .contains("archived")
     );
+    assert_eq!(
+        held["subject_attributes"],
+        json!({"role": "admin"}),
+        "{held}"
+    );
     // And the values the condition read: the stored ones, as it evaluated them.
     assert_eq!(
         held["reasons"][0]["read"],

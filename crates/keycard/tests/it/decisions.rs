@@ -189,7 +189,7 @@ async fn batch_explain_and_lookups() {
         .create_group(json!({"name": "analysts", "roles": [role]}))
         .await;
     let ann = server
-        .create_account(json!({"username": "ann", "groups": [team]}))
+        .create_account(json!({"username": "ann", "groups": [team], "attributes": {"team": "bi"}}))
         .await;
     let bob = server.create_account(json!({"username": "bob"})).await;
     let policy = server
@@ -288,5 +288,13 @@ async fn batch_explain_and_lookups() {
         usernames.contains(&"ann") && usernames.contains(&"admin") && !usernames.contains(&"bob"),
         "{usernames:?}"
     );
+    // Each with the attributes conditions would read of it.
+    let ann_found = subjects["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["username"] == "ann")
+        .unwrap();
+    assert_eq!(ann_found["attributes"], json!({"team": "bi"}));
     let _ = bob;
 }
