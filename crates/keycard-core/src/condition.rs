@@ -98,6 +98,10 @@ pub struct Condition {
     program: Arc<cel::Program>,
     /// What it reads, for explanations: each path compiled on its own.
     reads: Arc<[Read]>,
+    /// It reads `resource.properties` (or the whole `resource`).
+    reads_resource_properties: bool,
+    /// It holds only for a resource the subject owns.
+    requires_ownership: bool,
 }
 
 /// A path a condition reads (`resource.owner`, `subject.properties.department`), compiled.
@@ -119,6 +123,19 @@ pub struct ReadValue {
 impl Condition {
     pub fn as_str(&self) -> &str {
         &self.source
+    }
+
+    /// Whether it holds only for a resource the subject owns: it is `resource.owner ==
+    /// subject.id`, or a conjunction with that as one of its terms. A search skips the resources
+    /// the subject does not own without evaluating it.
+    pub fn requires_ownership(&self) -> bool {
+        self.requires_ownership
+    }
+
+    /// Whether it reads the resource's `properties`: when it does not, a resource's stored
+    /// attributes need not be read to evaluate it.
+    pub fn reads_resource_properties(&self) -> bool {
+        self.reads_resource_properties
     }
 
     /// Evaluates the condition against one resource: `Ok(true)` grants, `Ok(false)` does not,
@@ -263,6 +280,8 @@ impl TryFrom<String> for Condition {
                 format!("holds more than {MAX_COMPREHENSIONS} comprehensions"),
             ));
         }
+        let reads_resource_properties = check.reads_resource_properties();
+        let requires_ownership = requires_ownership(program.expression());
         let reads = check
             .read_paths()
             .into_iter()
@@ -276,6 +295,8 @@ impl TryFrom<String> for Condition {
             source: source.into(),
             program: Arc::new(program),
             reads: reads.into(),
+            reads_resource_properties,
+            requires_ownership,
         })
     }
 }
@@ -286,6 +307,45 @@ struct Check {
     comprehensions: usize,
     /// Every path rooted at a variable, prefixes included.
     paths: std::collections::BTreeSet<String>,
+    /// How often `resource` is named, and how often as the operand of a member (`resource.x`,
+    /// `resource["x"]`): more names than members means it is also read whole.
+    resource_names: usize,
+    resource_members: usize,
+}
+
+/// Whether `expr` is true only when `resource.owner == subject.id`: it is that comparison (either
+/// way round), or a conjunction with such a term. A conjunction with a false or failing term is
+/// never true, so the other terms do not matter.
+fn requires_ownership(expr: &IdedExpr) -> bool {
+    let Expr::Call(call) = &expr.expr else {
+        return false;
+    };
+    match (call.func_name.as_str(), call.args.as_slice()) {
+        ("_&&_", [left, right]) => requires_ownership(left) || requires_ownership(right),
+        ("_==_", [left, right]) => {
+            let paths = (path_of(left, &[]), path_of(right, &[]));
+            matches!(
+                (paths.0.as_deref(), paths.1.as_deref()),
+                (Some("resource.owner"), Some("subject.id"))
+                    | (Some("subject.id"), Some("resource.owner"))
+            )
+        }
+        _ => false,
+    }
+}
+
+/// The operand of a member read (`a.b`, `a["b"]`), when `expr` is one.
+fn member_operand(expr: &IdedExpr) -> Option<&IdedExpr> {
+    match &expr.expr {
+        Expr::Select(select) => Some(&select.operand),
+        Expr::Call(call) if call.func_name == "_[_]" && call.target.is_none() => {
+            match call.args.get(1).map(|key| &key.expr) {
+                Some(Expr::Literal(cel::common::ast::LiteralValue::String(_))) => call.args.first(),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 /// The path `expr` spells when it reads a variable: `subject`, `resource.owner`,
@@ -318,6 +378,15 @@ fn path_of(expr: &IdedExpr, bound: &[&str]) -> Option<String> {
 }
 
 impl Check {
+    /// Whether the expression reads the resource's `properties`, or the whole resource.
+    fn reads_resource_properties(&self) -> bool {
+        self.resource_names > self.resource_members
+            || self.paths.iter().any(|path| {
+                path.starts_with("resource.properties")
+                    || path.starts_with("resource[\"properties\"]")
+            })
+    }
+
     /// The longest paths read: a path that another extends is left out.
     fn read_paths(&self) -> Vec<String> {
         let extended = |path: &String| {
@@ -343,7 +412,17 @@ impl Check {
         depth: usize,
     ) -> Result<(), Error> {
         if let Some(path) = path_of(expr, bound) {
+            if path == "resource" {
+                self.resource_names += 1;
+            }
             self.paths.insert(path);
+        }
+        if member_operand(expr)
+            .and_then(|operand| path_of(operand, bound))
+            .as_deref()
+            == Some("resource")
+        {
+            self.resource_members += 1;
         }
         match &expr.expr {
             Expr::Ident(name) => {
@@ -563,6 +642,70 @@ mod tests {
                 ("subject.properties.dept", Some(&json!("ops"))),
             ]
         );
+    }
+
+    /// Ownership is required exactly when the owner comparison is a term of a conjunction, and
+    /// then a resource owned by someone else, or by no one, never passes.
+    #[test]
+    fn a_condition_knows_whether_it_requires_ownership() {
+        for (source, requires) in [
+            ("resource.owner == subject.id", true),
+            ("subject.id == resource.owner && context.ok == true", true),
+            (
+                "context.ok == true && (action.name == 'x' && resource.owner == subject.id)",
+                true,
+            ),
+            ("resource.owner == subject.id || context.ok == true", false),
+            ("!(resource.owner == subject.id)", false),
+            ("resource.owner != subject.id", false),
+            ("resource.owner == subject.username", false),
+        ] {
+            let compiled = condition(source).unwrap();
+            assert_eq!(compiled.requires_ownership(), requires, "{source}");
+            if requires {
+                let facts = |owner: Value| {
+                    input(
+                        json!({"id": "me", "username": "me"}),
+                        json!({"owner": owner}),
+                        json!({"name": "x"}),
+                        json!({"ok": true}),
+                    )
+                };
+                assert_eq!(run(&compiled, &facts(json!("me"))), Ok(true), "{source}");
+                for other in [json!("you"), Value::Null] {
+                    assert_ne!(run(&compiled, &facts(other)), Ok(true), "{source}");
+                }
+            }
+        }
+    }
+
+    /// Stored attributes are read for a condition only when it may read them.
+    #[test]
+    fn a_condition_knows_whether_it_reads_the_resource_properties() {
+        for (source, reads) in [
+            ("resource.owner == subject.id", false),
+            ("has(resource.owner) && resource.type == 'doc'", false),
+            ("resource[\"owner\"] == subject.id", false),
+            ("resource.properties.level > 2", true),
+            ("resource[\"properties\"].level > 2", true),
+            ("has(resource.properties.level)", true),
+            ("resource.owner == subject.id || size(resource) > 0", true),
+            ("[resource].exists(r, r.owner == subject.id)", true),
+            (
+                "resource.owner == subject.id && resource[context.key] == 1",
+                true,
+            ),
+            (
+                "[1].exists(resource, resource == 1) && subject.id == 'a'",
+                false,
+            ),
+        ] {
+            assert_eq!(
+                condition(source).unwrap().reads_resource_properties(),
+                reads,
+                "{source}"
+            );
+        }
     }
 
     #[test]

@@ -106,7 +106,10 @@ impl<'a> ConditionFacts<'a> {
         resource_type: &str,
         resource_id: &str,
     ) -> Result<bool, String> {
-        condition.evaluate(&self.bindings, self.resource(resource_type, resource_id))
+        condition.evaluate(
+            &self.bindings,
+            self.resource(condition, resource_type, resource_id),
+        )
     }
 
     /// The values `condition` reads about one resource, for an explanation.
@@ -116,14 +119,26 @@ impl<'a> ConditionFacts<'a> {
         resource_type: &str,
         resource_id: &str,
     ) -> Vec<ReadValue> {
-        condition.read_values(&self.bindings, self.resource(resource_type, resource_id))
+        condition.read_values(
+            &self.bindings,
+            self.resource(condition, resource_type, resource_id),
+        )
     }
 
-    /// A resource as conditions read it.
-    fn resource(&self, resource_type: &str, resource_id: &str) -> cel::Value {
+    /// A resource as `condition` reads it. Its stored attributes are read only when the
+    /// condition reads `resource.properties`: an ownership check over a search's many resources
+    /// never parses them.
+    fn resource(
+        &self,
+        condition: &Condition,
+        resource_type: &str,
+        resource_id: &str,
+    ) -> cel::Value {
         let registered = self.org.resource(resource_type, resource_id);
-        let empty = Map::new();
-        let stored = registered.map_or(&empty, |resource| resource.attributes.as_map());
+        let stored = match registered {
+            Some(resource) if condition.reads_resource_properties() => resource.attributes(),
+            _ => Map::new(),
+        };
         object([
             ("type", text(resource_type)),
             ("id", text(resource_id)),
@@ -133,7 +148,7 @@ impl<'a> ConditionFacts<'a> {
                     .and_then(|resource| resource.owner)
                     .map_or(cel::Value::Null, |owner| text(&owner.to_string())),
             ),
-            ("properties", overlay(self.facts.resource, stored)),
+            ("properties", overlay(self.facts.resource, &stored)),
         ])
     }
 }
@@ -705,7 +720,7 @@ pub fn resources_for(
             .map(|resource| Cow::Borrowed(resource.id.as_str()))
             .chain(
                 org.resources_of(resource_type)
-                    .map(|resource| Cow::Borrowed(resource.id.as_str())),
+                    .map(|(id, _)| Cow::Borrowed(id.as_str())),
             )
             .collect(),
     };
@@ -795,8 +810,18 @@ impl<'a> ConditionalSearch<'a> {
                 ConditionFacts::new(self.org, self.account, self.action, self.facts)
             })
         };
+        let owned = || {
+            self.org
+                .resource(resource_type, resource_id)
+                .and_then(|resource| resource.owner)
+                == Some(self.account.id)
+        };
         held.any(|conditional| {
-            prepared().evaluate(&conditional.condition, resource_type, resource_id) == Ok(true)
+            let condition = &conditional.condition;
+            // A condition that needs ownership fails on what the subject does not own: most of
+            // a search's candidates, skipped without an evaluation.
+            (!condition.requires_ownership() || owned())
+                && prepared().evaluate(condition, resource_type, resource_id) == Ok(true)
         })
     }
 }

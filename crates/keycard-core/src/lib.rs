@@ -19,6 +19,7 @@ pub mod model;
 pub mod names;
 pub mod page;
 pub mod record;
+pub mod registry;
 pub mod secret;
 pub mod snapshot;
 pub mod store;

@@ -123,8 +123,8 @@ fn main() {
             .unwrap()
             .resource(changed.resource_type.as_str(), changed.id.as_str())
             .unwrap()
-            .attributes,
-        changed.attributes
+            .attributes(),
+        *changed.attributes.as_map()
     );
 
     let mib = |bytes: usize| bytes as f64 / (1024.0 * 1024.0);
