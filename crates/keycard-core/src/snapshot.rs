@@ -109,14 +109,17 @@ impl Snapshot {
 
     /// Finds an organization by name (a scan: organizations are few).
     pub fn organization_by_name(&self, name: &str) -> Option<&OrgSnapshot> {
-        self.organizations
-            .values()
-            .map(Arc::as_ref)
+        self.organizations()
             .find(|org| org.organization.name.as_str() == name)
     }
 
     pub fn organization_count(&self) -> usize {
         self.organizations.len()
+    }
+
+    /// Every organization, in no particular order.
+    pub fn organizations(&self) -> impl Iterator<Item = &OrgSnapshot> {
+        self.organizations.values().map(Arc::as_ref)
     }
 
     /// Builds a snapshot from a full read of the store.

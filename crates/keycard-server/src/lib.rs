@@ -11,6 +11,7 @@ use tower_http::trace::TraceLayer;
 pub mod app;
 pub mod auth;
 mod authzen;
+mod console;
 pub mod error;
 mod iap;
 mod layers;
@@ -64,6 +65,7 @@ pub fn routes(state: AppState) -> Router {
     api.merge(ops::router(openapi))
         .merge(iap::router())
         .merge(authzen::router())
+        .merge(console::router())
         .merge(polytomic::router(state.clone()))
         .route_layer(layers::route_metrics(state.metrics.clone()))
         .fallback(|| async { ApiError::new(Code::RouteNotFound, "no route matches this path") })

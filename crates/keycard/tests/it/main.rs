@@ -9,6 +9,7 @@ mod access_matrix;
 mod auth;
 mod authzen;
 mod conditions;
+mod console;
 mod corpus;
 mod crud;
 mod decision_keys;
