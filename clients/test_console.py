@@ -220,6 +220,17 @@ def test_an_administrator_builds_access_and_a_member_only_reads(keycard, browser
         console.shot(name)
         if path == "/console/changes":
             assert "alice" in console.find("main").text  # who was made, by name
+    # A partner switches the organization the console acts in.
+    keycard.create("/v1/organizations", {"name": "acme"})
+    console.go("/console/accounts")
+    console.choose("#switch-org", "acme")
+    console.click("form[action='/console/organization'] button")
+    assert console.find(".brand .org").text == "acme"
+    assert "alice" not in console.find("main table").text
+    console.shot("15b-partner-in-acme")
+    console.choose("#switch-org", "default")
+    console.click("form[action='/console/organization'] button")
+    assert console.find(".brand .org").text == "default"
     browser.set_window_size(390, 844)
     console.go("/console/accounts")
     console.shot("16-accounts-phone")

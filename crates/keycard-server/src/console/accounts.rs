@@ -13,8 +13,8 @@ use keycard_core::snapshot::OrgSnapshot;
 use maud::{Markup, html};
 
 use super::{
-    Console, ConsoleError, ListQuery, Listing, csrf_field, group_name, listing, matches, page,
-    parse_id, role_name, via_names, written,
+    Console, ConsoleError, ListQuery, Listing, csrf_field, group_name, listing, page, parse_id,
+    role_name, via_names, written,
 };
 use crate::app::{Operation, hash_password};
 use crate::state::AppState;
@@ -29,21 +29,23 @@ pub async fn list(
         .app
         .read_snapshot(&console.caller, Operation::ListAccounts)?;
     let org = console.org(&snapshot)?;
+    let wanted = query.search();
     // Found by username or email, listed by username.
-    let found = org.accounts().filter(|account| {
-        account
-            .email
-            .as_ref()
-            .is_some_and(|email| matches(&query.q, email.as_str()))
-            || matches(&query.q, account.username.as_str())
-    });
+    let found = org
+        .accounts()
+        .filter(|account| {
+            account
+                .email
+                .as_ref()
+                .is_some_and(|email| wanted.finds(email.as_str()))
+                || wanted.finds(account.username.as_str())
+        })
+        .map(|account| (account.username.as_str(), account));
     let Listing {
         items: accounts,
         search,
         pages,
-    } = listing("/console/accounts", &query, found, |account| {
-        account.username.to_string()
-    });
+    } = listing("/console/accounts", &query, found);
     let body = html! {
         p class="hint" { (org.account_count()) " accounts in this organization." }
         (search)

@@ -16,8 +16,8 @@ use serde::Deserialize;
 
 use super::accounts::{group_options, role_options};
 use super::{
-    Console, ConsoleError, Fields, ListQuery, Listing, csrf_field, group_name, listing, matches,
-    page, parse_id, role_name, written,
+    Console, ConsoleError, Fields, ListQuery, Listing, csrf_field, group_name, listing, page,
+    parse_id, role_name, written,
 };
 use crate::app::Operation;
 use crate::state::AppState;
@@ -32,16 +32,16 @@ pub async fn groups(
         .app
         .read_snapshot(&console.caller, Operation::ListGroups)?;
     let org = console.org(&snapshot)?;
+    let wanted = query.search();
     let found = org
         .groups()
-        .filter(|group| matches(&query.q, group.name.as_str()));
+        .filter(|group| wanted.finds(group.name.as_str()))
+        .map(|group| (group.name.as_str(), group));
     let Listing {
         items: groups,
         search,
         pages,
-    } = listing("/console/groups", &query, found, |group| {
-        group.name.to_string()
-    });
+    } = listing("/console/groups", &query, found);
     let body = html! {
         (search)
         div class="scroll" {
@@ -190,16 +190,16 @@ pub async fn roles(
         .app
         .read_snapshot(&console.caller, Operation::ListRoles)?;
     let org = console.org(&snapshot)?;
+    let wanted = query.search();
     let found = org
         .roles()
-        .filter(|role| matches(&query.q, role.name.as_str()));
+        .filter(|role| wanted.finds(role.name.as_str()))
+        .map(|role| (role.name.as_str(), role));
     let Listing {
         items: roles,
         search,
         pages,
-    } = listing("/console/roles", &query, found, |role| {
-        role.name.to_string()
-    });
+    } = listing("/console/roles", &query, found);
     let body = html! {
         (search)
         (matrix(&roles))
@@ -415,6 +415,7 @@ pub async fn catalogue(
         .app
         .read_snapshot(&console.caller, Operation::ListMethods)?;
     let org = console.org(&snapshot)?;
+    let wanted = query.search();
     let entries = org
         .methods()
         .map(|method| {
@@ -429,14 +430,13 @@ pub async fn catalogue(
             )
         })
         .chain(org.views().map(|view| ("view", view.key(), String::new())))
-        .filter(|(_, key, _)| matches(&query.q, key));
+        .filter(|(_, key, _)| wanted.finds(key))
+        .map(|entry| (entry.1.clone(), entry));
     let Listing {
         items: entries,
         search,
         pages,
-    } = listing("/console/catalogue", &query, entries, |(_, key, _)| {
-        key.clone()
-    });
+    } = listing("/console/catalogue", &query, entries);
     let body = html! {
         (search)
         table {

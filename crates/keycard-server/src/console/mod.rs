@@ -408,29 +408,19 @@ pub fn written(to: &str, revision: Revision) -> Response {
     response
 }
 
-/// One page of a list searched on the server: the items whose key comes after `after` and that
-/// `matches` keeps, sorted by key; and the key to ask for the next page with, if there is one.
-pub fn page_of<T>(
-    items: impl Iterator<Item = T>,
-    key: impl Fn(&T) -> String,
-    after: Option<&str>,
-) -> (Vec<T>, Option<String>) {
-    let mut kept: Vec<(String, T)> = items
-        .map(|item| (key(&item), item))
-        .filter(|(k, _)| after.is_none_or(|after| k.as_str() > after))
-        .collect();
-    kept.sort_by(|a, b| a.0.cmp(&b.0));
-    let next = (kept.len() > PAGE_SIZE).then(|| kept[PAGE_SIZE - 1].0.clone());
-    kept.truncate(PAGE_SIZE);
-    (kept.into_iter().map(|(_, item)| item).collect(), next)
-}
-
 /// A list's query: the search text and the key the page starts after.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct ListQuery {
     #[serde(default)]
     pub q: String,
     pub after: Option<String>,
+}
+
+impl ListQuery {
+    /// The search of names this query makes.
+    pub fn search(&self) -> keycard_core::page::Search {
+        keycard_core::page::Search::new(&self.q)
+    }
 }
 
 /// One page of a named list, searched by name: its items, the search form and the page link.
@@ -440,29 +430,19 @@ pub struct Listing<T> {
     pub pages: Markup,
 }
 
-/// The page of the `found` items that `query` asks for, sorted by `name` ignoring case.
-pub fn listing<T>(
+/// The page that `query` asks for of the `found` items, each given with the name it is listed by.
+pub fn listing<K: Ord + AsRef<str>, T>(
     path: &str,
     query: &ListQuery,
-    found: impl Iterator<Item = T>,
-    name: impl Fn(&T) -> String,
+    found: impl Iterator<Item = (K, T)>,
 ) -> Listing<T> {
-    let (items, next) = page_of(
-        found,
-        |item| name(item).to_lowercase(),
-        query.after.as_deref(),
-    );
+    let (items, next) = keycard_core::page::select_page(found, query.after.as_deref(), PAGE_SIZE);
     let (search, pages) = search_and_pages(path, &query.q, next.as_deref());
     Listing {
         items,
         search,
         pages,
     }
-}
-
-/// Whether `text` contains the search `query`, ignoring case; an empty query keeps everything.
-pub fn matches(query: &str, text: &str) -> bool {
-    query.is_empty() || text.to_lowercase().contains(&query.to_lowercase())
 }
 
 /// The search form and the next-page link of a list.

@@ -17,8 +17,8 @@ use serde::Serialize;
 
 use super::accounts::role_options;
 use super::{
-    Console, ConsoleError, ListQuery, Listing, csrf_field, listing, matches, page, parse_id,
-    role_name, written,
+    Console, ConsoleError, ListQuery, Listing, csrf_field, listing, page, parse_id, role_name,
+    written,
 };
 use crate::app::Operation;
 use crate::state::AppState;
@@ -33,16 +33,16 @@ pub async fn list(
         .app
         .read_snapshot(&console.caller, Operation::ListPolicies)?;
     let org = console.org(&snapshot)?;
+    let wanted = query.search();
     let found = org
         .policies()
-        .filter(|policy| matches(&query.q, policy.name.as_str()));
+        .filter(|policy| wanted.finds(policy.name.as_str()))
+        .map(|policy| (policy.name.as_str(), policy));
     let Listing {
         items: policies,
         search,
         pages,
-    } = listing("/console/policies", &query, found, |policy| {
-        policy.name.to_string()
-    });
+    } = listing("/console/policies", &query, found);
     let body = html! {
         (search)
         div class="scroll" {
