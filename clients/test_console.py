@@ -204,6 +204,13 @@ def test_an_administrator_builds_access_and_a_member_only_reads(keycard, browser
     assert decision.get_attribute("data-decision") == "denied"
     console.shot("12-what-if-denied")
 
+    # A policy is deleted from its page.
+    console.go("/console/policies")
+    console.click("main table a")
+    console.click("form[action$='/delete'] button")
+    assert console.heading() == "Policies"
+    assert "documents" not in console.find("main").text
+
     # Every other screen, for the record.
     for name, path in [
         ("02-accounts", "/console/accounts"),

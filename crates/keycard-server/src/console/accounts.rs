@@ -13,8 +13,8 @@ use keycard_core::snapshot::OrgSnapshot;
 use maud::{Markup, html};
 
 use super::{
-    Console, ConsoleError, ListQuery, Listing, csrf_field, group_name, listing, page, parse_id,
-    role_name, via_names, written,
+    Console, ConsoleError, ListQuery, Listing, csrf_field, deletion, group_name, listing, page,
+    parse_id, role_name, via_names, written,
 };
 use crate::app::{Operation, hash_password};
 use crate::state::AppState;
@@ -314,6 +314,9 @@ async fn render(
                 input id="key-name" type="text" name="name" autocomplete="off";
                 button type="submit" { "Create key" }
             }
+        }
+        @if console.caller.account().is_none_or(|me| me.id != account.id) {
+            (deletion::button(console, "accounts", account.id, account.username.as_str()))
         }
     };
     let title = format!("Account {}", account.username);

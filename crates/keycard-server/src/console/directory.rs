@@ -16,8 +16,8 @@ use serde::Deserialize;
 
 use super::accounts::{group_options, role_options};
 use super::{
-    Console, ConsoleError, Fields, ListQuery, Listing, csrf_field, group_name, listing, page,
-    parse_id, role_name, written,
+    Console, ConsoleError, Fields, ListQuery, Listing, csrf_field, deletion, group_name, listing,
+    page, parse_id, role_name, written,
 };
 use crate::app::Operation;
 use crate::state::AppState;
@@ -133,6 +133,7 @@ pub async fn group(
                 } }
             }
         }
+        (deletion::button(&console, "groups", group.id, group.name.as_str()))
     };
     let title = format!("Group {}", group.name);
     Ok(page(&console, &snapshot, "/console/groups", &title, body))
@@ -342,6 +343,9 @@ pub async fn role(
         h2 { "Held by groups" }
         @if groups.is_empty() { p { "None." } }
         ul { @for group in groups { li { a href=(format!("/console/groups/{}", group.id)) { (group.name) } } } }
+        @if !role.system {
+            (deletion::button(&console, "roles", role.id, role.name.as_str()))
+        }
     };
     let title = format!("Role {}", role.name);
     Ok(page(&console, &snapshot, "/console/roles", &title, body))

@@ -7,6 +7,7 @@
 mod accounts;
 mod assets;
 mod changes;
+mod deletion;
 mod directory;
 mod fields;
 mod policies;
@@ -93,6 +94,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/organizations", get(directory::organizations))
         .route("/console/changes", get(changes::list))
         .route("/console/what-if", get(what_if::show))
+        .route("/console/{kind}/{id}/delete", post(deletion::delete))
         .layer(axum::middleware::map_response(secure_headers))
 }
 

@@ -17,8 +17,8 @@ use serde::Serialize;
 
 use super::accounts::role_options;
 use super::{
-    Console, ConsoleError, ListQuery, Listing, csrf_field, listing, page, parse_id, role_name,
-    written,
+    Console, ConsoleError, ListQuery, Listing, csrf_field, deletion, listing, page, parse_id,
+    role_name, written,
 };
 use crate::app::Operation;
 use crate::state::AppState;
@@ -160,6 +160,9 @@ pub async fn show(
             @for resource in &policy.resources {
                 li { code { (resource.resource_type) ":" (resource.id) } @if resource.id == ResourceRef::ANY_ID { " (every resource of the type)" } }
             }
+        }
+        @if !policy.system {
+            (deletion::button(&console, "policies", policy.id, policy.name.as_str()))
         }
     };
     let title = format!("Policy {}", policy.name);
