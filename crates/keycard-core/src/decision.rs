@@ -220,6 +220,72 @@ pub enum Reason {
     NoGrant,
 }
 
+impl Reason {
+    /// The reason in words, naming roles, groups and policies by name (a command-line report's).
+    pub fn describe(&self) -> String {
+        let held = |names: &Names| {
+            let mut text = format!("role `{}`", names.role_name);
+            if names.via_names.is_empty() {
+                text.push_str(", assigned directly");
+            } else {
+                text.push_str(&format!(
+                    ", through group `{}`",
+                    names.via_names.join(" → ")
+                ));
+            }
+            text
+        };
+        let policy = |names: &Names| names.policy_name.clone().unwrap_or_default();
+        let read = |values: &[crate::condition::ReadValue]| {
+            values
+                .iter()
+                .map(|value| match &value.value {
+                    Some(found) => format!("{} = {found}", value.path),
+                    None => format!("{} absent", value.path),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self {
+            Reason::UnknownSubject => "no account matches the subject".into(),
+            Reason::InactiveSubject => "the account is inactive".into(),
+            Reason::Admin { names, .. } => format!("administrator: {}", held(names)),
+            Reason::RoleGrant { names, .. } => format!("granted by {}", held(names)),
+            Reason::PolicyGrant { names, .. } => {
+                format!("policy `{}` grants it to {}", policy(names), held(names))
+            }
+            Reason::ConditionalGrant {
+                condition,
+                read: values,
+                names,
+                ..
+            } => format!(
+                "policy `{}` grants it to {} when `{condition}`, which held ({})",
+                policy(names),
+                held(names),
+                read(values)
+            ),
+            Reason::ConditionNotMet {
+                condition,
+                error,
+                read: values,
+                names,
+                ..
+            } => format!(
+                "policy `{}` grants it to role `{}` only when `{condition}`, which {} ({})",
+                policy(names),
+                names.role_name,
+                error
+                    .as_ref()
+                    .map_or_else(|| "did not hold".to_owned(), |err| format!("failed: {err}")),
+                read(values)
+            ),
+            Reason::UnknownRoute => "no catalogue method has this route".into(),
+            Reason::NoGrant => "no role or policy grants the action".into(),
+        }
+    }
+}
+
 /// The names of what a reason names by id, for people reading it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Names {

@@ -41,6 +41,19 @@ pub enum Command {
     /// Administrative tasks against the database.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Runs policy tests: each file holds a directory and the checks and lookups it must answer.
+    /// In-process, with no server; exits non-zero when a test fails.
+    Test(TestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Test files (YAML or JSON).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Also write the results as JUnit XML to this file.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -91,5 +104,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin(command) => admin::run(&config, command).await,
+        Command::Test(args) => crate::policy_test::run(&args.files, args.junit.as_deref()).await,
     }
 }

@@ -7,6 +7,9 @@ use clap::Parser;
 mod admin;
 mod cli;
 mod config;
+mod directory_file;
+mod directory_seed;
+mod policy_test;
 mod serve;
 
 /// mimalloc: glibc's allocator serialises threads on its arena lock when one thread frees what

@@ -21,6 +21,7 @@ mod iap;
 mod interop_search;
 mod openapi;
 mod pagination;
+mod policy_tests;
 mod polytomic;
 mod resources;
 mod scale_out;
