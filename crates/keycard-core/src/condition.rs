@@ -111,7 +111,7 @@ struct Read {
 }
 
 /// A value a condition read, as an explanation shows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReadValue {
     /// The path, as the condition spells it: `resource.owner`, `subject.properties.department`.
     pub path: String,

@@ -16,7 +16,7 @@
 use std::borrow::Cow;
 use std::collections::{HashSet, VecDeque};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use serde_json::{Map, Value};
@@ -154,14 +154,14 @@ impl<'a> ConditionFacts<'a> {
 }
 
 /// A role the subject holds, and the chain of groups it came through (empty when held directly).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct EffectiveRole {
     pub role: RoleId,
     pub via: Vec<GroupId>,
 }
 
 /// Why a decision came out the way it did.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Reason {
     /// No account matches the subject.
@@ -287,7 +287,7 @@ impl Reason {
 }
 
 /// The names of what a reason names by id, for people reading it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Names {
     pub role_name: String,
     /// The names of the groups in `via`, in the same order.
@@ -318,7 +318,7 @@ impl Names {
 }
 
 /// The engine's answer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Decision {
     pub allowed: bool,
     pub reasons: Vec<Reason>,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::Config;
-use crate::{admin, serve};
+use crate::{admin, client_commands, serve};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -41,6 +41,23 @@ pub enum Command {
     /// Administrative tasks against the database.
     #[command(subcommand)]
     Admin(admin::AdminCommand),
+    /// Signs in to a server and keeps the session in a profile of the client file (mode 0600).
+    Login(client_commands::LoginArgs),
+    /// Asks a server whether a subject may do an action on a resource.
+    Check(client_commands::Question),
+    /// Asks a server for a decision and why, naming roles, groups and policies.
+    Explain(client_commands::Question),
+    /// Asks a server which resources a subject may act on, or who may act on a resource.
+    #[command(subcommand)]
+    Lookup(client_commands::LookupCommand),
+    /// Reads one entity from a server.
+    Get(client_commands::GetArgs),
+    /// Lists every entity of a kind on a server.
+    List(client_commands::ListArgs),
+    /// Prints a shell completion script (`source <(keycard completions bash)`).
+    Completions { shell: clap_complete::Shell },
+    /// Prints the manual page, in roff (`keycard man > keycard.1`).
+    Man,
     /// Runs policy tests: each file holds a directory and the checks and lookups it must answer.
     /// In-process, with no server; exits non-zero when a test fails.
     Test(TestArgs),
@@ -104,6 +121,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Admin(command) => admin::run(&config, command).await,
+        Command::Login(args) => client_commands::login(args).await,
+        Command::Check(question) => client_commands::check(question).await,
+        Command::Explain(question) => client_commands::explain(question).await,
+        Command::Lookup(command) => client_commands::lookup(command).await,
+        Command::Get(args) => client_commands::get(args).await,
+        Command::List(args) => client_commands::list(args).await,
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "keycard", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(command).render(&mut std::io::stdout())?;
+            Ok(())
+        }
         Command::Test(args) => crate::policy_test::run(&args.files, args.junit.as_deref()).await,
     }
 }

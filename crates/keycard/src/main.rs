@@ -6,6 +6,8 @@ use clap::Parser;
 
 mod admin;
 mod cli;
+mod client;
+mod client_commands;
 mod config;
 mod directory_file;
 mod directory_seed;

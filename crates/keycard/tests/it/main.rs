@@ -8,6 +8,7 @@ mod harness;
 mod access_matrix;
 mod auth;
 mod authzen;
+mod client_commands;
 mod conditions;
 mod console;
 mod corpus;
