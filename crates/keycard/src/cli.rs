@@ -54,6 +54,28 @@ pub enum Command {
     Get(client_commands::GetArgs),
     /// Lists every entity of a kind on a server.
     List(client_commands::ListArgs),
+    /// Writes an organization of a server as a directory file (YAML).
+    Export {
+        /// The file to write; standard output when absent.
+        #[arg(short, long)]
+        output_file: Option<PathBuf>,
+        #[command(flatten)]
+        connection: crate::client::Connection,
+    },
+    /// Makes an organization of a server match a directory file, and prints the plan.
+    Apply {
+        /// The directory file (YAML or JSON).
+        #[arg(short, long)]
+        file: PathBuf,
+        /// Print the plan and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also delete what the file does not list (never the signed-in account).
+        #[arg(long)]
+        prune: bool,
+        #[command(flatten)]
+        connection: crate::client::Connection,
+    },
     /// Prints a shell completion script (`source <(keycard completions bash)`).
     Completions { shell: clap_complete::Shell },
     /// Prints the manual page, in roff (`keycard man > keycard.1`).
@@ -127,6 +149,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Lookup(command) => client_commands::lookup(command).await,
         Command::Get(args) => client_commands::get(args).await,
         Command::List(args) => client_commands::list(args).await,
+        Command::Export {
+            output_file,
+            connection,
+        } => client_commands::export(&connection, output_file.as_deref()).await,
+        Command::Apply {
+            file,
+            dry_run,
+            prune,
+            connection,
+        } => client_commands::apply(&connection, &file, dry_run, prune).await,
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "keycard", &mut std::io::stdout());

@@ -39,7 +39,7 @@ pub struct Connection {
     )]
     pub profile: String,
     /// The organization to act in (partners); the profile's when absent.
-    #[arg(long, env = "KEYCARD_ORGANIZATION", global = true)]
+    #[arg(long, alias = "org", env = "KEYCARD_ORGANIZATION", global = true)]
     pub organization: Option<String>,
     /// `human` on a terminal, `json` for scripts.
     #[arg(long, value_enum, global = true, default_value_t = Output::Human)]
@@ -230,4 +230,16 @@ pub async fn answer(response: reqwest::Response) -> anyhow::Result<Value> {
         bail!("the server refused the credential ({status}): {message}; run `keycard login`");
     }
     bail!("the server answered {status}: {message}")
+}
+
+/// A path segment, percent-encoded.
+pub fn segment(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (byte as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }

@@ -8,15 +8,12 @@ use clap::{Args, Subcommand, ValueEnum};
 use keycard_core::decision::Reason;
 use serde_json::{Map, Value, json};
 
-use crate::client::{Client, ClientFile, Connection, Output, Profile, answer};
+use crate::client::{Client, ClientFile, Connection, Output, Profile, answer, segment};
 
 #[derive(Debug, Args)]
 pub struct LoginArgs {
     #[arg(long)]
     pub username: String,
-    /// The organization the account belongs to; `default` when absent.
-    #[arg(long)]
-    pub org: Option<String>,
     #[command(flatten)]
     pub connection: Connection,
 }
@@ -139,7 +136,8 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
         .context("reading the password")?;
     let password = password.trim_end_matches(['\r', '\n']);
     let mut body = json!({"username": args.username, "password": password});
-    if let Some(org) = &args.org {
+    // `--org` names the organization the account signs in to.
+    if let Some(org) = &args.connection.organization {
         body["organization"] = json!(org);
     }
     let response = reqwest::Client::new()
@@ -380,14 +378,62 @@ fn line(item: &Value) -> String {
     }
 }
 
-/// A path segment, percent-encoded.
-fn segment(text: &str) -> String {
-    text.bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (byte as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+/// `keycard export`: the organization as a directory file.
+pub async fn export(connection: &Connection, to: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let client = Client::connect(connection)?;
+    let exported = crate::directory_export::export(&client).await?;
+    let text = serde_yaml_ng::to_string(&exported.file)?;
+    match to {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing `{}`", path.display()))?
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+/// `keycard apply`: the plan, then the changes.
+pub async fn apply(
+    connection: &Connection,
+    path: &std::path::Path,
+    dry_run: bool,
+    prune: bool,
+) -> anyhow::Result<()> {
+    let desired: crate::directory_file::DirectoryFile = crate::directory_file::read(path)?;
+    let mut connection = connection.clone();
+    // The file says which organization it describes, unless the command line does.
+    if connection.organization.is_none() {
+        connection.organization = desired.organization.clone();
+    }
+    let client = Client::connect(&connection)?;
+    let (steps, revision) =
+        crate::directory_apply::apply(&client, &desired, prune, dry_run).await?;
+    if client.output == Output::Json {
+        let steps: Vec<String> = steps.iter().map(ToString::to_string).collect();
+        println!(
+            "{}",
+            json!({"plan": steps, "applied": !dry_run, "revision": revision})
+        );
+        return Ok(());
+    }
+    for step in &steps {
+        println!("{step}");
+    }
+    let count = |verb| steps.iter().filter(|step| step.verb == verb).count();
+    use crate::directory_apply::Verb;
+    println!(
+        "{}: {} to create, {} to update, {} to delete{}",
+        if dry_run {
+            "plan (dry run, nothing changed)"
+        } else {
+            "applied"
+        },
+        count(Verb::Create),
+        count(Verb::Update),
+        count(Verb::Delete),
+        revision
+            .map(|at| format!(", at revision {at}"))
+            .unwrap_or_default()
+    );
+    Ok(())
 }

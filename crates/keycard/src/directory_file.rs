@@ -157,6 +157,48 @@ pub struct ResourceEntry {
     pub attributes: Map<String, Value>,
 }
 
+impl DirectoryFile {
+    /// Puts every list in one order (entries by name, names sorted), so that two files saying the
+    /// same thing are equal and an export is the same text each time.
+    pub fn normalize(&mut self) {
+        if let Some(actions) = &mut self.actions {
+            actions.sort();
+            actions.dedup();
+        }
+        self.catalogue.methods.sort_by_key(|method| method.key());
+        self.catalogue.views.sort_by_key(|view| view.key());
+        self.roles.sort_by(|a, b| a.name.cmp(&b.name));
+        for role in &mut self.roles {
+            role.methods.sort();
+            role.views.sort();
+        }
+        self.groups.sort_by(|a, b| a.name.cmp(&b.name));
+        for group in &mut self.groups {
+            group.roles.sort();
+            group.inside.sort();
+        }
+        self.accounts.sort_by(|a, b| a.username.cmp(&b.username));
+        for account in &mut self.accounts {
+            account.roles.sort();
+            account.groups.sort();
+        }
+        self.policies.sort_by(|a, b| a.name.cmp(&b.name));
+        for policy in &mut self.policies {
+            policy.resources.sort();
+            policy.resources.dedup();
+            for grant in &mut policy.actions {
+                grant.roles.sort();
+                grant.roles.dedup();
+            }
+            policy
+                .actions
+                .sort_by(|a, b| (&a.action, &a.condition).cmp(&(&b.action, &b.condition)));
+        }
+        self.resources
+            .sort_by(|a, b| (&a.resource_type, &a.id).cmp(&(&b.resource_type, &b.id)));
+    }
+}
+
 fn is_false(flag: &bool) -> bool {
     !*flag
 }

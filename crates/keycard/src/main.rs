@@ -9,6 +9,8 @@ mod cli;
 mod client;
 mod client_commands;
 mod config;
+mod directory_apply;
+mod directory_export;
 mod directory_file;
 mod directory_seed;
 mod policy_test;
