@@ -47,6 +47,16 @@ pub enum AdminCommand {
         #[arg(long, default_value = model::DEFAULT_ORGANIZATION)]
         organization: String,
     },
+    /// Copies a whole store (ids, password hashes, key digests, the change log and its revision)
+    /// into an empty database, such as from SQLite to PostgreSQL. Refuses a target holding data.
+    Copy {
+        /// The store to copy (`sqlite://keycard.db`).
+        #[arg(long)]
+        from: String,
+        /// The empty database to copy into (`postgres://user:pass@host/db`); migrated first.
+        #[arg(long)]
+        to: String,
+    },
     /// Imports a permission manifest (`{"methods": [...], "views": [...]}`) into the catalogue.
     ImportManifest {
         file: PathBuf,
@@ -72,6 +82,17 @@ fn read_password() -> anyhow::Result<String> {
 }
 
 pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
+    // A copy opens its own two stores, and must not make the default organization in either.
+    if let AdminCommand::Copy { from, to } = &command {
+        let source = keycard_store::open_sql(from).await?;
+        let target = keycard_store::open_sql(to).await?;
+        let report = source.copy_into(&target).await?;
+        for (table, rows) in &report.tables {
+            println!("{table}: {rows} rows");
+        }
+        println!("copied at revision {}", report.revision);
+        return Ok(());
+    }
     let store = keycard_store::open(&config.database).await?;
     let admin_password = std::env::var("KEYCARD_ADMIN_PASSWORD")
         .ok()
@@ -141,6 +162,7 @@ pub async fn run(config: &Config, command: AdminCommand) -> anyhow::Result<()> {
                 .await?;
             eprintln!("password set for `{username}`");
         }
+        AdminCommand::Copy { .. } => {}
         AdminCommand::ImportManifest { file, organization } => {
             let caller = operator(&app, &organization)?;
             let text = std::fs::read_to_string(&file)

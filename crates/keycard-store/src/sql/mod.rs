@@ -25,6 +25,7 @@ mod accounts;
 mod batch;
 mod catalogue;
 mod changes;
+mod copy;
 mod credentials;
 mod groups;
 mod idempotency;

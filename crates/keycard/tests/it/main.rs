@@ -28,3 +28,4 @@ mod polytomic;
 mod resources;
 mod scale_out;
 mod security;
+mod store_copy;
