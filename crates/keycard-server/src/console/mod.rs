@@ -186,7 +186,7 @@ impl FromRequestParts<AppState> for Console {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         if parts.method != axum::http::Method::GET {
-            session::same_origin(&parts.headers)?;
+            session::same_origin(state, &parts.headers, crate::auth::client_ip(parts))?;
         }
         let signed_out = if parts.method == axum::http::Method::GET {
             ConsoleError::SignIn
@@ -401,13 +401,7 @@ pub fn csrf_field(console: &Console) -> Markup {
 
 /// After a write: back to `to`, with the revision the write made.
 pub fn written(to: &str, revision: Revision) -> Response {
-    let mut response = Redirect::to(to).into_response();
-    if let Ok(value) = HeaderValue::from_str(&revision.0.to_string()) {
-        response
-            .headers_mut()
-            .insert(crate::revision::REVISION_HEADER, value);
-    }
-    response
+    crate::revision::with_revision(revision, Redirect::to(to).into_response())
 }
 
 /// A list's query: the search text and the key the page starts after.

@@ -78,24 +78,42 @@ fn sign_in_form(
 }
 
 /// A form posted from a page of another origin is refused: a browser says where a form came from
-/// in `Origin`, and a page of this console always comes from this host.
-pub fn same_origin(headers: &HeaderMap) -> Result<(), ConsoleError> {
+/// in `Origin`, and a page of this console always comes from the server's own base URL (the
+/// configured public URL, else the scheme and `Host` the request came with).
+pub fn same_origin(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Option<std::net::IpAddr>,
+) -> Result<(), ConsoleError> {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return Ok(());
     };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let origin_host = origin
-        .split_once("://")
-        .map(|(_, rest)| rest)
-        .unwrap_or(origin);
-    if origin_host == host {
+    let base = crate::origin::base_url(&state.settings, headers, peer);
+    // The base URL may carry a path; an origin is only the scheme and the authority.
+    let ours = match base.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{}", rest.split('/').next().unwrap_or(rest)),
+        None => base,
+    };
+    if origin.eq_ignore_ascii_case(&ours) {
         Ok(())
     } else {
         Err(ConsoleError::Forgery)
     }
+}
+
+/// The attributes of the console's cookies: `Secure` when the client came over HTTPS, as the
+/// IAP face's session cookie.
+fn cookie_attributes(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Option<std::net::IpAddr>,
+) -> String {
+    let secure = if crate::origin::is_https(&state.settings, headers, peer) {
+        "; Secure"
+    } else {
+        ""
+    };
+    format!("Path=/console; HttpOnly; SameSite=Strict{secure}")
 }
 
 /// Checks a username and password (under the failed-login limit) and opens a console session.
@@ -105,7 +123,7 @@ pub async fn sign_in(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ConsoleError> {
-    same_origin(&headers)?;
+    same_origin(&state, &headers, ip)?;
     let fields = Fields::parse(&body)?;
     let username = fields.get("username").unwrap_or_default().trim();
     let password = fields.get("password").unwrap_or_default();
@@ -137,15 +155,14 @@ pub async fn sign_in(
     let (_, token) = state.app.open_session(&account).await?;
     let mut response = Redirect::to("/console/").into_response();
     let ttl = state.app.session_ttl().as_secs();
+    let attributes = cookie_attributes(&state, &headers, ip);
     set_cookie(
         response.headers_mut(),
-        &format!(
-            "{SESSION_COOKIE}={token}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={ttl}"
-        ),
+        &format!("{SESSION_COOKIE}={token}; {attributes}; Max-Age={ttl}"),
     );
     set_cookie(
         response.headers_mut(),
-        &format!("{ORGANIZATION_COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0"),
+        &format!("{ORGANIZATION_COOKIE}=; {attributes}; Max-Age=0"),
     );
     Ok(response)
 }
@@ -182,6 +199,8 @@ pub async fn sign_out(
 /// A partner chooses the organization the console acts in.
 pub async fn switch_organization(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     console: Console,
     body: Bytes,
 ) -> Result<Response, ConsoleError> {
@@ -194,7 +213,10 @@ pub async fn switch_organization(
     let mut response = Redirect::to("/console/").into_response();
     set_cookie(
         response.headers_mut(),
-        &format!("{ORGANIZATION_COOKIE}={org}; Path=/console; HttpOnly; SameSite=Strict"),
+        &format!(
+            "{ORGANIZATION_COOKIE}={org}; {}",
+            cookie_attributes(&state, &headers, ip)
+        ),
     );
     Ok(response)
 }

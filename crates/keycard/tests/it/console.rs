@@ -195,3 +195,39 @@ async fn only_a_console_session_signs_in_and_members_cannot_write() {
     assert_eq!(after.status(), StatusCode::SEE_OTHER);
     assert_eq!(after.headers()[LOCATION], "/console/sign-in?expired=1");
 }
+
+/// Behind a public HTTPS URL the cookie is `Secure`, and forms must come from that URL's origin.
+#[tokio::test]
+async fn a_public_https_url_makes_cookies_secure_and_is_the_only_origin() {
+    let settings = keycard_server::Settings {
+        public_url: Some(
+            keycard_server::PublicUrl::parse("https://authz.example.com/keycard").unwrap(),
+        ),
+        ..keycard_server::Settings::default()
+    };
+    let server = TestServer::start_with(settings).await;
+    let response = client()
+        .post(format!("{}/console/sign-in", server.base))
+        .form(&[("username", "admin"), ("password", ADMIN_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = response.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let token = csrf(&server, &session, "/console/roles").await;
+    for (origin, expected) in [
+        ("https://authz.example.com", StatusCode::SEE_OTHER),
+        (server.base.as_str(), StatusCode::FORBIDDEN),
+    ] {
+        let response = client()
+            .post(format!("{}/console/roles", server.base))
+            .header(COOKIE, &session)
+            .header(ORIGIN, origin)
+            .form(&[("csrf", token.as_str()), ("name", origin)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), expected, "{origin}");
+    }
+}
