@@ -145,14 +145,29 @@ impl Client {
             connection.token.clone().or(profile.token).ok_or_else(|| {
                 anyhow!("no credential: set KEYCARD_TOKEN or run `keycard login`")
             })?;
+        Self::new(
+            &server,
+            token,
+            connection.organization.clone().or(profile.organization),
+            connection.output,
+        )
+    }
+
+    /// A client of `server` with `token`, acting in `organization` when given.
+    pub fn new(
+        server: &str,
+        token: String,
+        organization: Option<String>,
+        output: Output,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
             http: reqwest::Client::builder()
                 .user_agent(concat!("keycard-cli/", env!("CARGO_PKG_VERSION")))
                 .build()?,
             server: server.trim_end_matches('/').to_owned(),
             token,
-            organization: connection.organization.clone().or(profile.organization),
-            output: connection.output,
+            organization,
+            output,
         })
     }
 

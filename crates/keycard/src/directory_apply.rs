@@ -175,8 +175,17 @@ impl Ids<'_> {
             .ok_or_else(|| anyhow!("{kind} `{name}` is neither in the file nor on the server"))
     }
 
-    fn all(&self, kind: &'static str, names: &[String]) -> anyhow::Result<Vec<String>> {
-        names.iter().map(|name| self.of(kind, name)).collect()
+    /// The id of what an entry names: the file's or the server's.
+    fn named_by(&self, kind: &'static str, name: &str, by: &str) -> anyhow::Result<String> {
+        self.of(kind, name)
+            .map_err(|_| anyhow!("{kind} `{name}`, named by {by}, is not in the directory"))
+    }
+
+    fn all(&self, kind: &'static str, names: &[String], by: &str) -> anyhow::Result<Vec<String>> {
+        names
+            .iter()
+            .map(|name| self.named_by(kind, name, by))
+            .collect()
     }
 }
 
@@ -321,7 +330,7 @@ pub async fn apply(
         .iter()
         .filter(|group| wants(Verb::Create, "group", &group.name))
     {
-        let body = json!({"name": group.name, "description": group.description, "inactive": group.inactive, "roles": ids.all("role", &group.roles)?});
+        let body = json!({"name": group.name, "description": group.description, "inactive": group.inactive, "roles": ids.all("role", &group.roles, &format!("group `{}`", group.name))?});
         let made = client
             .post("/v1/groups", &body)
             .await
@@ -337,7 +346,7 @@ pub async fn apply(
             || (wants(Verb::Create, "group", &group.name) && !group.inside.is_empty())
     }) {
         let id = ids.of("group", &group.name)?;
-        let body = json!({"description": group.description, "inactive": group.inactive, "roles": ids.all("role", &group.roles)?, "parents": ids.all("group", &group.inside)?});
+        let body = json!({"description": group.description, "inactive": group.inactive, "roles": ids.all("role", &group.roles, &format!("group `{}`", group.name))?, "parents": ids.all("group", &group.inside, &format!("group `{}`", group.name))?});
         note(
             &client
                 .send(Method::PATCH, &format!("/v1/groups/{id}"), Some(&body))
@@ -351,7 +360,7 @@ pub async fn apply(
         .filter(|account| changed("account", &account.username))
     {
         let what = format!("account `{}`", account.username);
-        let mut body = json!({"email": account.email, "first_name": account.first_name, "inactive": account.inactive, "roles": ids.all("role", &account.roles)?, "groups": ids.all("group", &account.groups)?, "attributes": account.attributes});
+        let mut body = json!({"email": account.email, "first_name": account.first_name, "inactive": account.inactive, "roles": ids.all("role", &account.roles, &what)?, "groups": ids.all("group", &account.groups, &what)?, "attributes": account.attributes});
         if wants(Verb::Create, "account", &account.username) {
             body["username"] = json!(account.username);
             body["service_account"] = json!(account.service_account);
@@ -380,7 +389,7 @@ pub async fn apply(
         let actions = policy
             .actions
             .iter()
-            .map(|grant| Ok(json!({"action": grant.action, "role_ids": ids.all("role", &grant.roles)?, "condition": grant.condition})))
+            .map(|grant| Ok(json!({"action": grant.action, "role_ids": ids.all("role", &grant.roles, &what)?, "condition": grant.condition})))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let body = json!({"name": policy.name, "actions": actions, "resources": policy.resources});
         if wants(Verb::Create, "policy", &policy.name) {
@@ -400,7 +409,7 @@ pub async fn apply(
         .iter()
         .filter(|resource| changed("resource", &resource_key(resource)))
         .map(|resource| {
-            Ok(json!({"type": resource.resource_type, "id": resource.id, "owner": resource.owner.as_ref().map(|owner| ids.of("account", owner)).transpose()?, "attributes": resource.attributes}))
+            Ok(json!({"type": resource.resource_type, "id": resource.id, "owner": resource.owner.as_ref().map(|owner| ids.named_by("account", owner, &format!("resource `{}`", resource_key(resource)))).transpose()?, "attributes": resource.attributes}))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     for batch in resources.chunks(10_000) {

@@ -12,7 +12,6 @@ mod config;
 mod directory_apply;
 mod directory_export;
 mod directory_file;
-mod directory_seed;
 mod policy_test;
 mod serve;
 

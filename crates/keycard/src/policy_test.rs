@@ -14,8 +14,9 @@
 //!   - {name: who edits the readme, action: edit, resource: {type: document, id: readme}, expect: [alice]}
 //! ```
 //!
-//! Each file is loaded into an organization of a fresh store in a temporary directory, through
-//! the same operations as the API, and decided by the same engine as the server.
+//! Each file is loaded into an organization of a fresh store in a temporary directory by
+//! `keycard apply` itself, against a server on a loopback port of this process, and decided by
+//! the same engine as the server.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -24,15 +25,16 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, anyhow, bail};
 use keycard_core::builtin;
 use keycard_core::decision::{self, Facts};
-use keycard_core::names::{ActionName, OrganizationName};
+use keycard_core::names::{ActionName, OrganizationName, Username};
 use keycard_core::snapshot::OrgSnapshot;
 use keycard_server::app::Caller;
 use keycard_server::{AppState, Settings};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::client::{Client, Output};
+use crate::directory_apply;
 use crate::directory_file::{self, DirectoryFile};
-use crate::directory_seed;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -151,10 +153,8 @@ async fn run_file(path: &Path) -> anyhow::Result<Vec<Outcome>> {
     let url = format!("sqlite://{}", dir.path().join("test.db").display());
     let store = keycard_store::open(&url).await?;
     keycard_server::bootstrap(store.as_ref(), Some("policy-test-admin-password")).await?;
-    let app = AppState::load(store, Settings::default())
-        .await?
-        .app
-        .clone();
+    let state = AppState::load(store, Settings::default()).await?;
+    let app = state.app.clone();
     let name = file
         .directory
         .organization
@@ -168,11 +168,37 @@ async fn run_file(path: &Path) -> anyhow::Result<Vec<Outcome>> {
             .collect::<Result<_, _>>()?;
     }
     let partner = Caller::operator(app.default_organization());
-    let org = app.create_organization(&partner, new).await?.value.id;
-    let caller = Caller::operator(org);
-    directory_seed::seed(&app, &caller, &file.directory)
-        .await
-        .context("loading the directory")?;
+    let org = app.create_organization(&partner, new).await?.value;
+    // The directory goes in as `keycard apply` puts it on any server: through the native API, as
+    // the deployment's administrator.
+    let admin = app
+        .find_account(&partner, &Username::try_from("admin")?)
+        .await?;
+    let key = app
+        .issue_api_key(&partner, Some(admin.id), "policy tests".into())
+        .await?
+        .value
+        .secret;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let server = tokio::spawn(
+        axum::serve(
+            listener,
+            keycard_server::app(state)
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .into_future(),
+    );
+    let client = Client::new(
+        &format!("http://{address}"),
+        key,
+        Some(org.name.to_string()),
+        Output::Json,
+    )?;
+    let applied = directory_apply::apply(&client, &file.directory, false, false).await;
+    server.abort();
+    applied.context("loading the directory")?;
+    let org = org.id;
     let snapshot = app.snapshot();
     let org = snapshot
         .organization(org)
