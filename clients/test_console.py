@@ -155,6 +155,7 @@ def test_an_administrator_builds_access_and_a_member_only_reads(keycard, browser
     console.choose("#group-roles", "editors")
     console.submit("form.card[action='/console/groups']")
     assert console.heading() == "Group writers"
+    console.shot("05b-group")
 
     console.go("/console/accounts")
     console.fill("#new-username", "alice")
