@@ -11,6 +11,7 @@ pub mod change;
 pub mod condition;
 pub mod decision;
 pub mod dense_map;
+pub mod directory;
 pub mod error;
 pub mod hash_trie;
 pub mod ids;

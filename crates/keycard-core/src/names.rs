@@ -97,6 +97,12 @@ macro_rules! validated_string {
 
         // Hashes and compares as its text (the derives see only the one `String`), so a map
         // keyed by it is looked up by `&str` without validating the text again.
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl std::borrow::Borrow<str> for $name {
             fn borrow(&self) -> &str {
                 &self.0

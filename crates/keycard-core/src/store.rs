@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use crate::Result;
 use crate::attributes::Attributes;
 use crate::change::{Change, EntityKind, Revision};
+use crate::directory::{Applied, DirectoryBatch};
 use crate::ids::{AccountId, ApiKeyId, GroupId, OrganizationId, PolicyId, RoleId, SessionId};
 use crate::model::{
     Account, AccountPatch, Actor, ApiKey, Group, GroupPatch, Link, Manifest, Method, NewAccount,
@@ -516,8 +517,22 @@ pub trait IdempotencyStore: Send + Sync {
 }
 
 /// The whole store, as the server uses it.
+/// Declarative directories, applied a batch at a time.
+#[async_trait]
+pub trait DirectoryStore: Send + Sync {
+    /// Applies one batch of a directory as one write (see [`DirectoryBatch`]). A dry run is
+    /// judged as the write would be, then rolled back; it answers the revision it was judged at.
+    async fn apply_directory(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        batch: DirectoryBatch,
+    ) -> Result<Written<Applied>>;
+}
+
 pub trait Store:
     IdempotencyStore
+    + DirectoryStore
     + OrganizationStore
     + AccountStore
     + GroupStore

@@ -382,7 +382,7 @@ fn line(item: &Value) -> String {
 pub async fn export(connection: &Connection, to: Option<&std::path::Path>) -> anyhow::Result<()> {
     let client = Client::connect(connection)?;
     let exported = crate::directory_export::export(&client).await?;
-    let text = serde_yaml_ng::to_string(&exported.file)?;
+    let text = serde_yaml_ng::to_string(&exported)?;
     match to {
         Some(path) => {
             std::fs::write(path, text).with_context(|| format!("writing `{}`", path.display()))?
@@ -399,39 +399,52 @@ pub async fn apply(
     dry_run: bool,
     prune: bool,
 ) -> anyhow::Result<()> {
-    let desired: crate::directory_file::DirectoryFile = crate::directory_file::read(path)?;
+    use crate::directory_apply::{Options, Source};
+    let source = Source::File(path);
+    let survey = crate::directory_apply::survey(source, prune)?;
     let mut connection = connection.clone();
     // The file says which organization it describes, unless the command line does.
     if connection.organization.is_none() {
-        connection.organization = desired.organization.clone();
+        connection.organization = survey.organization.as_ref().map(ToString::to_string);
     }
     let client = Client::connect(&connection)?;
-    let (steps, revision) =
-        crate::directory_apply::apply(&client, &desired, prune, dry_run).await?;
-    if client.output == Output::Json {
-        let steps: Vec<String> = steps.iter().map(ToString::to_string).collect();
+    let json = client.output == Output::Json;
+    let mut plan = Vec::new();
+    let mut show = |step: &keycard_core::directory::Step| {
+        if json {
+            plan.push(step.to_string());
+        } else {
+            println!("{step}");
+        }
+    };
+    let report = crate::directory_apply::apply(
+        &client,
+        source,
+        &survey,
+        Options { prune, dry_run },
+        &mut show,
+    )
+    .await?;
+    if json {
         println!(
             "{}",
-            json!({"plan": steps, "applied": !dry_run, "revision": revision})
+            json!({"plan": plan, "applied": !dry_run, "revision": report.revision, "unchanged": report.unchanged})
         );
         return Ok(());
     }
-    for step in &steps {
-        println!("{step}");
-    }
-    let count = |verb| steps.iter().filter(|step| step.verb == verb).count();
-    use crate::directory_apply::Verb;
     println!(
-        "{}: {} to create, {} to update, {} to delete{}",
+        "{}: {} to create, {} to update, {} to delete, {} unchanged{}",
         if dry_run {
             "plan (dry run, nothing changed)"
         } else {
             "applied"
         },
-        count(Verb::Create),
-        count(Verb::Update),
-        count(Verb::Delete),
-        revision
+        report.created,
+        report.updated,
+        report.deleted,
+        report.unchanged,
+        report
+            .revision
             .map(|at| format!(", at revision {at}"))
             .unwrap_or_default()
     );

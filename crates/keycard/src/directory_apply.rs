@@ -1,437 +1,668 @@
 //! `keycard apply -f FILE [--dry-run] [--prune]`: makes a server's organization match a directory
-//! file. The plan compares the file with an export of the server, entity by entity and by name;
-//! applying runs it through the native API, in the order entities refer to each other. A file
-//! already matched makes no write at all.
+//! file, and prints the plan it ran (or, with `--dry-run`, would run).
+//!
+//! The file is streamed, never held: a first read counts its entries and notes the few names the
+//! run needs (with `--prune`, the name of every entry); then each kind is read again, in the order
+//! entries refer to each other, and sent in batches to `POST /v1/directory/batch`, one
+//! transaction each, where the server compares every entry with what it holds and writes only
+//! what differs. A file already matched makes no write at all. A dry run sends the same batches
+//! to be judged and rolled back; each batch is told which names earlier ones would have made.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::Path;
 
 use anyhow::{Context as _, anyhow};
-use reqwest::Method;
+use keycard_core::directory::{
+    Applied, Catalogue, DirectoryBatch, DirectoryFile, Ensure, EntryKind, ResourceKey, Step, Verb,
+};
+use keycard_core::model::{Method, View};
+use keycard_core::names::{ActionName, GroupName, OrganizationName};
+use reqwest::Method as Http;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::client::{Client, segment};
-use crate::directory_export::{Exported, export};
-use crate::directory_file::{
-    AccountEntry, DirectoryFile, GroupEntry, PolicyEntry, ResourceEntry, RoleEntry,
-};
+use crate::directory_export::export;
+use crate::directory_stream::{DirectoryStream, Piece, pieces_of};
+use crate::progress::Progress;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Verb {
-    Create,
-    Update,
-    Delete,
+/// Where the directory comes from: a file, read as a stream, or one already in memory.
+#[derive(Clone, Copy)]
+pub enum Source<'a> {
+    File(&'a Path),
+    Memory(&'a DirectoryFile),
 }
 
-/// One change the plan makes.
-#[derive(Clone, Debug)]
-pub struct Step {
-    pub verb: Verb,
-    pub kind: &'static str,
-    pub name: String,
+type Pieces<'a> = Box<dyn Iterator<Item = anyhow::Result<Piece>> + 'a>;
+
+impl<'a> Source<'a> {
+    /// Its pieces; with `only`, just the entries of that kind (`None`: just the header).
+    fn pieces(self, only: Option<Option<EntryKind>>) -> anyhow::Result<Pieces<'a>> {
+        Ok(match self {
+            Source::File(path) => {
+                let stream = DirectoryStream::open(path)?;
+                Box::new(match only {
+                    Some(only) => stream.only(only),
+                    None => stream,
+                })
+            }
+            Source::Memory(file) => Box::new(
+                pieces_of(file)
+                    .filter(move |piece| only.is_none_or(|only| piece.kind() == only))
+                    .map(Ok),
+            ),
+        })
+    }
 }
 
-impl std::fmt::Display for Step {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (sign, verb) = match self.verb {
-            Verb::Create => ('+', "create"),
-            Verb::Update => ('~', "update"),
-            Verb::Delete => ('-', "delete"),
+/// What a first read of the file finds: its header, how many entries of each kind, and the names
+/// the rest of the run needs.
+#[derive(Default)]
+pub struct Survey {
+    pub organization: Option<OrganizationName>,
+    actions: Option<Vec<ActionName>>,
+    catalogue: Option<Catalogue>,
+    counts: BTreeMap<EntryKind, usize>,
+    /// With `--prune`, every entry's name by kind: what stays.
+    names: HashMap<EntryKind, HashSet<String>>,
+    /// Groups another is inside before their own entry comes: made first, bare.
+    forward_groups: Vec<GroupName>,
+}
+
+/// An entry's name as a plan and a deletion name it.
+fn name_of(piece: &Piece) -> String {
+    match piece {
+        Piece::Role(role) => role.name.to_string(),
+        Piece::Group(group) => group.name.to_string(),
+        Piece::Account(account) => account.username.to_string(),
+        Piece::Policy(policy) => policy.name.to_string(),
+        Piece::Resource(resource) => resource.key(),
+        Piece::Organization(_) | Piece::Actions(_) | Piece::Catalogue(_) => String::new(),
+    }
+}
+
+/// Reads the directory once, holding names only.
+pub fn survey(source: Source<'_>, prune: bool) -> anyhow::Result<Survey> {
+    let mut survey = Survey::default();
+    let mut groups = HashSet::new();
+    let mut named_early = BTreeSet::new();
+    for piece in source.pieces(None)? {
+        let piece = piece?;
+        if let Some(kind) = piece.kind() {
+            *survey.counts.entry(kind).or_default() += 1;
+            if prune {
+                let fresh = survey
+                    .names
+                    .entry(kind)
+                    .or_default()
+                    .insert(name_of(&piece));
+                if !fresh {
+                    return Err(anyhow!(
+                        "{} `{}` is listed twice",
+                        kind.as_str(),
+                        name_of(&piece)
+                    ));
+                }
+            }
+        }
+        match piece {
+            Piece::Organization(name) => survey.organization = Some(name),
+            Piece::Actions(actions) => survey.actions = Some(actions),
+            Piece::Catalogue(catalogue) => survey.catalogue = Some(catalogue),
+            Piece::Group(group) => {
+                for parent in &group.inside {
+                    if !groups.contains(parent.as_str()) {
+                        named_early.insert(parent.clone());
+                    }
+                }
+                groups.insert(group.name.to_string());
+            }
+            _ => {}
+        }
+    }
+    survey.forward_groups = named_early
+        .into_iter()
+        .filter(|group| groups.contains(group.as_str()))
+        .collect();
+    Ok(survey)
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    pub prune: bool,
+    pub dry_run: bool,
+}
+
+/// What a run did (or, in a dry run, would do).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    pub created: usize,
+    pub updated: usize,
+    pub deleted: usize,
+    pub unchanged: usize,
+    /// The revision of the last write, when anything was written.
+    pub revision: Option<i64>,
+}
+
+/// The most entries in one batch.
+const BATCH_ENTRIES: usize = 1_000;
+/// The most entries, deletions and references in one batch: well below the server's limit.
+const BATCH_WEIGHT: usize = 20_000;
+/// The most bytes of JSON in one batch: well below the server's body limit.
+const BATCH_BYTES: usize = 2 * 1024 * 1024;
+/// The most names one deletion batch carries.
+const DELETIONS_PER_BATCH: usize = 5_000;
+
+/// One run against a server.
+struct Run<'r> {
+    client: &'r Client,
+    options: Options,
+    report: Report,
+    show: &'r mut dyn FnMut(&Step),
+    /// Names this run made (or, in a dry run, would make): in a dry run, each later batch is told
+    /// of those it names; and a bare group made first is not listed again when its entry fills it.
+    made: HashSet<(EntryKind, String)>,
+    /// In a dry run, the deletions `--prune` would make, sent again with every batch (when they
+    /// fit in one), so that each is judged after them as the real run's would be.
+    deleted: Option<keycard_core::directory::Deletions>,
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    revision: i64,
+    #[serde(flatten)]
+    applied: Applied,
+}
+
+impl Run<'_> {
+    fn step(&mut self, step: Step) {
+        let key = (step.kind, step.name.clone());
+        if self.made.contains(&key) && step.verb != Verb::Delete {
+            return;
+        }
+        match step.verb {
+            Verb::Create => self.report.created += 1,
+            Verb::Update => self.report.updated += 1,
+            Verb::Delete => self.report.deleted += 1,
+        }
+        (self.show)(&step);
+    }
+
+    fn wrote(&mut self, answer: &Value) {
+        if !self.options.dry_run
+            && let Some(revision) = answer["revision"].as_i64()
+        {
+            self.report.revision = Some(revision);
+        }
+    }
+
+    /// Sends one batch; `remember` keeps the names it makes.
+    async fn send(&mut self, mut batch: DirectoryBatch, remember: bool) -> anyhow::Result<()> {
+        batch.dry_run = self.options.dry_run;
+        let replayed = match &self.deleted {
+            Some(deleted) if batch.delete.is_empty() => {
+                batch.delete = deleted.clone();
+                true
+            }
+            _ => false,
         };
-        write!(f, "{sign} {verb} {} {}", self.kind, self.name)
-    }
-}
-
-/// The entries of each side by key, and what to do with each key.
-fn compare<T: PartialEq>(
-    kind: &'static str,
-    current: &[T],
-    desired: &[T],
-    key: impl Fn(&T) -> String,
-    prune: bool,
-    steps: &mut Vec<Step>,
-) {
-    let now: BTreeMap<String, &T> = current.iter().map(|item| (key(item), item)).collect();
-    let wanted: BTreeMap<String, &T> = desired.iter().map(|item| (key(item), item)).collect();
-    for (name, item) in &wanted {
-        match now.get(name) {
-            None => steps.push(Step {
-                verb: Verb::Create,
-                kind,
-                name: name.clone(),
-            }),
-            Some(existing) if *existing != *item => steps.push(Step {
-                verb: Verb::Update,
-                kind,
-                name: name.clone(),
-            }),
-            Some(_) => {}
+        if self.options.dry_run {
+            self.assume_made(&mut batch);
         }
-    }
-    if prune {
-        for name in now.keys().filter(|name| !wanted.contains_key(*name)) {
-            steps.push(Step {
-                verb: Verb::Delete,
-                kind,
-                name: name.clone(),
-            });
+        let body = serde_json::to_value(&batch)?;
+        let answer = self.client.post("/v1/directory/batch", &body).await?;
+        let parsed: Answer = serde_json::from_value(answer.clone())
+            .context("the server answered the batch in an unknown shape")?;
+        self.report.unchanged += parsed.applied.unchanged;
+        for step in parsed.applied.steps {
+            if replayed && step.verb == Verb::Delete {
+                continue;
+            }
+            let key = (step.kind, step.name.clone());
+            let made = step.verb == Verb::Create && (remember || self.options.dry_run);
+            self.step(step);
+            if made {
+                self.made.insert(key);
+            }
         }
+        if parsed.revision > 0 {
+            self.wrote(&answer);
+        }
+        Ok(())
     }
-}
 
-fn resource_key(resource: &ResourceEntry) -> String {
-    format!("{}/{}", resource.resource_type, resource.id)
-}
+    /// In a dry run, tells the batch which of the names it refers to earlier batches made.
+    fn assume_made(&self, batch: &mut DirectoryBatch) {
+        let made = |kind: EntryKind, name: &str| self.made.contains(&(kind, name.to_owned()));
+        let entries = &batch.entries;
+        let mut ensure = Ensure::default();
+        let roles = entries
+            .groups
+            .iter()
+            .flat_map(|group| &group.roles)
+            .chain(entries.accounts.iter().flat_map(|account| &account.roles))
+            .chain(
+                entries
+                    .policies
+                    .iter()
+                    .flat_map(|policy| &policy.actions)
+                    .flat_map(|grant| &grant.roles),
+            );
+        ensure.roles = roles
+            .filter(|role| made(EntryKind::Role, role.as_str()))
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let groups = entries
+            .groups
+            .iter()
+            .flat_map(|group| &group.inside)
+            .chain(entries.accounts.iter().flat_map(|account| &account.groups));
+        ensure.groups.extend(
+            groups
+                .filter(|group| made(EntryKind::Group, group.as_str()))
+                .cloned()
+                .collect::<BTreeSet<_>>(),
+        );
+        ensure.accounts = entries
+            .resources
+            .iter()
+            .filter_map(|resource| resource.owner.as_ref())
+            .filter(|owner| made(EntryKind::Account, owner.as_str()))
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut bare = std::mem::take(&mut batch.ensure.groups);
+        bare.extend(ensure.groups);
+        bare.sort();
+        bare.dedup();
+        ensure.groups = bare;
+        batch.ensure = ensure;
+    }
 
-/// What applying `desired` to `current` changes. The catalogue is only added to: entries it no
-/// longer lists stay (roles may grant them); remove them through the API.
-pub fn plan(current: &DirectoryFile, desired: &DirectoryFile, prune: bool) -> Vec<Step> {
-    let mut steps = Vec::new();
-    if desired.actions.is_some() && desired.actions != current.actions {
-        steps.push(Step {
+    /// The organization's actions, when the file lists them.
+    async fn actions(&mut self, survey: &Survey) -> anyhow::Result<()> {
+        let Some(wanted) = &survey.actions else {
+            return Ok(());
+        };
+        let me = self.client.get("/v1/me").await?;
+        let organization = &me["organization"];
+        let mut current: Vec<ActionName> =
+            serde_json::from_value(organization["actions"].clone()).unwrap_or_default();
+        current.sort();
+        let mut wanted = wanted.clone();
+        wanted.sort();
+        wanted.dedup();
+        if current == wanted {
+            return Ok(());
+        }
+        self.step(Step {
             verb: Verb::Update,
-            kind: "organization",
+            kind: EntryKind::Organization,
             name: "actions".into(),
         });
-    }
-    compare(
-        "method",
-        &current.catalogue.methods,
-        &desired.catalogue.methods,
-        |m| m.key(),
-        false,
-        &mut steps,
-    );
-    compare(
-        "view",
-        &current.catalogue.views,
-        &desired.catalogue.views,
-        |v| v.key(),
-        false,
-        &mut steps,
-    );
-    compare(
-        "role",
-        &current.roles,
-        &desired.roles,
-        |r: &RoleEntry| r.name.clone(),
-        prune,
-        &mut steps,
-    );
-    compare(
-        "group",
-        &current.groups,
-        &desired.groups,
-        |g: &GroupEntry| g.name.clone(),
-        prune,
-        &mut steps,
-    );
-    compare(
-        "account",
-        &current.accounts,
-        &desired.accounts,
-        |a: &AccountEntry| a.username.clone(),
-        prune,
-        &mut steps,
-    );
-    compare(
-        "policy",
-        &current.policies,
-        &desired.policies,
-        |p: &PolicyEntry| p.name.clone(),
-        prune,
-        &mut steps,
-    );
-    compare(
-        "resource",
-        &current.resources,
-        &desired.resources,
-        resource_key,
-        prune,
-        &mut steps,
-    );
-    steps
-}
-
-/// Ids by name, as the server has them and as this run makes them.
-struct Ids<'e> {
-    exported: &'e Exported,
-    made: HashMap<(&'static str, String), String>,
-}
-
-impl Ids<'_> {
-    fn of(&self, kind: &'static str, name: &str) -> anyhow::Result<String> {
-        if let Some(id) = self.made.get(&(kind, name.to_owned())) {
-            return Ok(id.clone());
-        }
-        let map = match kind {
-            "role" => &self.exported.roles,
-            "group" => &self.exported.groups,
-            "account" => &self.exported.accounts,
-            "policy" => &self.exported.policies,
-            _ => return Err(anyhow!("no ids of {kind}s")),
-        };
-        map.get(name)
-            .cloned()
-            .ok_or_else(|| anyhow!("{kind} `{name}` is neither in the file nor on the server"))
-    }
-
-    /// The id of what an entry names: the file's or the server's.
-    fn named_by(&self, kind: &'static str, name: &str, by: &str) -> anyhow::Result<String> {
-        self.of(kind, name)
-            .map_err(|_| anyhow!("{kind} `{name}`, named by {by}, is not in the directory"))
-    }
-
-    fn all(&self, kind: &'static str, names: &[String], by: &str) -> anyhow::Result<Vec<String>> {
-        names
-            .iter()
-            .map(|name| self.named_by(kind, name, by))
-            .collect()
-    }
-}
-
-fn refs(keys: &[String], field: &str) -> anyhow::Result<Vec<Value>> {
-    keys.iter()
-        .map(|key| {
-            let (provenance, rest) = key
-                .split_once('/')
-                .ok_or_else(|| anyhow!("`{key}` is not `provenance/{field}`"))?;
-            Ok(json!({"provenance": provenance, field: rest}))
-        })
-        .collect()
-}
-
-/// Applies `desired` to the organization the client acts in; answers the plan it ran.
-pub async fn apply(
-    client: &Client,
-    desired: &DirectoryFile,
-    prune: bool,
-    dry_run: bool,
-) -> anyhow::Result<(Vec<Step>, Option<i64>)> {
-    let mut desired = desired.clone();
-    desired.normalize();
-    let exported = export(client).await?;
-    let steps = plan(&exported.file, &desired, prune);
-    if dry_run || steps.is_empty() {
-        return Ok((steps, None));
-    }
-    let mut ids = Ids {
-        exported: &exported,
-        made: HashMap::new(),
-    };
-    let mut revision = None;
-    let mut note = |answer: &Value| {
-        if let Some(at) = answer["revision"].as_i64() {
-            revision = Some(at);
-        }
-    };
-    let wants = |verb: Verb, kind: &str, name: &str| {
-        steps
-            .iter()
-            .any(|step| step.verb == verb && step.kind == kind && step.name == name)
-    };
-    let changed =
-        |kind: &str, name: &str| wants(Verb::Create, kind, name) || wants(Verb::Update, kind, name);
-
-    if steps.iter().any(|step| step.kind == "organization") {
-        let me = client.get("/v1/me").await?;
-        let id = me["organization"]["id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        note(
-            &client
+        if !self.options.dry_run {
+            let id = organization["id"].as_str().unwrap_or_default();
+            let answer = self
+                .client
                 .send(
-                    Method::PATCH,
-                    &format!("/v1/organizations/{id}"),
-                    Some(&json!({"actions": desired.actions})),
+                    Http::PATCH,
+                    &format!("/v1/organizations/{}", segment(id)),
+                    Some(&json!({ "actions": wanted })),
                 )
                 .await
-                .context("updating the organization's actions")?,
-        );
+                .context("updating the organization's actions")?;
+            self.wrote(&answer);
+        }
+        Ok(())
     }
-    let methods: Vec<_> = desired
-        .catalogue
-        .methods
-        .iter()
-        .filter(|m| changed("method", &m.key()))
-        .collect();
-    let views: Vec<_> = desired
-        .catalogue
-        .views
-        .iter()
-        .filter(|v| changed("view", &v.key()))
-        .collect();
-    if !methods.is_empty() || !views.is_empty() {
-        note(
-            &client
+
+    /// The catalogue: what the file lists is added or replaced; with `--prune`, what it does not
+    /// list is deleted (after the entries, which may stop naming it).
+    async fn catalogue(&mut self, survey: &Survey) -> anyhow::Result<(Vec<Method>, Vec<View>)> {
+        let (methods, views) = self.current_catalogue().await?;
+        let wanted = survey.catalogue.clone().unwrap_or_default();
+        let have_methods: HashMap<String, &Method> = methods.iter().map(|m| (m.key(), m)).collect();
+        let have_views: HashMap<String, &View> = views.iter().map(|v| (v.key(), v)).collect();
+        let mut changed = Catalogue::default();
+        for method in &wanted.methods {
+            match have_methods.get(&method.key()) {
+                Some(existing) if *existing == method => continue,
+                existing => self.step(Step {
+                    verb: if existing.is_some() {
+                        Verb::Update
+                    } else {
+                        Verb::Create
+                    },
+                    kind: EntryKind::Method,
+                    name: method.key(),
+                }),
+            }
+            changed.methods.push(method.clone());
+        }
+        for view in &wanted.views {
+            match have_views.get(&view.key()) {
+                Some(existing) if *existing == view => continue,
+                existing => self.step(Step {
+                    verb: if existing.is_some() {
+                        Verb::Update
+                    } else {
+                        Verb::Create
+                    },
+                    kind: EntryKind::View,
+                    name: view.key(),
+                }),
+            }
+            changed.views.push(view.clone());
+        }
+        if !changed.is_empty() && !self.options.dry_run {
+            let answer = self
+                .client
                 .post(
                     "/v1/catalogue",
-                    &json!({"methods": methods, "views": views}),
+                    &json!({"methods": changed.methods, "views": changed.views}),
                 )
                 .await
-                .context("importing the catalogue")?,
-        );
+                .context("importing the catalogue")?;
+            self.wrote(&answer);
+        }
+        let listed_methods: HashSet<String> = wanted.methods.iter().map(Method::key).collect();
+        let listed_views: HashSet<String> = wanted.views.iter().map(View::key).collect();
+        Ok((
+            methods
+                .into_iter()
+                .filter(|method| !listed_methods.contains(&method.key()))
+                .collect(),
+            views
+                .into_iter()
+                .filter(|view| !listed_views.contains(&view.key()))
+                .collect(),
+        ))
     }
-    // Deletions first, what refers to others before what it refers to: a deletion only removes
-    // references, and what the file adds may take a name or an email it frees.
-    let me = client.get("/v1/me").await?;
-    let own = me["account"]["username"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    for kind in ["resource", "policy", "account", "group", "role"] {
-        for step in steps
+
+    /// The catalogue as the server holds it, without the `Authorization` entries every
+    /// organization is born with.
+    async fn current_catalogue(&self) -> anyhow::Result<(Vec<Method>, Vec<View>)> {
+        let own = |item: &Value| item["provenance"] != keycard_core::builtin::AUTHORIZATION_APP;
+        let methods = self.client.all("/v1/catalogue/methods", &[]).await?;
+        let views = self.client.all("/v1/catalogue/views", &[]).await?;
+        let methods = methods
+            .into_iter()
+            .filter(own)
+            .map(serde_json::from_value)
+            .collect::<Result<_, _>>()
+            .context("reading the catalogue's methods")?;
+        let views = views
+            .into_iter()
+            .filter(own)
+            .map(serde_json::from_value)
+            .collect::<Result<_, _>>()
+            .context("reading the catalogue's views")?;
+        Ok((methods, views))
+    }
+
+    /// Deletes the catalogue entries the file no longer lists.
+    async fn prune_catalogue(
+        &mut self,
+        methods: Vec<Method>,
+        views: Vec<View>,
+    ) -> anyhow::Result<()> {
+        for method in methods {
+            self.step(Step {
+                verb: Verb::Delete,
+                kind: EntryKind::Method,
+                name: method.key(),
+            });
+            if !self.options.dry_run {
+                let path = format!(
+                    "/v1/catalogue/methods/{}/{}",
+                    segment(method.provenance.as_str()),
+                    segment(&method.name)
+                );
+                let answer = self.client.send(Http::DELETE, &path, None).await?;
+                self.wrote(&answer);
+            }
+        }
+        for view in views {
+            self.step(Step {
+                verb: Verb::Delete,
+                kind: EntryKind::View,
+                name: view.key(),
+            });
+            if !self.options.dry_run {
+                let path = format!(
+                    "/v1/catalogue/views?provenance={}&path={}",
+                    segment(view.provenance.as_str()),
+                    segment(&view.path)
+                );
+                let answer = self.client.send(Http::DELETE, &path, None).await?;
+                self.wrote(&answer);
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes the entries the server holds that the file does not list (never the signed-in
+    /// account), before anything is made: what the file adds may take a name or an email they
+    /// free. It reads the organization's entries from the server.
+    async fn prune(&mut self, survey: &Survey) -> anyhow::Result<()> {
+        let current = export(self.client).await?;
+        let me = self.client.get("/v1/me").await?;
+        let own = me["account"]["username"]
+            .as_str()
+            .unwrap_or_default()
+            .to_lowercase();
+        let gone = |kind: EntryKind, name: &str| {
+            !survey
+                .names
+                .get(&kind)
+                .is_some_and(|names| names.contains(name))
+        };
+        let mut batches: Vec<DirectoryBatch> = Vec::new();
+        let mut add = |fill: &mut dyn FnMut(&mut DirectoryBatch)| {
+            if batches
+                .last()
+                .is_none_or(|batch| batch.delete.len() >= DELETIONS_PER_BATCH)
+            {
+                batches.push(DirectoryBatch::default());
+            }
+            if let Some(batch) = batches.last_mut() {
+                fill(batch);
+            }
+        };
+        for resource in current
+            .resources
             .iter()
-            .filter(|step| step.verb == Verb::Delete && step.kind == kind)
+            .filter(|resource| gone(EntryKind::Resource, &resource.key()))
         {
-            let path = match kind {
-                "resource" => {
-                    let (resource_type, id) = step.name.split_once('/').unwrap_or_default();
-                    format!("/v1/resources/{}/{}", segment(resource_type), segment(id))
-                }
-                "account" if step.name == own => continue,
-                _ => format!("/v1/{}/{}", plural(kind), ids.of(kind, &step.name)?),
-            };
-            note(
-                &client
-                    .send(Method::DELETE, &path, None)
-                    .await
-                    .with_context(|| step.to_string())?,
-            );
+            add(&mut |batch| {
+                batch.delete.resources.push(ResourceKey {
+                    resource_type: resource.resource_type.clone(),
+                    id: resource.id.clone(),
+                })
+            });
         }
-    }
-    for role in desired
-        .roles
-        .iter()
-        .filter(|role| changed("role", &role.name))
-    {
-        let body = json!({"name": role.name, "description": role.description, "methods": refs(&role.methods, "name")?, "views": refs(&role.views, "path")?});
-        let what = format!("role `{}`", role.name);
-        if wants(Verb::Create, "role", &role.name) {
-            let made = client.post("/v1/roles", &body).await.context(what)?;
-            note(&made);
-            ids.made.insert(
-                ("role", role.name.clone()),
-                made["data"]["id"].as_str().unwrap_or_default().to_owned(),
-            );
-        } else {
-            let id = ids.of("role", &role.name)?;
-            note(
-                &client
-                    .send(Method::PATCH, &format!("/v1/roles/{id}"), Some(&body))
-                    .await
-                    .context(what)?,
-            );
-        }
-    }
-    // Groups first, then where each sits: a group may be inside one made after it.
-    for group in desired
-        .groups
-        .iter()
-        .filter(|group| wants(Verb::Create, "group", &group.name))
-    {
-        let body = json!({"name": group.name, "description": group.description, "inactive": group.inactive, "roles": ids.all("role", &group.roles, &format!("group `{}`", group.name))?});
-        let made = client
-            .post("/v1/groups", &body)
-            .await
-            .with_context(|| format!("group `{}`", group.name))?;
-        note(&made);
-        ids.made.insert(
-            ("group", group.name.clone()),
-            made["data"]["id"].as_str().unwrap_or_default().to_owned(),
-        );
-    }
-    for group in desired.groups.iter().filter(|group| {
-        wants(Verb::Update, "group", &group.name)
-            || (wants(Verb::Create, "group", &group.name) && !group.inside.is_empty())
-    }) {
-        let id = ids.of("group", &group.name)?;
-        let body = json!({"description": group.description, "inactive": group.inactive, "roles": ids.all("role", &group.roles, &format!("group `{}`", group.name))?, "parents": ids.all("group", &group.inside, &format!("group `{}`", group.name))?});
-        note(
-            &client
-                .send(Method::PATCH, &format!("/v1/groups/{id}"), Some(&body))
-                .await
-                .with_context(|| format!("group `{}`", group.name))?,
-        );
-    }
-    for account in desired
-        .accounts
-        .iter()
-        .filter(|account| changed("account", &account.username))
-    {
-        let what = format!("account `{}`", account.username);
-        let mut body = json!({"email": account.email, "first_name": account.first_name, "inactive": account.inactive, "roles": ids.all("role", &account.roles, &what)?, "groups": ids.all("group", &account.groups, &what)?, "attributes": account.attributes});
-        if wants(Verb::Create, "account", &account.username) {
-            body["username"] = json!(account.username);
-            body["service_account"] = json!(account.service_account);
-            let made = client.post("/v1/accounts", &body).await.context(what)?;
-            note(&made);
-            ids.made.insert(
-                ("account", account.username.clone()),
-                made["data"]["id"].as_str().unwrap_or_default().to_owned(),
-            );
-        } else {
-            let id = ids.of("account", &account.username)?;
-            note(
-                &client
-                    .send(Method::PATCH, &format!("/v1/accounts/{id}"), Some(&body))
-                    .await
-                    .context(what)?,
-            );
-        }
-    }
-    for policy in desired
-        .policies
-        .iter()
-        .filter(|policy| changed("policy", &policy.name))
-    {
-        let what = format!("policy `{}`", policy.name);
-        let actions = policy
-            .actions
+        for policy in current
+            .policies
             .iter()
-            .map(|grant| Ok(json!({"action": grant.action, "role_ids": ids.all("role", &grant.roles, &what)?, "condition": grant.condition})))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let body = json!({"name": policy.name, "actions": actions, "resources": policy.resources});
-        if wants(Verb::Create, "policy", &policy.name) {
-            note(&client.post("/v1/policies", &body).await.context(what)?);
-        } else {
-            let id = ids.of("policy", &policy.name)?;
-            note(
-                &client
-                    .send(Method::PATCH, &format!("/v1/policies/{id}"), Some(&body))
-                    .await
-                    .context(what)?,
-            );
+            .filter(|policy| gone(EntryKind::Policy, policy.name.as_str()))
+        {
+            add(&mut |batch| batch.delete.policies.push(policy.name.clone()));
         }
-    }
-    let resources = desired
-        .resources
-        .iter()
-        .filter(|resource| changed("resource", &resource_key(resource)))
-        .map(|resource| {
-            Ok(json!({"type": resource.resource_type, "id": resource.id, "owner": resource.owner.as_ref().map(|owner| ids.named_by("account", owner, &format!("resource `{}`", resource_key(resource)))).transpose()?, "attributes": resource.attributes}))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    for batch in resources.chunks(10_000) {
-        note(
-            &client
-                .send(
-                    Method::PUT,
-                    "/v1/resources",
-                    Some(&json!({"resources": batch})),
-                )
+        for account in current.accounts.iter().filter(|account| {
+            gone(EntryKind::Account, account.username.as_str())
+                && account.username.as_str().to_lowercase() != own
+        }) {
+            add(&mut |batch| batch.delete.accounts.push(account.username.clone()));
+        }
+        for group in current
+            .groups
+            .iter()
+            .filter(|group| gone(EntryKind::Group, group.name.as_str()))
+        {
+            add(&mut |batch| batch.delete.groups.push(group.name.clone()));
+        }
+        for role in current
+            .roles
+            .iter()
+            .filter(|role| gone(EntryKind::Role, role.name.as_str()))
+        {
+            add(&mut |batch| batch.delete.roles.push(role.name.clone()));
+        }
+        let replay = self.options.dry_run && batches.len() == 1;
+        for batch in batches {
+            if replay {
+                self.deleted = Some(batch.delete.clone());
+            }
+            self.send(batch, false)
                 .await
-                .context("registering resources")?,
-        );
+                .context("deleting what the file does not list")?;
+        }
+        Ok(())
     }
-    Ok((steps, revision))
 }
 
-fn plural(kind: &str) -> &'static str {
-    match kind {
-        "policy" => "policies",
-        "account" => "accounts",
-        "group" => "groups",
-        _ => "roles",
+/// A batch being filled.
+#[derive(Default)]
+struct Pending {
+    batch: DirectoryBatch,
+    count: usize,
+    weight: usize,
+    bytes: usize,
+}
+
+impl Pending {
+    fn push(&mut self, piece: Piece) -> anyhow::Result<()> {
+        let entries = &mut self.batch.entries;
+        self.count += 1;
+        self.weight += 1;
+        self.bytes += match piece {
+            Piece::Role(role) => {
+                self.weight += role.methods.len() + role.views.len();
+                let bytes = serde_json::to_vec(&role)?.len();
+                entries.roles.push(role);
+                bytes
+            }
+            Piece::Group(group) => {
+                self.weight += group.roles.len() + group.inside.len();
+                let bytes = serde_json::to_vec(&group)?.len();
+                entries.groups.push(group);
+                bytes
+            }
+            Piece::Account(account) => {
+                self.weight += account.roles.len() + account.groups.len();
+                let bytes = serde_json::to_vec(&account)?.len();
+                entries.accounts.push(account);
+                bytes
+            }
+            Piece::Policy(policy) => {
+                self.weight += policy.resources.len()
+                    + policy.actions.iter().map(|g| g.roles.len()).sum::<usize>();
+                let bytes = serde_json::to_vec(&policy)?.len();
+                entries.policies.push(policy);
+                bytes
+            }
+            Piece::Resource(resource) => {
+                let bytes = serde_json::to_vec(&resource)?.len();
+                entries.resources.push(resource);
+                bytes
+            }
+            Piece::Organization(_) | Piece::Actions(_) | Piece::Catalogue(_) => 0,
+        };
+        Ok(())
     }
+
+    fn full(&self) -> bool {
+        self.count >= BATCH_ENTRIES || self.weight >= BATCH_WEIGHT || self.bytes >= BATCH_BYTES
+    }
+
+    fn take(&mut self) -> (DirectoryBatch, usize) {
+        let count = self.count;
+        let batch = std::mem::take(&mut self.batch);
+        *self = Pending::default();
+        (batch, count)
+    }
+}
+
+/// Applies the directory to the organization the client acts in; `show` is handed each step of
+/// the plan as it is made.
+pub async fn apply(
+    client: &Client,
+    source: Source<'_>,
+    survey: &Survey,
+    options: Options,
+    show: &mut dyn FnMut(&Step),
+) -> anyhow::Result<Report> {
+    let mut run = Run {
+        client,
+        options,
+        report: Report::default(),
+        show,
+        made: HashSet::new(),
+        deleted: None,
+    };
+    run.actions(survey).await?;
+    let (unlisted_methods, unlisted_views) = run.catalogue(survey).await?;
+    if options.prune {
+        run.prune(survey).await?;
+    }
+    let total = survey.counts.values().sum();
+    let mut progress = Progress::new("entries", total);
+    for groups in survey.forward_groups.chunks(DELETIONS_PER_BATCH) {
+        let batch = DirectoryBatch {
+            ensure: Ensure {
+                groups: groups.to_vec(),
+                ..Ensure::default()
+            },
+            ..DirectoryBatch::default()
+        };
+        run.send(batch, true)
+            .await
+            .context("making the groups others are inside")?;
+    }
+    for kind in [
+        EntryKind::Role,
+        EntryKind::Group,
+        EntryKind::Account,
+        EntryKind::Policy,
+        EntryKind::Resource,
+    ] {
+        if !survey.counts.contains_key(&kind) {
+            continue;
+        }
+        let mut pending = Pending::default();
+        let mut sent = 0;
+        let mut pieces = source.pieces(Some(Some(kind)))?;
+        loop {
+            let piece = pieces.next().transpose()?;
+            let last = piece.is_none();
+            if let Some(piece) = piece {
+                pending.push(piece)?;
+            }
+            if pending.count > 0 && (last || pending.full()) {
+                let (batch, count) = pending.take();
+                run.send(batch, false).await.with_context(|| {
+                    format!(
+                        "applying {}s {} to {}",
+                        kind.as_str(),
+                        sent + 1,
+                        sent + count
+                    )
+                })?;
+                sent += count;
+                progress.advance(count);
+            }
+            if last {
+                break;
+            }
+        }
+    }
+    progress.finish();
+    if options.prune {
+        run.prune_catalogue(unlisted_methods, unlisted_views)
+            .await?;
+    }
+    Ok(run.report)
 }

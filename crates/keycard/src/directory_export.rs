@@ -7,23 +7,14 @@ use std::collections::HashMap;
 
 use anyhow::{Context as _, anyhow};
 use keycard_core::builtin::AUTHORIZATION_APP;
-use serde_json::{Map, Value};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::client::Client;
 use crate::directory_file::{
     AccountEntry, Catalogue, DirectoryFile, GrantEntry, GroupEntry, PolicyEntry, ResourceEntry,
     RoleEntry,
 };
-
-/// An organization as a server holds it: the file, and the ids of what it names.
-pub struct Exported {
-    pub file: DirectoryFile,
-    pub roles: HashMap<String, String>,
-    /// Names of roles the file leaves out (the organization's own) that entries may still name.
-    pub groups: HashMap<String, String>,
-    pub accounts: HashMap<String, String>,
-    pub policies: HashMap<String, String>,
-}
 
 fn text(value: &Value, key: &str) -> String {
     value[key].as_str().unwrap_or_default().to_owned()
@@ -38,8 +29,18 @@ fn strings(value: &Value) -> Vec<String> {
         .collect()
 }
 
-fn object(value: &Value) -> Map<String, Value> {
-    value.as_object().cloned().unwrap_or_default()
+/// A field of an entity as the server answered it, read through its validated type.
+fn field<T: DeserializeOwned>(value: &Value, key: &str) -> anyhow::Result<T> {
+    serde_json::from_value(value[key].clone())
+        .with_context(|| format!("the server answered an unreadable `{key}`"))
+}
+
+/// Names read through their validated type.
+fn parsed<T: DeserializeOwned>(names: Vec<String>) -> anyhow::Result<Vec<T>> {
+    names
+        .into_iter()
+        .map(|name| serde_json::from_value(Value::String(name)).context("an unreadable name"))
+        .collect()
 }
 
 /// Names for ids, sorted; an id with no name (a deleted role a policy still lists) is dropped,
@@ -51,7 +52,7 @@ fn named(ids: Vec<String>, names: &HashMap<String, String>) -> Vec<String> {
 }
 
 /// Reads the organization the client acts in.
-pub async fn export(client: &Client) -> anyhow::Result<Exported> {
+pub async fn export(client: &Client) -> anyhow::Result<DirectoryFile> {
     let me = client.get("/v1/me").await?;
     let organization = &me["organization"];
     let roles = client
@@ -86,16 +87,11 @@ pub async fn export(client: &Client) -> anyhow::Result<Exported> {
     let role_names = by_id(&roles, "name");
     let group_names = by_id(&groups, "name");
     let account_names = by_id(&accounts, "username");
-    let invert = |map: &HashMap<String, String>| -> HashMap<String, String> {
-        map.iter()
-            .map(|(id, name)| (name.clone(), id.clone()))
-            .collect()
-    };
 
     let mut file = DirectoryFile {
-        organization: organization["name"].as_str().map(str::to_owned),
+        organization: field(organization, "name")?,
         actions: Some({
-            let mut actions = strings(&organization["actions"]);
+            let mut actions: Vec<keycard_core::names::ActionName> = field(organization, "actions")?;
             actions.sort();
             actions
         }),
@@ -138,29 +134,29 @@ pub async fn export(client: &Client) -> anyhow::Result<Exported> {
             .collect();
         views.sort();
         file.roles.push(RoleEntry {
-            name: text(role, "name"),
-            description: text(role, "description"),
+            name: field(role, "name")?,
+            description: field(role, "description")?,
             methods,
             views,
         });
     }
     for group in &groups {
         file.groups.push(GroupEntry {
-            name: text(group, "name"),
-            description: text(group, "description"),
-            roles: named(strings(&group["roles"]), &role_names),
-            inside: named(strings(&group["parents"]), &group_names),
+            name: field(group, "name")?,
+            description: field(group, "description")?,
+            roles: parsed(named(strings(&group["roles"]), &role_names))?,
+            inside: parsed(named(strings(&group["parents"]), &group_names))?,
             inactive: group["inactive"] == true,
         });
     }
     for account in &accounts {
         file.accounts.push(AccountEntry {
-            username: text(account, "username"),
-            email: account["email"].as_str().map(str::to_owned),
-            first_name: text(account, "first_name"),
-            roles: named(strings(&account["roles"]), &role_names),
-            groups: named(strings(&account["groups"]), &group_names),
-            attributes: object(&account["attributes"]),
+            username: field(account, "username")?,
+            email: field(account, "email")?,
+            first_name: field(account, "first_name")?,
+            roles: parsed(named(strings(&account["roles"]), &role_names))?,
+            groups: parsed(named(strings(&account["groups"]), &group_names))?,
+            attributes: field(account, "attributes")?,
             inactive: account["inactive"] == true,
             service_account: account["service_account"] == true,
         });
@@ -170,14 +166,16 @@ pub async fn export(client: &Client) -> anyhow::Result<Exported> {
             .as_array()
             .into_iter()
             .flatten()
-            .map(|grant| GrantEntry {
-                action: text(grant, "action"),
-                roles: named(strings(&grant["role_ids"]), &role_names),
-                condition: grant["condition"].as_str().map(str::to_owned),
+            .map(|grant| {
+                Ok(GrantEntry {
+                    action: field(grant, "action")?,
+                    roles: parsed(named(strings(&grant["role_ids"]), &role_names))?,
+                    condition: field(grant, "condition")?,
+                })
             })
-            .collect();
+            .collect::<anyhow::Result<_>>()?;
         file.policies.push(PolicyEntry {
-            name: text(policy, "name"),
+            name: field(policy, "name")?,
             resources: serde_json::from_value(policy["resources"].clone())
                 .context("reading a policy's resources")?,
             actions,
@@ -185,27 +183,21 @@ pub async fn export(client: &Client) -> anyhow::Result<Exported> {
     }
     for resource in &resources {
         let owner = match resource["owner"].as_str() {
-            Some(id) => Some(
+            Some(id) => Some(serde_json::from_value(Value::String(
                 account_names
                     .get(id)
                     .cloned()
                     .ok_or_else(|| anyhow!("resource owner `{id}` is no account"))?,
-            ),
+            ))?),
             None => None,
         };
         file.resources.push(ResourceEntry {
-            resource_type: text(resource, "type"),
-            id: text(resource, "id"),
+            resource_type: field(resource, "type")?,
+            id: field(resource, "id")?,
             owner,
-            attributes: object(&resource["attributes"]),
+            attributes: field(resource, "attributes")?,
         });
     }
     file.normalize();
-    Ok(Exported {
-        roles: invert(&role_names),
-        groups: invert(&group_names),
-        accounts: invert(&account_names),
-        policies: invert(&by_id(&policies, "name")),
-        file,
-    })
+    Ok(file)
 }

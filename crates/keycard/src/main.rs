@@ -12,7 +12,9 @@ mod config;
 mod directory_apply;
 mod directory_export;
 mod directory_file;
+mod directory_stream;
 mod policy_test;
+mod progress;
 mod serve;
 
 /// mimalloc: glibc's allocator serialises threads on its arena lock when one thread frees what

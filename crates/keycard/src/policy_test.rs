@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, anyhow, bail};
 use keycard_core::builtin;
 use keycard_core::decision::{self, Facts};
-use keycard_core::names::{ActionName, OrganizationName, Username};
+use keycard_core::names::{OrganizationName, Username};
 use keycard_core::snapshot::OrgSnapshot;
 use keycard_server::app::Caller;
 use keycard_server::{AppState, Settings};
@@ -155,17 +155,13 @@ async fn run_file(path: &Path) -> anyhow::Result<Vec<Outcome>> {
     keycard_server::bootstrap(store.as_ref(), Some("policy-test-admin-password")).await?;
     let state = AppState::load(store, Settings::default()).await?;
     let app = state.app.clone();
-    let name = file
-        .directory
-        .organization
-        .clone()
-        .unwrap_or_else(|| "test".to_owned());
-    let mut new = builtin::standard_organization(OrganizationName::try_from(name)?)?;
+    let name = match &file.directory.organization {
+        Some(name) => name.clone(),
+        None => OrganizationName::try_from("test")?,
+    };
+    let mut new = builtin::standard_organization(name)?;
     if let Some(actions) = &file.directory.actions {
-        new.actions = actions
-            .iter()
-            .map(|action| ActionName::try_from(action.clone()))
-            .collect::<Result<_, _>>()?;
+        new.actions = actions.clone();
     }
     let partner = Caller::operator(app.default_organization());
     let org = app.create_organization(&partner, new).await?.value;
@@ -195,7 +191,13 @@ async fn run_file(path: &Path) -> anyhow::Result<Vec<Outcome>> {
         Some(org.name.to_string()),
         Output::Json,
     )?;
-    let applied = directory_apply::apply(&client, &file.directory, false, false).await;
+    let source = directory_apply::Source::Memory(&file.directory);
+    let applied = match directory_apply::survey(source, false) {
+        Ok(survey) => {
+            directory_apply::apply(&client, source, &survey, Default::default(), &mut |_| {}).await
+        }
+        Err(err) => Err(err),
+    };
     server.abort();
     applied.context("loading the directory")?;
     let org = org.id;

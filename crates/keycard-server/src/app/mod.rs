@@ -27,6 +27,7 @@ mod catalogue;
 mod changes;
 mod credentials;
 mod decisions;
+mod directory;
 mod groups;
 mod health;
 mod idempotency;

@@ -20,6 +20,7 @@ mod accounts;
 mod catalogue;
 mod changes;
 mod check;
+mod directory;
 mod document;
 mod groups;
 mod keys;
@@ -76,6 +77,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(sessions::router())
         .merge(check::router())
         .merge(changes::router())
+        .merge(directory::router())
 }
 
 /// A write's result: the entity as stored and the revision that made it visible.

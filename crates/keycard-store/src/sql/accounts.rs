@@ -130,44 +130,8 @@ impl AccountStore for SqlStore {
         id: AccountId,
         patch: AccountPatch,
     ) -> Result<Written<Account>> {
-        self.write(actor, org, move |w| {
-            Box::pin(async move {
-                let before = load::<Account>(w.conn(), org, id).await?;
-                let email = patch.email.unwrap_or_else(|| before.email.clone());
-                if let Some(new_email) = email
-                    .as_ref()
-                    .filter(|email| Some(*email) != before.email.as_ref())
-                {
-                    ensure_unused(w.conn(), org, "email", new_email.as_str(), Some(id)).await?;
-                }
-                sqlx::query("UPDATE accounts SET email = $1, first_name = $2, inactive = $3, attributes = $4, updated_at = $5 WHERE id = $6")
-                    .bind(email.as_ref().map(|email| email.as_str().to_owned()))
-                    .bind(patch.first_name.as_ref().unwrap_or(&before.first_name).as_str())
-                    .bind(patch.inactive.unwrap_or(before.inactive))
-                    .bind(json_text(patch.attributes.as_ref().unwrap_or(&before.attributes))?)
-                    .bind(millis(w.at))
-                    .bind(id.to_string())
-                    .execute(w.conn())
-                    .await
-                    .map_err(internal)?;
-                let owner = id.to_string();
-                if let Some(roles) = patch.roles {
-                    set_links(w.conn(), org, &ACCOUNT_ROLES, &owner, roles).await?;
-                }
-                if let Some(groups) = patch.groups {
-                    set_links(w.conn(), org, &ACCOUNT_GROUPS, &owner, groups).await?;
-                }
-                let after = load::<Account>(w.conn(), org, id).await?;
-                if after.inactive {
-                    // Sessions of an inactive account end, so that reactivating it revives none.
-                    let at = w.at;
-                    end_sessions(w.conn(), id, None, at).await?;
-                }
-                w.updated(&before, &after).await?;
-                Ok(after)
-            })
-        })
-        .await
+        self.write(actor, org, move |w| Box::pin(update(w, org, id, patch)))
+            .await
     }
 
     async fn set_account_attributes(
@@ -214,16 +178,8 @@ impl AccountStore for SqlStore {
         org: OrganizationId,
         id: AccountId,
     ) -> Result<Revision> {
-        self.commit(actor, org, move |w| {
-            Box::pin(async move {
-                let before = load::<Account>(w.conn(), org, id).await?;
-                super::resources::release_owned(w, org, id).await?;
-                w.delete_row("accounts", &id).await?;
-                w.deleted(&before).await?;
-                Ok(())
-            })
-        })
-        .await
+        self.commit(actor, org, move |w| Box::pin(delete(w, org, id)))
+            .await
     }
 
     async fn set_password_hash(
@@ -326,4 +282,55 @@ pub(super) async fn ensure_unused(
         )),
         None => Ok(()),
     }
+}
+
+/// Changes an account, within a write; an account made inactive loses its sessions.
+pub(super) async fn update(
+    w: &mut WriteTx,
+    org: OrganizationId,
+    id: AccountId,
+    patch: AccountPatch,
+) -> Result<Account> {
+    let before = load::<Account>(w.conn(), org, id).await?;
+    let email = patch.email.unwrap_or_else(|| before.email.clone());
+    if let Some(new_email) = email
+        .as_ref()
+        .filter(|email| Some(*email) != before.email.as_ref())
+    {
+        ensure_unused(w.conn(), org, "email", new_email.as_str(), Some(id)).await?;
+    }
+    sqlx::query("UPDATE accounts SET email = $1, first_name = $2, inactive = $3, attributes = $4, updated_at = $5 WHERE id = $6")
+                    .bind(email.as_ref().map(|email| email.as_str().to_owned()))
+                    .bind(patch.first_name.as_ref().unwrap_or(&before.first_name).as_str())
+                    .bind(patch.inactive.unwrap_or(before.inactive))
+                    .bind(json_text(patch.attributes.as_ref().unwrap_or(&before.attributes))?)
+                    .bind(millis(w.at))
+                    .bind(id.to_string())
+                    .execute(w.conn())
+                    .await
+                    .map_err(internal)?;
+    let owner = id.to_string();
+    if let Some(roles) = patch.roles {
+        set_links(w.conn(), org, &ACCOUNT_ROLES, &owner, roles).await?;
+    }
+    if let Some(groups) = patch.groups {
+        set_links(w.conn(), org, &ACCOUNT_GROUPS, &owner, groups).await?;
+    }
+    let after = load::<Account>(w.conn(), org, id).await?;
+    if after.inactive {
+        // Sessions of an inactive account end, so that reactivating it revives none.
+        let at = w.at;
+        end_sessions(w.conn(), id, None, at).await?;
+    }
+    w.updated(&before, &after).await?;
+    Ok(after)
+}
+
+/// Deletes an account, within a write: what it owned is left without an owner.
+pub(super) async fn delete(w: &mut WriteTx, org: OrganizationId, id: AccountId) -> Result<()> {
+    let before = load::<Account>(w.conn(), org, id).await?;
+    super::resources::release_owned(w, org, id).await?;
+    w.delete_row("accounts", &id).await?;
+    w.deleted(&before).await?;
+    Ok(())
 }

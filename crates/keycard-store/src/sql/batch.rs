@@ -181,6 +181,14 @@ impl SqlStore {
         }
     }
 
+    /// Holds off this process's writers, the open group committed first, for a write that runs
+    /// in a transaction of its own (a rehearsal).
+    pub(super) async fn alone(&self) -> MutexGuard<'_, Group> {
+        let mut group = self.writers.lock().await;
+        self.commit_group(&mut group).await;
+        group
+    }
+
     /// Runs one write in a savepoint of `tx`: bumps the revision, runs `body`, has the write
     /// reviewed, and releases the savepoint. A failed write is rolled back to its savepoint. The
     /// transaction comes back unless it broke.

@@ -27,6 +27,7 @@ mod catalogue;
 mod changes;
 mod copy;
 mod credentials;
+mod directory;
 mod groups;
 mod idempotency;
 mod links;
@@ -386,6 +387,33 @@ impl SqlStore {
         let mut w = self.begin_write(actor, org).await?;
         let value = body(&mut w).await?;
         let revision = w.commit().await?;
+        Ok(Written { value, revision })
+    }
+
+    /// Runs `body` as [`SqlStore::write`] would, reviewed as it would be, then rolls it back:
+    /// what the write would do, without doing it. It answers the revision it was judged at.
+    async fn rehearse<T, F>(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        body: F,
+    ) -> Result<Written<T>>
+    where
+        T: Send + 'static,
+        F: for<'w> FnOnce(&'w mut WriteTx) -> BoxFuture<'w, Result<T>> + Send + 'static,
+    {
+        // On SQLite, this process's other writers wait: they would share the transaction.
+        let _alone = match self.dialect {
+            Dialect::Sqlite => Some(self.alone().await),
+            Dialect::Postgres => None,
+        };
+        let mut w = self.begin_write(actor, org).await?;
+        let value = body(&mut w).await?;
+        if w.seq > 0 {
+            w.reviewed().await?;
+        }
+        let revision = Revision(w.revision.0 - 1);
+        w.tx.rollback().await.map_err(internal)?;
         Ok(Written { value, revision })
     }
 

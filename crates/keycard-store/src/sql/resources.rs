@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use keycard_core::change::Revision;
+use keycard_core::directory::Verb;
 use keycard_core::ids::{AccountId, OrganizationId};
 use keycard_core::model::{
     Actor, NewResource, Resource, ResourcePatch, each_named_once, resource_key,
@@ -129,20 +130,7 @@ impl ResourceStore for SqlStore {
     ) -> Result<Revision> {
         let (resource_type, id) = (resource_type.clone(), id.clone());
         self.commit(actor, org, move |w| {
-            Box::pin(async move {
-                let before = load(w.conn(), org, &resource_type, &id).await?;
-                sqlx::query(
-                    "DELETE FROM resources WHERE organization_id = $1 AND type = $2 AND id = $3",
-                )
-                .bind(org.to_string())
-                .bind(resource_type.as_str())
-                .bind(id.as_str())
-                .execute(w.conn())
-                .await
-                .map_err(internal)?;
-                w.deleted(&before).await?;
-                Ok(())
-            })
+            Box::pin(delete(w, org, resource_type, id))
         })
         .await
     }
@@ -162,34 +150,13 @@ impl ResourceStore for SqlStore {
         )?;
         self.write(actor, org, move |w| {
             Box::pin(async move {
-                rows::load_organization(w.conn(), org).await?;
-                ensure_owners(w.conn(), org, &resources).await?;
-                let mut count = UpsertCount::default();
-                for resource in &resources {
-                    match find(w.conn(), org, &resource.resource_type, &resource.id).await? {
-                        Some(before)
-                            if before.owner == resource.owner
-                                && before.attributes == resource.attributes =>
-                        {
-                            count.unchanged += 1;
-                        }
-                        Some(before) => {
-                            replace(w, org, resource).await?;
-                            let after =
-                                load(w.conn(), org, &resource.resource_type, &resource.id).await?;
-                            w.updated(&before, &after).await?;
-                            count.updated += 1;
-                        }
-                        None => {
-                            insert(w, org, resource).await?;
-                            let after =
-                                load(w.conn(), org, &resource.resource_type, &resource.id).await?;
-                            w.created(&after).await?;
-                            count.created += 1;
-                        }
-                    }
-                }
-                Ok(count)
+                let done = upsert(w, org, &resources).await?;
+                let count = |verb| done.iter().filter(|done| **done == verb).count();
+                Ok(UpsertCount {
+                    created: count(Some(Verb::Create)),
+                    updated: count(Some(Verb::Update)),
+                    unchanged: count(None),
+                })
             })
         })
         .await
@@ -249,7 +216,7 @@ async fn ensure_owners<'a>(
     ensure_in_org(conn, "accounts", "account", org, &owners).await
 }
 
-async fn find(
+pub(super) async fn find(
     conn: &mut AnyConnection,
     org: OrganizationId,
     resource_type: &ResourceType,
@@ -308,4 +275,58 @@ pub(super) async fn release_owned(
         w.updated(&before, &after).await?;
     }
     Ok(())
+}
+
+/// Deletes a resource, within a write.
+pub(super) async fn delete(
+    w: &mut WriteTx,
+    org: OrganizationId,
+    resource_type: ResourceType,
+    id: ResourceId,
+) -> Result<()> {
+    let before = load(w.conn(), org, &resource_type, &id).await?;
+    sqlx::query("DELETE FROM resources WHERE organization_id = $1 AND type = $2 AND id = $3")
+        .bind(org.to_string())
+        .bind(resource_type.as_str())
+        .bind(id.as_str())
+        .execute(w.conn())
+        .await
+        .map_err(internal)?;
+    w.deleted(&before).await?;
+    Ok(())
+}
+
+/// Creates the resources that do not exist and replaces those that differ, within a write;
+/// answers what became of each, in order (`None`: it matched already).
+pub(super) async fn upsert(
+    w: &mut WriteTx,
+    org: OrganizationId,
+    resources: &[NewResource],
+) -> Result<Vec<Option<Verb>>> {
+    rows::load_organization(w.conn(), org).await?;
+    ensure_owners(w.conn(), org, resources).await?;
+    let mut done = Vec::with_capacity(resources.len());
+    for resource in resources {
+        let (resource_type, id) = (&resource.resource_type, &resource.id);
+        match find(w.conn(), org, resource_type, id).await? {
+            Some(before)
+                if before.owner == resource.owner && before.attributes == resource.attributes =>
+            {
+                done.push(None);
+            }
+            Some(before) => {
+                replace(w, org, resource).await?;
+                let after = load(w.conn(), org, resource_type, id).await?;
+                w.updated(&before, &after).await?;
+                done.push(Some(Verb::Update));
+            }
+            None => {
+                insert(w, org, resource).await?;
+                let after = load(w.conn(), org, resource_type, id).await?;
+                w.created(&after).await?;
+                done.push(Some(Verb::Create));
+            }
+        }
+    }
+    Ok(done)
 }

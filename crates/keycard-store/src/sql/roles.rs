@@ -79,12 +79,31 @@ impl RoleStore for SqlStore {
         id: RoleId,
         patch: RolePatch,
     ) -> Result<Written<Role>> {
-        self.write(actor, org, move |w| {
-            Box::pin(async move {
-                let before = load::<Role>(w.conn(), org, id).await?;
-                before.ensure_mutable()?;
-                let name = patch.name.as_ref().unwrap_or(&before.name);
-                sqlx::query("UPDATE roles SET name = $1, description = $2, inactive = $3, methods = $4, views = $5, updated_at = $6 WHERE id = $7")
+        self.write(actor, org, move |w| Box::pin(update(w, org, id, patch)))
+            .await
+    }
+
+    async fn delete_role(
+        &self,
+        actor: &Actor,
+        org: OrganizationId,
+        id: RoleId,
+    ) -> Result<Revision> {
+        self.commit(actor, org, move |w| Box::pin(delete(w, org, id)))
+            .await
+    }
+}
+/// Changes a role, within a write.
+pub(super) async fn update(
+    w: &mut WriteTx,
+    org: OrganizationId,
+    id: RoleId,
+    patch: RolePatch,
+) -> Result<Role> {
+    let before = load::<Role>(w.conn(), org, id).await?;
+    before.ensure_mutable()?;
+    let name = patch.name.as_ref().unwrap_or(&before.name);
+    sqlx::query("UPDATE roles SET name = $1, description = $2, inactive = $3, methods = $4, views = $5, updated_at = $6 WHERE id = $7")
                     .bind(name.as_str())
                     .bind(patch.description.as_ref().unwrap_or(&before.description).as_str())
                     .bind(patch.inactive.unwrap_or(before.inactive))
@@ -95,40 +114,28 @@ impl RoleStore for SqlStore {
                     .execute(w.conn())
                     .await
                     .map_err(unique_or("role", name.as_str()))?;
-                let after = load::<Role>(w.conn(), org, id).await?;
-                w.updated(&before, &after).await?;
-                Ok(after)
-            })
-        })
-        .await
-    }
-
-    async fn delete_role(
-        &self,
-        actor: &Actor,
-        org: OrganizationId,
-        id: RoleId,
-    ) -> Result<Revision> {
-        self.commit(actor, org, move |w| {
-            Box::pin(async move {
-                let before = load::<Role>(w.conn(), org, id).await?;
-                before.ensure_mutable()?;
-                let holders = role_holders(w.conn(), id).await?;
-                let mut states = Vec::with_capacity(holders.len());
-                for holder in &holders {
-                    states.push(principal_state(w.conn(), org, *holder).await?);
-                }
-                w.delete_row("roles", &id).await?;
-                for (holder, state) in holders.into_iter().zip(states) {
-                    record_principal(&mut *w, org, holder, state).await?;
-                }
-                w.deleted(&before).await?;
-                Ok(())
-            })
-        })
-        .await
-    }
+    let after = load::<Role>(w.conn(), org, id).await?;
+    w.updated(&before, &after).await?;
+    Ok(after)
 }
+
+/// Deletes a role, within a write: its holders lose it.
+pub(super) async fn delete(w: &mut WriteTx, org: OrganizationId, id: RoleId) -> Result<()> {
+    let before = load::<Role>(w.conn(), org, id).await?;
+    before.ensure_mutable()?;
+    let holders = role_holders(w.conn(), id).await?;
+    let mut states = Vec::with_capacity(holders.len());
+    for holder in &holders {
+        states.push(principal_state(w.conn(), org, *holder).await?);
+    }
+    w.delete_row("roles", &id).await?;
+    for (holder, state) in holders.into_iter().zip(states) {
+        record_principal(&mut *w, org, holder, state).await?;
+    }
+    w.deleted(&before).await?;
+    Ok(())
+}
+
 pub(super) async fn role_holders(conn: &mut AnyConnection, role: RoleId) -> Result<Vec<Principal>> {
     let accounts: Vec<String> = sqlx::query_scalar(
         "SELECT account_id FROM account_roles WHERE role_id = $1 ORDER BY account_id",

@@ -15,6 +15,7 @@ mod corpus;
 mod crud;
 mod decision_keys;
 mod decisions;
+mod directory_batch;
 mod directory_files;
 mod durability;
 mod error_shapes;

@@ -96,7 +96,7 @@ fn the_examples_pass_and_a_flipped_expectation_fails_with_its_reasons() {
     assert!(!broken.status.success());
     let stderr = String::from_utf8_lossy(&broken.stderr);
     assert!(
-        stderr.contains("role `ghost`, named by group `a`, is not in the directory"),
+        stderr.contains("group `a`: role `ghost` is neither in the directory nor on the server"),
         "{stderr}"
     );
 }
