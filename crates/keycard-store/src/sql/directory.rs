@@ -184,8 +184,18 @@ async fn apply(w: &mut WriteTx, org: OrganizationId, batch: DirectoryBatch) -> R
         apply_role(w, org, role, &mut names, &mut applied).await?;
     }
     apply_groups(w, org, entries.groups, &mut names, &mut applied).await?;
+    // New accounts are made together, in a few statements: a batch may hold thousands.
+    let mut fresh = Vec::new();
     for account in entries.accounts {
-        apply_account(w, org, account, &mut names, &mut applied).await?;
+        if let Some(new) = apply_account(w, org, account, &mut names, &mut applied).await? {
+            fresh.push(new);
+        }
+    }
+    for account in accounts::insert_accounts(w, org, fresh).await? {
+        names.accounts.made(&account.username, account.id);
+        applied
+            .steps
+            .push(step(Verb::Create, EntryKind::Account, &account.username));
     }
     for policy in entries.policies {
         apply_policy(w, org, policy, &mut names, &mut applied).await?;
@@ -459,37 +469,29 @@ async fn apply_groups(
     Ok(())
 }
 
+/// An account entry made to match when the account exists; a new one is answered, to be made
+/// with the batch's other new accounts.
 async fn apply_account(
     w: &mut WriteTx,
     org: OrganizationId,
     entry: AccountEntry,
     names: &mut Names,
     applied: &mut Applied,
-) -> Result<()> {
+) -> Result<Option<NewAccount>> {
     let by = format!("account `{}`", entry.username);
     let roles = names.roles.all_named(w, org, &entry.roles, &by).await?;
     let groups = names.groups.all_named(w, org, &entry.groups, &by).await?;
     let Some(id) = names.accounts.find(w, org, entry.username.as_str()).await? else {
-        let account = accounts::insert_account(
-            w,
-            org,
-            NewAccount {
-                email: entry.email,
-                first_name: entry.first_name,
-                inactive: entry.inactive,
-                service_account: entry.service_account,
-                roles,
-                groups,
-                attributes: entry.attributes,
-                ..NewAccount::local(entry.username.clone())
-            },
-        )
-        .await?;
-        names.accounts.made(&entry.username, account.id);
-        applied
-            .steps
-            .push(step(Verb::Create, EntryKind::Account, &entry.username));
-        return Ok(());
+        return Ok(Some(NewAccount {
+            email: entry.email,
+            first_name: entry.first_name,
+            inactive: entry.inactive,
+            service_account: entry.service_account,
+            roles,
+            groups,
+            attributes: entry.attributes,
+            ..NewAccount::local(entry.username)
+        }));
     };
     let before = load::<Account>(w.conn(), org, id).await?;
     if before.service_account != entry.service_account {
@@ -506,7 +508,7 @@ async fn apply_account(
         && before.attributes == entry.attributes
     {
         applied.unchanged += 1;
-        return Ok(());
+        return Ok(None);
     }
     let patch = AccountPatch {
         email: Some(entry.email),
@@ -520,7 +522,7 @@ async fn apply_account(
     applied
         .steps
         .push(step(Verb::Update, EntryKind::Account, &entry.username));
-    Ok(())
+    Ok(None)
 }
 
 async fn apply_policy(

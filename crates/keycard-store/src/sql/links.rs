@@ -85,16 +85,21 @@ pub(super) async fn replace_links<T: std::fmt::Display>(
         .execute(&mut *conn)
         .await
         .map_err(internal)?;
-    let insert = format!(
-        "INSERT INTO {table} ({owner_column}, {target_column}) VALUES ($1, $2) ON CONFLICT DO NOTHING"
-    );
-    for target in targets {
-        sqlx::query(&insert)
-            .bind(owner)
-            .bind(target.to_string())
-            .execute(&mut *conn)
-            .await
-            .map_err(internal)?;
+    // One statement per few hundred links, not one per link: the driver's cost is per statement.
+    const CHUNK: usize = 500;
+    for chunk in targets.chunks(CHUNK) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|at| format!("($1, ${})", at + 2))
+            .collect();
+        let insert = format!(
+            "INSERT INTO {table} ({owner_column}, {target_column}) VALUES {} ON CONFLICT DO NOTHING",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&insert).bind(owner);
+        for target in chunk {
+            query = query.bind(target.to_string());
+        }
+        query.execute(&mut *conn).await.map_err(internal)?;
     }
     Ok(())
 }

@@ -511,6 +511,60 @@ impl WriteTx {
         Ok(())
     }
 
+    /// Records the creation of each of `made`, a few statements for all of them.
+    async fn created_all<T: Recorded>(&mut self, made: &[T]) -> Result<()> {
+        const COLUMNS: usize = 11;
+        const ROWS: usize = 50;
+        for chunk in made.chunks(ROWS) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|row| format!("({})", placeholders(row * COLUMNS + 1, COLUMNS)))
+                .collect();
+            let sql = format!(
+                "INSERT INTO changes (revision, seq, organization_id, entity, entity_id, operation, actor, at, before, after, record_version) VALUES {}",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            let mut changes = Vec::with_capacity(chunk.len());
+            for (at, item) in chunk.iter().enumerate() {
+                let after = record_json(item)?;
+                let seq =
+                    self.seq + i32::try_from(at).map_err(|err| Error::Internal(err.to_string()))?;
+                query = query
+                    .bind(self.revision.0)
+                    .bind(seq)
+                    .bind(self.org.to_string())
+                    .bind(T::KIND.as_str())
+                    .bind(item.key())
+                    .bind(Operation::Create.as_str())
+                    .bind(self.actor.label.clone())
+                    .bind(millis(self.at))
+                    .bind(None::<String>)
+                    .bind(after.clone())
+                    .bind(i64::from(RECORD_VERSION));
+                changes.push(Change {
+                    revision: self.revision,
+                    seq,
+                    organization_id: self.org,
+                    entity: T::KIND,
+                    entity_id: item.key(),
+                    operation: Operation::Create,
+                    actor: self.actor.label.clone(),
+                    at: self.at,
+                    before: None,
+                    after: Some(serde_json::from_str(&after).map_err(|err| {
+                        Error::Internal(format!("a recorded change is unreadable: {err}"))
+                    })?),
+                    record_version: RECORD_VERSION,
+                });
+            }
+            query.execute(&mut *self.tx).await.map_err(internal)?;
+            self.seq +=
+                i32::try_from(chunk.len()).map_err(|err| Error::Internal(err.to_string()))?;
+            self.recorded.extend(changes);
+        }
+        Ok(())
+    }
+
     /// Records an entity's creation.
     async fn created<T: Recorded>(&mut self, after: &T) -> Result<()> {
         self.record(T::KIND, &after.key(), Operation::Create, None, Some(after))

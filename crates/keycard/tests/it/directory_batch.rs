@@ -97,6 +97,25 @@ async fn a_batch_makes_entries_by_name_and_the_same_batch_again_writes_nothing()
         .unwrap();
     assert_eq!(writers["parents"].as_array().unwrap().len(), 1);
 
+    // What the log records of each account is what the store holds: the snapshot of every node
+    // is built from the one, a restart from the other.
+    for change in server
+        .store
+        .changes_after(keycard_core::change::Revision(before), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|change| change.entity == keycard_core::change::EntityKind::Account)
+    {
+        let recorded: keycard_core::model::Account = change.after_as().unwrap();
+        let stored = server
+            .store
+            .get_account(recorded.organization_id, recorded.id)
+            .await
+            .unwrap();
+        assert_eq!(recorded, stored);
+    }
+
     let (status, again) = batch(&server, directory()).await;
     assert_eq!(status, StatusCode::OK, "{again}");
     assert_eq!(steps(&again), Vec::<String>::new());
