@@ -119,3 +119,111 @@ async fn export_apply_round_trips_and_a_second_apply_writes_nothing() {
         "{names:?}"
     );
 }
+
+/// A directory of `accounts` accounts (and a resource for each of the first `resources`), in 40
+/// groups each inside the next, which the file lists after it.
+fn large_directory(accounts: usize, resources: usize) -> String {
+    let mut text = String::from("roles:\n- name: staff\ngroups:\n");
+    for group in 0..40 {
+        text.push_str(&format!("- name: g{group}\n"));
+        if group < 39 {
+            text.push_str(&format!("  inside: [g{}]\n", group + 1));
+        } else {
+            text.push_str("  roles: [staff]\n");
+        }
+    }
+    text.push_str("accounts:\n");
+    for account in 0..accounts {
+        text.push_str(&format!(
+            "- username: u{account}\n  groups: [g{}]\n",
+            account % 40
+        ));
+    }
+    text.push_str("policies:\n- name: docs\n  resources: [{type: doc, id: '*'}]\n  actions: [{action: read, roles: [staff]}]\n");
+    text.push_str("resources:\n");
+    for resource in 0..resources {
+        text.push_str(&format!(
+            "- {{type: doc, id: r{resource}, owner: u{resource}}}\n"
+        ));
+    }
+    text
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_file_is_applied_in_batches_and_pruned() {
+    let server = TestServer::start().await;
+    // A catalogue entry the file will not list.
+    let (status, _) = server
+        .post(
+            "/v1/catalogue",
+            serde_json::json!({"methods": [{"provenance": "Fixture", "name": "stale"}]}),
+        )
+        .await;
+    assert!(status.is_success());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("large.yaml");
+    std::fs::write(&path, large_directory(2_500, 1_200)).unwrap();
+    let file = path.to_str().unwrap().to_owned();
+    let entries = 1 + 40 + 2_500 + 1 + 1_200;
+
+    // A dry run over several batches: later ones are judged with what earlier ones would make.
+    let before = revision(&server).await;
+    let (ok, out, err) = keycard(&server, &["apply", "-f", &file, "--dry-run"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!(
+            "plan (dry run, nothing changed): {entries} to create, 0 to update, 0 to delete"
+        )),
+        "{}",
+        out.lines().last().unwrap_or_default()
+    );
+    assert!(
+        !out.contains("~ update"),
+        "a group made bare first is listed once"
+    );
+    assert_eq!(revision(&server).await, before, "a dry run wrote");
+
+    let (ok, out, err) = keycard(&server, &["apply", "-f", &file]);
+    assert!(ok, "{err}");
+    let last = out.lines().last().unwrap_or_default().to_owned();
+    assert!(
+        last.starts_with(&format!(
+            "applied: {entries} to create, 0 to update, 0 to delete, 0 unchanged"
+        )),
+        "{last}"
+    );
+    assert_eq!(out.lines().count(), entries + 1, "one line a step");
+    // Through forty levels of nesting, made across batches.
+    assert!(server.allowed("u0", "read", "doc", "r0").await);
+    assert!(server.allowed("u2499", "read", "doc", "r0").await);
+
+    let before = revision(&server).await;
+    let (ok, out, err) = keycard(&server, &["apply", "-f", &file]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(&format!(
+            "applied: 0 to create, 0 to update, 0 to delete, {entries} unchanged"
+        )),
+        "{out}"
+    );
+    assert_eq!(revision(&server).await, before, "a second apply wrote");
+
+    // Fewer accounts and resources: prune deletes the rest, and the catalogue entry.
+    std::fs::write(&path, large_directory(2_000, 1_000)).unwrap();
+    let (ok, out, err) = keycard(&server, &["apply", "-f", &file, "--prune", "--dry-run"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("- delete account u2499\n"), "{out}");
+    assert!(out.contains("- delete resource doc/r1199\n"), "{out}");
+    assert!(out.contains("- delete method Fixture/stale\n"), "{out}");
+    assert!(!out.contains("- delete account admin"), "{out}");
+    let (ok, out, err) = keycard(&server, &["apply", "-f", &file, "--prune"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("applied: 0 to create, 0 to update, 701 to delete"),
+        "{}",
+        out.lines().last().unwrap_or_default()
+    );
+    assert!(!server.allowed("u2499", "read", "doc", "r0").await);
+    let (_, methods) = server.get("/v1/catalogue/methods?limit=500").await;
+    assert!(!methods.to_string().contains("stale"), "{methods}");
+}
