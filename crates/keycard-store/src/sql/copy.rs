@@ -128,6 +128,40 @@ fn bind<'q>(
     })
 }
 
+/// The most values one insert binds: well within both databases' limits.
+const PARAMETERS_PER_STATEMENT: usize = 1_000;
+
+/// Inserts `rows` of the source into `table` of the target, in one statement.
+async fn insert(
+    tx: &mut AnyConnection,
+    table: &str,
+    names: &[&str],
+    columns: &[(String, Kind)],
+    rows: &[AnyRow],
+) -> Result<()> {
+    let values: Vec<String> = (0..rows.len())
+        .map(|row| {
+            format!(
+                "({})",
+                super::placeholders(row * names.len() + 1, names.len())
+            )
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO {table} ({}) VALUES {}",
+        names.join(", "),
+        values.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for row in rows {
+        for (index, (_, kind)) in columns.iter().enumerate() {
+            query = bind(query, row, index, *kind)?;
+        }
+    }
+    query.execute(&mut *tx).await.map_err(internal)?;
+    Ok(())
+}
+
 impl SqlStore {
     /// Copies every row of this store into `target`, which must hold nothing yet (no
     /// organization, revision 0). All or nothing: one transaction of the target.
@@ -155,22 +189,25 @@ impl SqlStore {
         for table in TABLES {
             let columns = columns(&mut tx, target.dialect, table).await?;
             let names: Vec<&str> = columns.iter().map(|(name, _)| name.as_str()).collect();
-            let placeholders: Vec<String> = (1..=names.len()).map(|n| format!("${n}")).collect();
             let select = format!("SELECT {} FROM {table}", names.join(", "));
-            let insert = format!(
-                "INSERT INTO {table} ({}) VALUES ({})",
-                names.join(", "),
-                placeholders.join(", ")
-            );
+            // Many rows to a statement (the driver's cost is per statement), a bounded number of
+            // them held at once.
+            let per_statement = (PARAMETERS_PER_STATEMENT / names.len()).max(1);
             let mut rows = sqlx::query(&select).fetch(&mut *source);
+            let mut held: Vec<AnyRow> = Vec::with_capacity(per_statement);
             let mut copied = 0u64;
-            while let Some(row) = rows.try_next().await.map_err(internal)? {
-                let mut query = sqlx::query(&insert);
-                for (index, (_, kind)) in columns.iter().enumerate() {
-                    query = bind(query, &row, index, *kind)?;
+            loop {
+                let row = rows.try_next().await.map_err(internal)?;
+                let last = row.is_none();
+                held.extend(row);
+                if held.len() >= per_statement || (last && !held.is_empty()) {
+                    insert(&mut tx, table, &names, &columns, &held).await?;
+                    copied += held.len() as u64;
+                    held.clear();
                 }
-                query.execute(&mut *tx).await.map_err(internal)?;
-                copied += 1;
+                if last {
+                    break;
+                }
             }
             report.tables.push((table, copied));
         }
