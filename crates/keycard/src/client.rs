@@ -171,6 +171,22 @@ impl Client {
         })
     }
 
+    /// The same server and credential, acting in the caller's own organization.
+    pub fn without_organization(&self) -> Self {
+        Self {
+            http: self.http.clone(),
+            server: self.server.clone(),
+            token: self.token.clone(),
+            organization: None,
+            output: self.output,
+        }
+    }
+
+    /// The organization it acts in, when one was named.
+    pub fn organization(&self) -> Option<&str> {
+        self.organization.as_deref()
+    }
+
     /// Sends a request and answers the JSON body, or the server's error as a message.
     pub async fn send(
         &self,

@@ -586,6 +586,83 @@ impl Pending {
     }
 }
 
+/// Makes the organization the client names when the server lacks it, as a partner may (with the
+/// file's actions); in a dry run, only says so. Answers whether it was missing. A caller who may
+/// not list organizations goes on, and the server answers for the organization.
+async fn make_organization(
+    client: &Client,
+    survey: &Survey,
+    options: Options,
+    show: &mut dyn FnMut(&Step),
+) -> anyhow::Result<bool> {
+    let Some(name) = client.organization() else {
+        return Ok(false);
+    };
+    let partner = client.without_organization();
+    let Ok(organizations) = partner.all("/v1/organizations", &[]).await else {
+        return Ok(false);
+    };
+    let named = |org: &Value| org["name"] == name || org["id"] == name;
+    if organizations.iter().any(named) {
+        return Ok(false);
+    }
+    show(&Step {
+        verb: Verb::Create,
+        kind: EntryKind::Organization,
+        name: name.to_owned(),
+    });
+    if !options.dry_run {
+        let mut body = json!({ "name": name });
+        if let Some(actions) = &survey.actions {
+            body["actions"] = json!(actions);
+        }
+        partner
+            .post("/v1/organizations", &body)
+            .await
+            .with_context(|| format!("creating organization `{name}`"))?;
+    }
+    Ok(true)
+}
+
+/// A dry run for an organization the server does not hold yet: every entry would be created.
+fn plan_all_new(
+    source: Source<'_>,
+    survey: &Survey,
+    show: &mut dyn FnMut(&Step),
+) -> anyhow::Result<Report> {
+    let mut report = Report {
+        created: 1,
+        ..Report::default()
+    };
+    if let Some(catalogue) = &survey.catalogue {
+        let methods = catalogue
+            .methods
+            .iter()
+            .map(|m| (EntryKind::Method, m.key()));
+        let views = catalogue.views.iter().map(|v| (EntryKind::View, v.key()));
+        for (kind, name) in methods.chain(views) {
+            show(&Step {
+                verb: Verb::Create,
+                kind,
+                name,
+            });
+            report.created += 1;
+        }
+    }
+    for piece in source.pieces(None)? {
+        let piece = piece?;
+        if let Some(kind) = piece.kind() {
+            show(&Step {
+                verb: Verb::Create,
+                kind,
+                name: name_of(&piece),
+            });
+            report.created += 1;
+        }
+    }
+    Ok(report)
+}
+
 /// Applies the directory to the organization the client acts in; `show` is handed each step of
 /// the plan as it is made.
 pub async fn apply(
@@ -595,6 +672,10 @@ pub async fn apply(
     options: Options,
     show: &mut dyn FnMut(&Step),
 ) -> anyhow::Result<Report> {
+    let made = make_organization(client, survey, options, show).await?;
+    if made && options.dry_run {
+        return plan_all_new(source, survey, show);
+    }
     let mut run = Run {
         client,
         options,
@@ -603,6 +684,9 @@ pub async fn apply(
         made: HashSet::new(),
         deleted: None,
     };
+    if made {
+        run.report.created += 1;
+    }
     run.actions(survey).await?;
     let (unlisted_methods, unlisted_views) = run.catalogue(survey).await?;
     if options.prune {

@@ -227,3 +227,46 @@ async fn a_large_file_is_applied_in_batches_and_pruned() {
     let (_, methods) = server.get("/v1/catalogue/methods?limit=500").await;
     assert!(!methods.to_string().contains("stale"), "{methods}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_naming_a_new_organization_makes_it_for_a_partner() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("newco.yaml");
+    std::fs::write(
+        &path,
+        "organization: newco\nactions: [read, approve]\nroles:\n- name: approvers\naccounts:\n- {username: nia, roles: [approvers]}\npolicies:\n- name: invoices\n  resources: [{type: invoice, id: '*'}]\n  actions: [{action: approve, roles: [approvers]}]\n",
+    )
+    .unwrap();
+    let file = path.to_str().unwrap().to_owned();
+
+    let before = revision(&server).await;
+    let (ok, out, err) = keycard(&server, &["apply", "-f", &file, "--dry-run"]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("+ create organization newco\n"), "{out}");
+    assert!(out.contains("+ create account nia\n"), "{out}");
+    assert!(out.contains("4 to create"), "{out}");
+    assert_eq!(revision(&server).await, before, "a dry run wrote");
+
+    let (ok, out, err) = keycard(&server, &["apply", "-f", &file]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("+ create organization newco\n"), "{out}");
+    assert!(out.contains("applied: 4 to create, 0 to update"), "{out}");
+    let (status, answer) = server
+        .in_org(
+            "newco",
+            reqwest::Method::POST,
+            "/v1/check",
+            serde_json::json!({"subject": {"type": "user", "id": "nia"}, "action": {"name": "approve"}, "resource": {"type": "invoice", "id": "7"}}),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{answer}");
+    assert_eq!(answer["allowed"], true, "{answer}");
+
+    let (ok, out, err) = keycard(&server, &["apply", "-f", &file]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("applied: 0 to create, 0 to update, 0 to delete"),
+        "{out}"
+    );
+}
