@@ -25,6 +25,10 @@ pub enum Error {
     LastAdministrator(String),
     #[error("too many failed attempts; retry in {retry_after_secs} seconds")]
     RateLimited { retry_after_secs: u64 },
+    /// What was asked for is past: the change log no longer holds the revision a client resumes
+    /// from.
+    #[error("{0}")]
+    Gone(String),
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]

@@ -426,6 +426,8 @@ pub trait CredentialStore: Send + Sync {
 #[async_trait]
 pub trait ChangeLog: Send + Sync {
     async fn latest_revision(&self) -> Result<Revision>;
+    /// The oldest revision the log still holds, if it holds any.
+    async fn oldest_revision(&self) -> Result<Option<Revision>>;
     /// Whether a write could commit now: takes the write lock, changes nothing, rolls back. An
     /// `Unavailable` error says why not (a lock held elsewhere, files that cannot be written).
     async fn writable(&self) -> Result<()>;

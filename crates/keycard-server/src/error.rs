@@ -41,6 +41,7 @@ pub enum Code {
     InvalidBody,
     InvalidInput,
     RateLimited,
+    Gone,
     Internal,
     Unavailable,
 }
@@ -66,6 +67,7 @@ impl Code {
         Code::InvalidBody,
         Code::InvalidInput,
         Code::RateLimited,
+        Code::Gone,
         Code::Internal,
         Code::Unavailable,
     ];
@@ -92,6 +94,7 @@ impl Code {
             Code::InvalidBody => "invalid_body",
             Code::InvalidInput => "invalid_input",
             Code::RateLimited => "rate_limited",
+            Code::Gone => "gone",
             Code::Internal => "internal",
             Code::Unavailable => "unavailable",
         }
@@ -118,6 +121,7 @@ impl Code {
             Code::InvalidBody => StatusCode::UNPROCESSABLE_ENTITY,
             Code::InvalidInput => StatusCode::UNPROCESSABLE_ENTITY,
             Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Code::Gone => StatusCode::GONE,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -135,6 +139,7 @@ impl Code {
             Error::Forbidden(_) => Code::Forbidden,
             Error::LastAdministrator(_) => Code::LastAdministrator,
             Error::RateLimited { .. } => Code::RateLimited,
+            Error::Gone(_) => Code::Gone,
             Error::Unavailable(_) => Code::Unavailable,
             Error::Internal(_) => Code::Internal,
         }
@@ -173,6 +178,14 @@ impl ApiError {
             message: message.into(),
             retry_after: None,
         }
+    }
+
+    pub fn code(&self) -> Code {
+        self.code
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
     }
 
     pub fn status(&self) -> StatusCode {

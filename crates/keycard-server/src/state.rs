@@ -97,6 +97,8 @@ pub struct SnapshotHandle {
     sync: Mutex<()>,
     /// Verified API keys; entries are dropped as the change log reports changes to them.
     pub keys: KeyCache,
+    /// The revision of the published snapshot, for whoever waits for the log to move (watches).
+    revision: tokio::sync::watch::Sender<Revision>,
 }
 
 /// An API key as last read from the store.
@@ -213,6 +215,7 @@ impl SnapshotHandle {
 
     /// A handle on a snapshot already built from `store`, which it follows from then on.
     pub fn with_snapshot(store: Arc<dyn Store>, snapshot: Snapshot) -> Self {
+        let revision = tokio::sync::watch::Sender::new(snapshot.revision());
         let current = Arc::new(ArcSwap::from_pointee(snapshot));
         let published = current.clone();
         store.review_writes(Arc::new(move || published.load_full()));
@@ -221,7 +224,13 @@ impl SnapshotHandle {
             store,
             sync: Mutex::new(()),
             keys: KeyCache::default(),
+            revision,
         }
+    }
+
+    /// Tells each time the published snapshot reaches a new revision.
+    pub fn revisions(&self) -> tokio::sync::watch::Receiver<Revision> {
+        self.revision.subscribe()
     }
 
     /// The snapshot decisions read now; no lock is taken.
@@ -250,7 +259,9 @@ impl SnapshotHandle {
             let mut next = (*published).clone();
             next.apply(&changes)?;
             self.keys.forget(&changes);
+            let revision = next.revision();
             self.current.store(Arc::new(next));
+            self.revision.send_replace(revision);
         }
     }
 

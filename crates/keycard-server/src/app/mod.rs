@@ -39,6 +39,7 @@ mod roles;
 pub use access::Operation;
 pub use authentication::{LoginLimiter, hash_password};
 pub use caller::{Caller, Credential, Identity};
+pub use changes::WatchScope;
 pub use credentials::IssuedKey;
 pub use health::Readiness;
 pub use idempotency::ScopedKey;

@@ -29,6 +29,7 @@ mod policies;
 mod resources;
 mod roles;
 mod sessions;
+mod watch;
 mod wire;
 
 pub use crate::revision::REVISION_HEADER;
@@ -78,6 +79,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(check::router())
         .merge(changes::router())
         .merge(directory::router())
+        .merge(watch::router())
 }
 
 /// A write's result: the entity as stored and the revision that made it visible.

@@ -161,6 +161,15 @@ impl ChangeLog for SqlStore {
         self.latest().await
     }
 
+    async fn oldest_revision(&self) -> Result<Option<Revision>> {
+        let oldest: Option<i64> =
+            sqlx::query_scalar("SELECT CAST(MIN(revision) AS BIGINT) FROM changes")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(super::unavailable)?;
+        Ok(oldest.map(Revision))
+    }
+
     async fn writable(&self) -> Result<()> {
         // On SQLite, this process's writers are held off for the probe; an open group of writes
         // holds the write lock already, which is the answer.

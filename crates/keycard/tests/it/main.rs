@@ -30,3 +30,4 @@ mod resources;
 mod scale_out;
 mod security;
 mod store_copy;
+mod watch;
