@@ -13,8 +13,26 @@ use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
 tokio::task_local! {
-    /// The id of the request being served, for error bodies.
-    pub static REQUEST_ID: HeaderValue;
+    /// The request being served: its id, for error bodies and the decision log, and when it
+    /// began.
+    pub static REQUEST: RequestScope;
+}
+
+/// What the request being served is known by while it runs.
+#[derive(Clone, Debug)]
+pub struct RequestScope {
+    pub id: HeaderValue,
+    pub started: std::time::Instant,
+}
+
+impl RequestScope {
+    /// A request that begins now.
+    pub fn new(id: HeaderValue) -> Self {
+        Self {
+            id,
+            started: std::time::Instant::now(),
+        }
+    }
 }
 
 /// Every error any face reports: its stable snake_case name and its HTTP status. Each face renders
@@ -224,8 +242,8 @@ pub fn client_message(err: &Error) -> String {
 }
 
 pub fn current_request_id() -> String {
-    REQUEST_ID
-        .try_with(|id| id.to_str().map(str::to_owned).unwrap_or_default())
+    REQUEST
+        .try_with(|request| request.id.to_str().map(str::to_owned).unwrap_or_default())
         .unwrap_or_default()
 }
 

@@ -22,7 +22,7 @@ use tower::layer::layer_fn;
 use tower::{Layer, Service, ServiceExt as _};
 
 use crate::error::Code;
-use crate::error::{ApiError, REQUEST_ID};
+use crate::error::{ApiError, REQUEST, RequestScope};
 use crate::metrics::{Metrics, RequestLabels, RouteLabel};
 use crate::state::AppState;
 
@@ -75,7 +75,7 @@ where
             {
                 Some(revision) => Some(Revision(revision)),
                 None => {
-                    let response = REQUEST_ID.sync_scope(id.clone(), || {
+                    let response = REQUEST.sync_scope(RequestScope::new(id.clone()), || {
                         ApiError::new(
                             Code::InvalidHeader,
                             "Keycard-Min-Revision must be a revision number",
@@ -93,7 +93,7 @@ where
         };
         let stage = match waiting {
             None => Stage::Direct {
-                inner: REQUEST_ID.scope(id.clone(), self.inner.call(req)),
+                inner: REQUEST.scope(RequestScope::new(id.clone()), self.inner.call(req)),
             },
             Some(revision) => {
                 // The service polled ready is the one that must be called: take it, leave a clone.
@@ -110,7 +110,7 @@ where
                     }
                 });
                 Stage::Waiting {
-                    inner: REQUEST_ID.scope(id.clone(), waited),
+                    inner: REQUEST.scope(RequestScope::new(id.clone()), waited),
                 }
             }
         };
@@ -156,9 +156,9 @@ pin_project! {
     #[project = StageProjection]
     enum Stage<F> {
         /// The usual request: the inner service's own future.
-        Direct { #[pin] inner: TaskLocalFuture<HeaderValue, F> },
+        Direct { #[pin] inner: TaskLocalFuture<RequestScope, F> },
         /// A request that first waits for a revision.
-        Waiting { #[pin] inner: TaskLocalFuture<HeaderValue, BoxedResponse> },
+        Waiting { #[pin] inner: TaskLocalFuture<RequestScope, BoxedResponse> },
         /// Answered without the inner service (a malformed header).
         Ready { response: Option<Response> },
     }

@@ -12,6 +12,7 @@ pub mod app;
 pub mod auth;
 mod authzen;
 mod console;
+pub mod decision_log;
 pub mod error;
 mod iap;
 mod layers;

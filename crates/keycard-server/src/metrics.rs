@@ -43,6 +43,8 @@ pub struct Metrics {
     pub latency: Family<RequestLabels, Histogram, fn() -> Histogram>,
     pub decisions: Family<DecisionLabels, Counter>,
     pub snapshot_revision: Gauge<i64, AtomicI64>,
+    /// Decision log lines dropped because its queue was full.
+    pub decision_log_dropped: Counter,
     allowed: Counter,
     denied: Counter,
 }
@@ -72,6 +74,12 @@ impl Default for Metrics {
             "Revision of the published decision snapshot",
             snapshot_revision.clone(),
         );
+        let decision_log_dropped = Counter::default();
+        registry.register(
+            "decision_log_dropped",
+            "Decision log lines dropped because the writer fell behind",
+            decision_log_dropped.clone(),
+        );
         let allowed = decisions
             .get_or_create(&DecisionLabels { allowed: true })
             .clone();
@@ -84,6 +92,7 @@ impl Default for Metrics {
             latency,
             decisions,
             snapshot_revision,
+            decision_log_dropped,
             allowed,
             denied,
         }

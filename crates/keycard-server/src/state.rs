@@ -31,6 +31,8 @@ pub struct Settings {
     pub public_url: Option<crate::origin::PublicUrl>,
     /// Reverse proxies whose `X-Forwarded-Proto` is believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The decision log; off when `None`.
+    pub decision_log: Option<crate::decision_log::DecisionLogSettings>,
 }
 
 impl Default for Settings {
@@ -42,6 +44,7 @@ impl Default for Settings {
             follow_interval: Duration::from_millis(500),
             public_url: None,
             trusted_proxies: Vec::new(),
+            decision_log: None,
         }
     }
 }
@@ -65,6 +68,8 @@ pub struct SharedState {
     pub app: crate::app::App,
     pub settings: Arc<Settings>,
     pub metrics: Arc<Metrics>,
+    /// The decision log, when it is on.
+    decision_log: Option<crate::decision_log::DecisionLog>,
 }
 
 impl AppState {
@@ -81,11 +86,36 @@ impl AppState {
             })?
             .id;
         let snapshot = Arc::new(SnapshotHandle::load(store.clone()).await?);
+        let metrics = Arc::new(Metrics::default());
+        let decision_log = match &settings.decision_log {
+            Some(log) => {
+                log.validate()?;
+                Some(
+                    crate::decision_log::DecisionLog::start(
+                        log,
+                        metrics.decision_log_dropped.clone(),
+                    )
+                    .map_err(|err| {
+                        Error::invalid("decision log", format!("cannot be opened: {err}"))
+                    })?,
+                )
+            }
+            None => None,
+        };
         Ok(Self(Arc::new(SharedState {
             app: crate::app::App::new(store, snapshot, default_organization, settings.session_ttl),
             settings: Arc::new(settings),
-            metrics: Arc::new(Metrics::default()),
+            metrics,
+            decision_log,
         })))
+    }
+
+    /// Counts a decision, and writes it to the decision log when that is on.
+    pub fn decided(&self, decided: &crate::decision_log::Decided<'_>) {
+        self.metrics.decided(decided.allowed);
+        if let Some(log) = &self.decision_log {
+            log.record(decided);
+        }
     }
 }
 

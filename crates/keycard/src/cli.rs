@@ -107,6 +107,15 @@ pub struct ServeArgs {
     /// Addresses of reverse proxies whose `X-Forwarded-Proto` is believed (comma-separated).
     #[arg(long, env = "KEYCARD_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Option<Vec<std::net::IpAddr>>,
+    /// Write a JSON line per decision to `stderr` or to this file (off by default).
+    #[arg(long, env = "KEYCARD_DECISION_LOG")]
+    pub decision_log: Option<String>,
+    /// The share of decisions the decision log keeps, 0 to 1 (default 1).
+    #[arg(long, env = "KEYCARD_DECISION_LOG_SAMPLE")]
+    pub decision_log_sample: Option<f64>,
+    /// The decision log keeps only denials.
+    #[arg(long, env = "KEYCARD_DECISION_LOG_ONLY_DENIED")]
+    pub decision_log_only_denied: Option<bool>,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -127,6 +136,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             if let Some(proxies) = args.trusted_proxies {
                 config.trusted_proxies = proxies;
+            }
+            if let Some(target) = args.decision_log {
+                config.decision_log = Some(target);
+            }
+            if let Some(sample) = args.decision_log_sample {
+                config.decision_log_sample = sample;
+            }
+            if let Some(only_denied) = args.decision_log_only_denied {
+                config.decision_log_only_denied = only_denied;
             }
             serve::run(config).await
         }

@@ -26,6 +26,12 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Reverse proxies whose `X-Forwarded-Proto` is believed.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// The decision log: `stderr` or a file's path; off when absent.
+    pub decision_log: Option<String>,
+    /// The share of decisions the log keeps, 0 to 1.
+    pub decision_log_sample: f64,
+    /// The log keeps only denials.
+    pub decision_log_only_denied: bool,
 }
 
 impl Default for Config {
@@ -40,6 +46,9 @@ impl Default for Config {
             log_format: "text".to_owned(),
             public_url: None,
             trusted_proxies: Vec::new(),
+            decision_log: None,
+            decision_log_sample: 1.0,
+            decision_log_only_denied: false,
         }
     }
 }
@@ -62,6 +71,13 @@ impl Config {
                 .map(keycard_server::PublicUrl::parse)
                 .transpose()?,
             trusted_proxies: self.trusted_proxies.clone(),
+            decision_log: self.decision_log.as_deref().map(|target| {
+                keycard_server::decision_log::DecisionLogSettings {
+                    target: keycard_server::decision_log::LogTarget::parse(target),
+                    sample: self.decision_log_sample,
+                    only_denied: self.decision_log_only_denied,
+                }
+            }),
             ..Settings::default()
         })
     }

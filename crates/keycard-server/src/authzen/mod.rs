@@ -13,11 +13,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use keycard_core::Error;
 use keycard_core::decision::{self, Facts};
-use keycard_core::snapshot::OrgSnapshot;
+use keycard_core::snapshot::{OrgSnapshot, Snapshot};
 use serde_json::{Map, Value, json};
 
 use crate::app::Operation;
 use crate::auth::{self, Caller, ClientIp, Presented};
+use crate::decision_log::Decided;
 use crate::error::{ApiError, Code};
 use crate::state::{AppState, org_of};
 
@@ -248,16 +249,30 @@ impl Evaluation {
         }
     }
 
-    /// The decision on this evaluation, counted.
-    fn decide(&self, state: &AppState, org: &OrgSnapshot) -> bool {
+    /// The decision on this evaluation, counted (and logged, when the decision log is on).
+    fn decide(&self, state: &AppState, snapshot: &Snapshot, org: &OrgSnapshot) -> bool {
         let PlainEvaluation {
             subject: (subject_type, subject),
             action,
             resource: (resource_type, resource),
         } = self.as_plain();
+        let query = decision::Query {
+            subject,
+            action,
+            resource_type,
+            resource_id: resource,
+            facts: self.facts(),
+        };
         let allowed = is_account_type(subject_type)
-            && decision::check_with(org, subject, action, resource_type, resource, &self.facts());
-        state.metrics.decided(allowed);
+            && decision::check_with(org, subject, action, resource_type, resource, &query.facts);
+        state.decided(&Decided {
+            face: "authzen",
+            organization: org,
+            query: &query,
+            allowed,
+            reasons: None,
+            revision: snapshot.revision(),
+        });
         allowed
     }
 }
@@ -366,7 +381,20 @@ async fn evaluation(
                 resource_id,
             );
         if allowed || !decision::may_need_facts(org, plain.action, resource_type, resource_id) {
-            state.metrics.decided(allowed);
+            state.decided(&Decided {
+                face: "authzen",
+                organization: org,
+                query: &decision::Query {
+                    subject: plain.subject.1,
+                    action: plain.action,
+                    resource_type,
+                    resource_id,
+                    facts: Facts::default(),
+                },
+                allowed,
+                reasons: None,
+                revision: snapshot.revision(),
+            });
             return Ok(decision_response(allowed));
         }
     }
@@ -376,7 +404,7 @@ async fn evaluation(
     // Taken after any wait for a revision.
     let (snapshot, org_id) = organization(&state, &caller)?;
     let org = org_of(&snapshot, org_id)?;
-    Ok(decision_response(general.decide(&state, org)))
+    Ok(decision_response(general.decide(&state, &snapshot, org)))
 }
 
 /// `POST /access/v1/evaluations`: top-level members are defaults that an item's members replace
@@ -423,7 +451,7 @@ async fn evaluations(
     if items.is_empty() {
         let evaluation =
             evaluation_from(&request, &Map::new()).map_err(AuthzenError::bad_request)?;
-        return Ok(decision_response(evaluation.decide(&state, org)));
+        return Ok(decision_response(evaluation.decide(&state, &snapshot, org)));
     }
     let mut results = Vec::with_capacity(items.len());
     for item in &items {
@@ -433,7 +461,7 @@ async fn evaluations(
         };
         let (decision, result) = match outcome {
             Ok(evaluation) => {
-                let decision = evaluation.decide(&state, org);
+                let decision = evaluation.decide(&state, &snapshot, org);
                 (Some(decision), json!({"decision": decision}))
             }
             Err(message) => (

@@ -62,21 +62,27 @@ async fn render(
         let resource = object("resource properties", &query.resource_properties)?;
         let action = object("action properties", &query.action_properties)?;
         let context = object("context", &query.context)?;
-        let decision = decision::decide(
-            org,
-            &decision::Query {
-                subject: query.subject.trim(),
-                action: query.action.trim(),
-                resource_type: query.resource_type.trim(),
-                resource_id: query.resource_id.trim(),
-                facts: Facts {
-                    subject: subject.as_ref(),
-                    resource: resource.as_ref(),
-                    action: action.as_ref(),
-                    context: context.as_ref(),
-                },
+        let asked = decision::Query {
+            subject: query.subject.trim(),
+            action: query.action.trim(),
+            resource_type: query.resource_type.trim(),
+            resource_id: query.resource_id.trim(),
+            facts: Facts {
+                subject: subject.as_ref(),
+                resource: resource.as_ref(),
+                action: action.as_ref(),
+                context: context.as_ref(),
             },
-        );
+        };
+        let decision = decision::decide(org, &asked);
+        state.decided(&crate::decision_log::Decided {
+            face: "console",
+            organization: org,
+            query: &asked,
+            allowed: decision.allowed,
+            reasons: Some(&decision.reasons),
+            revision: snapshot.revision(),
+        });
         Some(decision)
     } else {
         None

@@ -9,7 +9,7 @@ use keycard_core::decision::{self, EffectiveRole, Facts, Query, Reason};
 use keycard_core::ids::AccountId;
 use keycard_core::model::{MethodRef, ViewRef};
 use keycard_core::page::{Page, PageRequest};
-use keycard_core::snapshot::OrgSnapshot;
+use keycard_core::snapshot::{OrgSnapshot, Snapshot};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -19,6 +19,7 @@ use utoipa_axum::routes;
 use super::List;
 use crate::app::Operation;
 use crate::auth::Caller;
+use crate::decision_log::Decided;
 use crate::error::{ApiError, ErrorBody, Json, Path};
 use crate::state::{AppState, org_of};
 
@@ -182,6 +183,7 @@ fn validate_subject_type(subject: &Subject) -> Result<(), ApiError> {
 
 fn answer(
     state: &AppState,
+    snapshot: &Snapshot,
     org: &OrgSnapshot,
     request: &CheckRequest,
 ) -> (bool, Option<Vec<Reason>>) {
@@ -202,7 +204,14 @@ fn answer(
             None,
         )
     };
-    state.metrics.decided(result.0);
+    state.decided(&Decided {
+        face: "v1",
+        organization: org,
+        query: &query,
+        allowed: result.0,
+        reasons: result.1.as_deref(),
+        revision: snapshot.revision(),
+    });
     result
 }
 
@@ -222,7 +231,7 @@ async fn check(
         .app
         .decisions_about(&caller, [request.subject.id.as_str()])?;
     let org = org_of(&snapshot, caller.organization)?;
-    let (allowed, reasons) = answer(&state, org, &request);
+    let (allowed, reasons) = answer(&state, &snapshot, org, &request);
     Ok(axum::Json(CheckResponse {
         allowed,
         revision: snapshot.revision(),
@@ -253,7 +262,7 @@ async fn check_batch(
         .checks
         .iter()
         .map(|check| {
-            let (allowed, reasons) = answer(&state, org, check);
+            let (allowed, reasons) = answer(&state, &snapshot, org, check);
             BatchResult { allowed, reasons }
         })
         .collect();
@@ -276,7 +285,16 @@ async fn explain(
         .app
         .decisions_about(&caller, [request.subject.id.as_str()])?;
     let org = org_of(&snapshot, caller.organization)?;
-    let decision = decision::decide(org, &request.query());
+    let query = request.query();
+    let decision = decision::decide(org, &query);
+    state.decided(&Decided {
+        face: "v1",
+        organization: org,
+        query: &query,
+        allowed: decision.allowed,
+        reasons: Some(&decision.reasons),
+        revision: snapshot.revision(),
+    });
     let subject = decision::resolve_subject(org, &request.subject.id);
     Ok(axum::Json(ExplainResponse {
         allowed: decision.allowed,

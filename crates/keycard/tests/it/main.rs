@@ -14,6 +14,7 @@ mod console;
 mod corpus;
 mod crud;
 mod decision_keys;
+mod decision_log;
 mod decisions;
 mod directory_batch;
 mod directory_files;

@@ -11,10 +11,7 @@ use crate::harness::{TestServer, fresh_postgres_database};
 /// One event of a stream: its id, if any, and its data; or a comment.
 #[derive(Debug)]
 enum Sse {
-    Event {
-        kind: Option<String>,
-        data: Value,
-    },
+    Event { kind: Option<String>, data: Value },
     Comment(String),
 }
 
