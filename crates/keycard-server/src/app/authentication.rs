@@ -253,6 +253,44 @@ impl App {
         })
     }
 
+    /// The caller's standing as of now, for a request that goes on (a watch) and is judged again
+    /// as it does: an account deleted or made inactive, an API key revoked and a session ended
+    /// or expired end it; a role lost lowers its standing.
+    pub async fn refreshed(&self, caller: &Caller) -> Result<Caller> {
+        let Identity::Account(account) = &caller.principal else {
+            return Ok(caller.clone());
+        };
+        let gone = || Error::Unauthenticated("the credential is no longer valid".into());
+        let now = chrono::Utc::now();
+        let live = match caller.credential {
+            Credential::ApiKey(id) => self
+                .store
+                .find_api_key(id)
+                .await?
+                .is_some_and(|key| key.record.revoked_at.is_none()),
+            Credential::Session(id) => self
+                .store
+                .find_session(id)
+                .await?
+                .is_some_and(|session| session.record.is_live(now)),
+            Credential::Password | Credential::Operator => true,
+        };
+        if !live {
+            return Err(gone());
+        }
+        let snapshot = self.snapshot.current();
+        let current = snapshot
+            .organization(account.organization_id)
+            .and_then(|org| org.account(account.id))
+            .filter(|current| !current.inactive)
+            .ok_or_else(gone)?;
+        self.caller_for(
+            Identity::Account(Arc::new(current.clone())),
+            caller.credential,
+            Some(caller.organization),
+        )
+    }
+
     /// Opens a login session for an account and returns it with its token (shown once).
     pub async fn open_session(&self, account: &Account) -> Result<(Session, String)> {
         let id = SessionId::new();

@@ -93,7 +93,9 @@ impl App {
     }
 
     /// The next changes of a watch after `after`, at most `limit` revisions' worth; the caller
-    /// is judged again each time, so that a watch ends when its right to watch does.
+    /// is judged again each time, as it stands now, so that a watch ends when its right to watch
+    /// does (its credential revoked, its account deleted, made inactive or no longer an
+    /// administrator).
     pub async fn watched_changes(
         &self,
         caller: &Caller,
@@ -101,7 +103,8 @@ impl App {
         after: Revision,
         limit: u32,
     ) -> Result<Vec<Change>> {
-        self.authorize_watch(caller, scope)?;
+        let caller = self.refreshed(caller).await?;
+        self.authorize_watch(&caller, scope)?;
         match scope {
             WatchScope::Organization(org) => {
                 self.store.organization_changes(org, after, limit).await

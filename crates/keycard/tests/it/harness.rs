@@ -23,6 +23,7 @@ pub struct TestServer {
     pub database_url: String,
     pub store: std::sync::Arc<dyn Store>,
     server: JoinHandle<()>,
+    follower: JoinHandle<()>,
     dir: Option<TempDir>,
 }
 
@@ -60,12 +61,18 @@ impl TestServer {
         dir: Option<TempDir>,
         settings: Settings,
     ) -> Self {
-        let store = keycard_store::open(&database_url).await.unwrap();
+        let sql = keycard_store::open_sql(&database_url).await.unwrap();
+        let notifications = sql.subscribe();
+        let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(sql);
         bootstrap(store.as_ref(), Some(ADMIN_PASSWORD))
             .await
             .unwrap();
         let admin_key = mint_admin_key(store.as_ref()).await;
         let state = AppState::load(store.clone(), settings).await.unwrap();
+        // As `keycard serve` does: the snapshot follows the log, other nodes' writes included.
+        let follower = state
+            .app
+            .follow(state.settings.follow_interval, notifications);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let server = tokio::spawn(async move {
@@ -83,6 +90,7 @@ impl TestServer {
             database_url,
             store,
             server,
+            follower,
             dir,
         }
     }
@@ -238,6 +246,7 @@ impl TestServer {
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.server.abort();
+        self.follower.abort();
     }
 }
 

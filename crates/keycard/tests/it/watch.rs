@@ -232,6 +232,7 @@ async fn a_watch_refuses_what_it_cannot_stream() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{key}");
+    let key_id = key["data"]["key"]["id"].as_str().unwrap().to_owned();
     let key = key["data"]["secret"].as_str().unwrap();
     for (query, expected) in [
         ("?organizations=all", StatusCode::FORBIDDEN),
@@ -245,6 +246,34 @@ async fn a_watch_refuses_what_it_cannot_stream() {
             .unwrap();
         assert_eq!(response.status(), expected, "{query}");
     }
+
+    // A watch is judged again as it goes on: its key revoked, the next read ends it.
+    let mut request = server
+        .request(reqwest::Method::GET, "/v1/watch")
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(request.status(), StatusCode::OK);
+    let (status, _) = server
+        .in_org(
+            "elsewhere",
+            reqwest::Method::DELETE,
+            &format!("/v1/accounts/{id}/keys/{key_id}"),
+            Value::Null,
+        )
+        .await;
+    assert!(status.is_success(), "{status}");
+    let mut said = String::new();
+    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(10), request.chunk())
+        .await
+        .expect("the watch went on after its key was revoked")
+        .unwrap()
+    {
+        said.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(said.contains("event: error"), "{said}");
+    assert!(said.contains("unauthenticated"), "{said}");
 }
 
 /// PostgreSQL only: two nodes on one database; a watch on one sees a write through the other.
