@@ -31,7 +31,12 @@ fn event_types() -> Vec<String> {
         .collect()
 }
 
-fn event_type(change: &Change) -> Option<String> {
+/// The kinds of entity whose changes are events.
+pub(crate) fn event_kinds() -> Vec<EntityKind> {
+    KINDS.iter().map(|(entity, _)| *entity).collect()
+}
+
+pub(crate) fn event_type(change: &Change) -> Option<String> {
     let kind = KINDS.iter().find(|(entity, _)| *entity == change.entity)?.1;
     let op = OPERATIONS
         .iter()
@@ -44,7 +49,7 @@ fn timestamp(at: &DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn event(change: &Change, kind: String) -> Value {
+pub(crate) fn event(change: &Change, kind: String) -> Value {
     json!({
         "id": format!("{}.{}", change.revision, change.seq),
         "organization_id": change.organization_id,
@@ -122,7 +127,7 @@ pub async fn list_events(
             .filter(|(_, name)| kind.starts_with(&format!("{name}.")))
             .map(|(entity, _)| *entity)
             .collect(),
-        None => KINDS.iter().map(|(entity, _)| *entity).collect(),
+        None => event_kinds(),
     };
     // Read until one event more than the page holds (it proves another page exists) or the log ends;
     // several reads only when a `type` filter skips changes of the same entity kind.

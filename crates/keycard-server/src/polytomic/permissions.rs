@@ -9,7 +9,7 @@ use keycard_core::names::{ActionName, PolicyName, RoleName};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{PolyCaller, PolyError, PolyJson, data, data_at};
+use super::{path_id, PolyCaller, PolyError, PolyJson, data, data_at};
 use crate::app::{Caller, Operation};
 use crate::state::{AppState, org_of};
 
@@ -38,9 +38,6 @@ fn policy_document(policy: &Policy, org_actions: &[ActionName]) -> Value {
     json!({"id": policy.id, "name": policy.name, "organization_id": policy.organization_id, "policy_actions": actions, "system": policy.system})
 }
 
-fn path_id<T: std::str::FromStr>(what: &'static str, raw: &str) -> Result<T, PolyError> {
-    raw.parse().map_err(|_| Error::not_found(what, raw).into())
-}
 
 /// The actions the caller's organization offers, in its order.
 fn org_actions(state: &AppState, caller: &Caller) -> Result<Vec<ActionName>, PolyError> {
