@@ -212,54 +212,19 @@ async fn mistakes_in_a_batch_are_4xx_and_write_nothing() {
     ] {
         let (status, answer) = batch(&server, body).await;
         assert!(status.is_client_error(), "{status} {answer}");
-        let mut answer = answer;
-        answer.as_object_mut().unwrap().remove("request_id");
-        bodies.push(json!({"status": status.as_u16(), "body": answer}));
+        // Where in the body a mistake is depends on how the body's keys were ordered: left out.
+        let message = answer["message"].as_str().unwrap();
+        let message = message.split(" at line 1 column").next().unwrap();
+        bodies.push(format!("{} {} {message}", status.as_u16(), answer["code"]));
     }
     assert_json_snapshot!(bodies, @r#"
     [
-      {
-        "status": 422,
-        "body": {
-          "code": "invalid_input",
-          "message": "invalid account `ada`: group `ghosts` is neither in the directory nor on the server"
-        }
-      },
-      {
-        "status": 422,
-        "body": {
-          "code": "invalid_body",
-          "message": "Failed to deserialize the JSON body into the target type: entries.accounts[0].colour: unknown field `colour`, expected one of `username`, `email`, `first_name`, `roles`, `groups`, `attributes`, `inactive`, `service_account` at line 1 column 50"
-        }
-      },
-      {
-        "status": 422,
-        "body": {
-          "code": "invalid_input",
-          "message": "invalid methods of role `r`: `no-slash` is not `provenance/name`"
-        }
-      },
-      {
-        "status": 422,
-        "body": {
-          "code": "invalid_body",
-          "message": "Failed to deserialize the JSON body into the target type: entries.policies[0].actions[0].condition: invalid condition: `resource.(` does not parse: Syntax error: no viable alternative at input '.(' at line 1, column 11 at line 1 column 89"
-        }
-      },
-      {
-        "status": 403,
-        "body": {
-          "code": "forbidden",
-          "message": "an account cannot delete itself"
-        }
-      },
-      {
-        "status": 409,
-        "body": {
-          "code": "membership_cycle",
-          "message": "adding group `g` to group `g` would create a membership cycle"
-        }
-      }
+      "422 \"invalid_input\" invalid account `ada`: group `ghosts` is neither in the directory nor on the server",
+      "422 \"invalid_body\" Failed to deserialize the JSON body into the target type: entries.accounts[0].colour: unknown field `colour`, expected one of `username`, `email`, `first_name`, `roles`, `groups`, `attributes`, `inactive`, `service_account`",
+      "422 \"invalid_input\" invalid methods of role `r`: `no-slash` is not `provenance/name`",
+      "422 \"invalid_body\" Failed to deserialize the JSON body into the target type: entries.policies[0].actions[0].condition: invalid condition: `resource.(` does not parse: Syntax error: no viable alternative at input '.(' at line 1, column 11",
+      "403 \"forbidden\" an account cannot delete itself",
+      "409 \"membership_cycle\" adding group `g` to group `g` would create a membership cycle"
     ]
     "#);
     assert_eq!(revision(&server).await, before, "a refused batch wrote");
