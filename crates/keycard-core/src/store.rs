@@ -9,7 +9,6 @@ use crate::Result;
 use crate::attributes::Attributes;
 use crate::change::{Change, EntityKind, Revision};
 use crate::directory::{Applied, DirectoryBatch};
-use crate::webhook::{Delivery, DeliveryFilter, Due, Webhook, WebhookSpec};
 use crate::ids::{
     AccountId, ApiKeyId, GroupId, OrganizationId, PolicyId, RoleId, SessionId, WebhookId,
 };
@@ -21,6 +20,7 @@ use crate::model::{
 };
 use crate::names::{OrganizationName, Provenance, ResourceId, ResourceType, Username};
 use crate::page::{Page, PageRequest};
+use crate::webhook::{Delivery, DeliveryFilter, Due, Webhook, WebhookSpec};
 
 /// The value a write produced and the revision that made it visible.
 #[derive(Clone, Debug, PartialEq)]

@@ -52,13 +52,18 @@ impl Endpoint {
         let host = if let Some(bracketed) = authority.strip_prefix('[') {
             bracketed.split(']').next().unwrap_or_default()
         } else {
-            authority.rsplit_once(':').map_or(authority, |(host, _)| host)
+            authority
+                .rsplit_once(':')
+                .map_or(authority, |(host, _)| host)
         }
         .to_ascii_lowercase();
         if host.is_empty() || url.len() > 2048 || url.chars().any(char::is_control) {
             return Err(invalid(format!("`{url}` is not a valid URL")));
         }
-        if !allowed.iter().any(|allowed| allowed.eq_ignore_ascii_case(&host)) {
+        if !allowed
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(&host))
+        {
             return Err(Error::Forbidden(format!(
                 "webhooks may not reach `{host}`: it is not among the hosts the operator allows (KEYCARD_WEBHOOK_ALLOW_HOSTS)"
             )));

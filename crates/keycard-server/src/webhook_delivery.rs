@@ -118,7 +118,14 @@ async fn deliver_next(
         (due.cursor, failures, Utc::now() + backoff)
     };
     store
-        .release_webhook(node, webhook.id, Some(attempt), cursor, failures, next_attempt)
+        .release_webhook(
+            node,
+            webhook.id,
+            Some(attempt),
+            cursor,
+            failures,
+            next_attempt,
+        )
         .await?;
     Ok(true)
 }
@@ -157,7 +164,10 @@ async fn attempt(
     let sent = http
         .post(&webhook.endpoint)
         .header("content-type", "application/json")
-        .header("Polytomic-Signature", signature(&webhook.secret, raw.as_bytes()))
+        .header(
+            "Polytomic-Signature",
+            signature(&webhook.secret, raw.as_bytes()),
+        )
         .body(raw)
         .send()
         .await;

@@ -42,7 +42,9 @@ impl App {
     ) -> Result<Webhook> {
         self.authorize(caller, Operation::ManageWebhooks)?;
         let spec = self.webhook_spec(endpoint, secret)?;
-        self.store.update_webhook(caller.organization, id, spec).await
+        self.store
+            .update_webhook(caller.organization, id, spec)
+            .await
     }
 
     pub async fn delete_webhook(&self, caller: &Caller, id: WebhookId) -> Result<()> {

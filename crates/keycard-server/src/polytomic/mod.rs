@@ -109,7 +109,10 @@ pub fn router(state: AppState) -> Router<AppState> {
                 .put(webhooks::update_webhook)
                 .delete(webhooks::delete_webhook),
         )
-        .route("/api/webhooks/{id}/disable", post(webhooks::disable_webhook))
+        .route(
+            "/api/webhooks/{id}/disable",
+            post(webhooks::disable_webhook),
+        )
         .route("/api/webhooks/{id}/enable", post(webhooks::enable_webhook))
         .route(
             "/api/webhooks/{id}/deliveries",

@@ -9,7 +9,7 @@ use keycard_core::names::{ActionName, PolicyName, RoleName};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{path_id, PolyCaller, PolyError, PolyJson, data, data_at};
+use super::{PolyCaller, PolyError, PolyJson, data, data_at, path_id};
 use crate::app::{Caller, Operation};
 use crate::state::{AppState, org_of};
 
@@ -37,7 +37,6 @@ fn policy_document(policy: &Policy, org_actions: &[ActionName]) -> Value {
     }
     json!({"id": policy.id, "name": policy.name, "organization_id": policy.organization_id, "policy_actions": actions, "system": policy.system})
 }
-
 
 /// The actions the caller's organization offers, in its order.
 fn org_actions(state: &AppState, caller: &Caller) -> Result<Vec<ActionName>, PolyError> {

@@ -14,13 +14,12 @@ use keycard_core::snapshot::OrgSnapshot;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{path_id, PolyCaller, PolyError, PolyJson, data, data_at};
+use super::{PolyCaller, PolyError, PolyJson, data, data_at, path_id};
 use crate::app::{Caller, Operation};
 use crate::auth::Credential;
 use crate::error::Code;
 use crate::revision::with_revision;
 use crate::state::{AppState, org_of};
-
 
 /// The legacy single role name: `admin` for holders of the system `Admin` role, else `user`.
 fn legacy_role(org: &OrgSnapshot, account: &Account) -> &'static str {

@@ -180,7 +180,11 @@ pub async fn list_deliveries(
                 filter.success = Some(match value.as_str() {
                     "true" => true,
                     "false" => false,
-                    _ => return Err(invalid(format!("`success` is true or false, not `{value}`"))),
+                    _ => {
+                        return Err(invalid(format!(
+                            "`success` is true or false, not `{value}`"
+                        )));
+                    }
                 })
             }
             "event_id" => filter.event_id = Some(value),
@@ -216,8 +220,10 @@ pub async fn list_deliveries(
     } else {
         String::new()
     };
-    Ok(axum::response::IntoResponse::into_response(axum::Json(json!({
-        "data": deliveries.iter().map(delivery_document).collect::<Vec<_>>(),
-        "pagination": {"next_page_token": next},
-    }))))
+    Ok(axum::response::IntoResponse::into_response(axum::Json(
+        json!({
+            "data": deliveries.iter().map(delivery_document).collect::<Vec<_>>(),
+            "pagination": {"next_page_token": next},
+        }),
+    )))
 }

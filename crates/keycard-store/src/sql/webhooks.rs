@@ -39,6 +39,8 @@ impl WebhookStore for SqlStore {
         let id = WebhookId::new();
         let now = millis(Utc::now());
         let (revision, seq) = self.log_end().await?;
+        // One per organization: the unique organization is what a second one collides on.
+        let key = format!("of organization {org}");
         sqlx::query(
             "INSERT INTO webhooks (id, organization_id, endpoint, secret, disabled, created_at, updated_at, cursor_revision, cursor_seq) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -54,7 +56,7 @@ impl WebhookStore for SqlStore {
         .bind(i64::from(seq))
         .execute(&self.pool)
         .await
-        .map_err(unique_or("webhook of organization", org))?;
+        .map_err(unique_or("webhook", &key))?;
         self.webhook_row(org, id).await
     }
 
@@ -241,10 +243,7 @@ impl WebhookStore for SqlStore {
         let failures: i64 = row_integer(&row, "failures")?;
         Ok(Some(Due {
             webhook: rows::webhook(&row)?,
-            cursor: (
-                Revision(revision),
-                i32::try_from(seq).unwrap_or(i32::MAX),
-            ),
+            cursor: (Revision(revision), i32::try_from(seq).unwrap_or(i32::MAX)),
             failures: u32::try_from(failures).unwrap_or(0),
         }))
     }

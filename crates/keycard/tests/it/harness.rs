@@ -53,6 +53,11 @@ impl TestServer {
         Self::start_configured(database_url, Some(dir), settings).await
     }
 
+    /// A server, with `settings`, on a database another may share.
+    pub async fn start_configured_on(database_url: String, settings: Settings) -> Self {
+        Self::start_configured(database_url, None, settings).await
+    }
+
     pub async fn start_on(database_url: String, dir: Option<TempDir>) -> Self {
         Self::start_configured(database_url, dir, Settings::default()).await
     }

@@ -37,7 +37,9 @@ impl Receiver {
                     let signed = headers
                         .get("polytomic-signature")
                         .and_then(|value| value.to_str().ok())
-                        == Some(keycard_server::webhook_delivery::signature(SECRET, &body).as_str());
+                        == Some(
+                            keycard_server::webhook_delivery::signature(SECRET, &body).as_str(),
+                        );
                     let mut failures = state.failures.lock().unwrap();
                     let status = if *failures > 0 {
                         *failures -= 1;
@@ -92,7 +94,10 @@ async fn a_webhook_is_managed_only_toward_allowed_hosts() {
         (url.as_str(), "short"),
     ] {
         let (status, body) = server
-            .post("/api/webhooks", json!({"endpoint": endpoint, "secret": secret}))
+            .post(
+                "/api/webhooks",
+                json!({"endpoint": endpoint, "secret": secret}),
+            )
             .await;
         answers.push(format!("{} {}", status.as_u16(), body["message"]));
     }
@@ -110,7 +115,10 @@ async fn a_webhook_is_managed_only_toward_allowed_hosts() {
     assert_eq!(status, StatusCode::OK, "{made}");
     let id = made["data"]["id"].as_str().unwrap().to_owned();
     assert_eq!(made["data"]["disabled"], false);
-    assert!(made["data"].get("secret").is_none(), "the secret is not shown again");
+    assert!(
+        made["data"].get("secret").is_none(),
+        "the secret is not shown again"
+    );
     let (status, _) = server
         .post("/api/webhooks", json!({"endpoint": url, "secret": SECRET}))
         .await;
@@ -167,16 +175,16 @@ async fn events_are_delivered_signed_and_retried_and_every_attempt_is_listed() {
     assert_eq!(seen.len(), 3, "{seen:?}");
     assert!(seen.iter().all(|(_, signed, _)| *signed), "a bad signature");
     assert_eq!(
-        seen.iter().map(|(_, _, status)| *status).collect::<Vec<_>>(),
+        seen.iter()
+            .map(|(_, _, status)| *status)
+            .collect::<Vec<_>>(),
         [500, 500, 200]
     );
     let event = &seen[2].0;
     assert_eq!(event["type"], "role.created");
     assert_eq!(event["event"]["after"]["name"], "announced");
 
-    let (status, deliveries) = server
-        .get(&format!("/api/webhooks/{id}/deliveries"))
-        .await;
+    let (status, deliveries) = server.get(&format!("/api/webhooks/{id}/deliveries")).await;
     assert_eq!(status, StatusCode::OK, "{deliveries}");
     let attempts = deliveries["data"].as_array().unwrap();
     assert_eq!(attempts.len(), 3, "{deliveries}");
@@ -209,14 +217,54 @@ async fn a_delivery_pending_when_a_node_stops_is_made_by_the_next() {
     server.create_role(json!({"name": "in-flight"})).await;
     // The first attempt fails; the node stops before its retry.
     assert_eq!(receiver.received(1).await.len(), 1);
-    let server = server.restart_with(Settings {
-        webhook_allow_hosts: vec!["127.0.0.1".into()],
-        ..Settings::default()
-    })
-    .await;
+    let server = server
+        .restart_with(Settings {
+            webhook_allow_hosts: vec!["127.0.0.1".into()],
+            ..Settings::default()
+        })
+        .await;
     let seen = receiver.received(2).await;
     assert_eq!(seen.len(), 2, "the pending delivery was lost");
     assert_eq!(seen[1].2, 200);
     assert_eq!(seen[1].0["event"]["after"]["name"], "in-flight");
     drop(server);
+}
+
+/// PostgreSQL only: two nodes, each with its delivery worker; each event reaches the endpoint
+/// once.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_nodes_deliver_each_event_once() {
+    let Some(url) = crate::harness::fresh_postgres_database().await else {
+        eprintln!("skipped: set KEYCARD_TEST_POSTGRES_URL to run the two-node delivery");
+        return;
+    };
+    let settings = || Settings {
+        webhook_allow_hosts: vec!["127.0.0.1".into()],
+        ..Settings::default()
+    };
+    let first = TestServer::start_configured_on(url.clone(), settings()).await;
+    let second = TestServer::start_configured_on(url, settings()).await;
+    let (receiver, endpoint) = Receiver::start(0).await;
+    let (status, _) = first
+        .post(
+            "/api/webhooks",
+            json!({"endpoint": endpoint, "secret": SECRET}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    for n in 0..10 {
+        second.create_role(json!({"name": format!("r{n}")})).await;
+    }
+    let seen = receiver.received(10).await;
+    // Time for a second delivery of any of them, were there one.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let seen_now = receiver.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 10);
+    assert_eq!(seen_now.len(), 10, "an event was delivered twice");
+    let mut ids: Vec<String> = seen_now
+        .iter()
+        .map(|(event, _, _)| event["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 10);
 }
