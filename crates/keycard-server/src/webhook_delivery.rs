@@ -25,8 +25,6 @@ use crate::state::AppState;
 const LEASE: Duration = Duration::from_secs(30);
 /// How often a node looks for due webhooks when nothing wakes it sooner.
 const POLL: Duration = Duration::from_millis(250);
-/// When a webhook with nothing to deliver is looked at again.
-const IDLE: Duration = Duration::from_millis(500);
 /// Retries after the first attempt.
 const RETRIES: u32 = 5;
 /// How long an endpoint may take.
@@ -88,6 +86,8 @@ async fn deliver_next(
         return Ok(false);
     };
     let webhook = &due.webhook;
+    // Read before the events: every change up to it is committed and visible to the read below.
+    let latest = store.latest_revision().await?;
     let next = store
         .organization_events(
             webhook.organization_id,
@@ -99,9 +99,10 @@ async fn deliver_next(
         )
         .await?;
     let Some(change) = next.into_iter().next() else {
-        let idle = now + chrono::Duration::from_std(IDLE).unwrap_or_default();
+        // Nothing of this organization's up to `latest`: the webhook waits for the next write
+        // (it is not looked at until the log moves past it).
         store
-            .release_webhook(node, webhook.id, None, due.cursor, 0, idle)
+            .release_webhook(node, webhook.id, None, (latest, i32::MAX), 0, now)
             .await?;
         return Ok(true);
     };

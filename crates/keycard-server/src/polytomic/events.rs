@@ -45,7 +45,7 @@ pub(crate) fn event_type(change: &Change) -> Option<String> {
     Some(format!("{kind}.{op}"))
 }
 
-fn timestamp(at: &DateTime<Utc>) -> String {
+pub(crate) fn timestamp(at: &DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
@@ -70,11 +70,11 @@ pub async fn list_event_types(_caller: PolyCaller) -> Response {
     data(json!(event_types()))
 }
 
-fn invalid(message: String) -> PolyError {
+pub(crate) fn invalid(message: String) -> PolyError {
     Error::invalid("query", message).into()
 }
 
-fn parse_time(name: &str, value: &str) -> Result<DateTime<Utc>, PolyError> {
+pub(crate) fn parse_time(name: &str, value: &str) -> Result<DateTime<Utc>, PolyError> {
     DateTime::parse_from_rfc3339(value)
         .map(|at| at.with_timezone(&Utc))
         .map_err(|_| invalid(format!("`{name}` must be an RFC 3339 time, not `{value}`")))

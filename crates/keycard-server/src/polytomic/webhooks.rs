@@ -6,13 +6,13 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
-use chrono::{DateTime, SecondsFormat, Utc};
-use keycard_core::Error;
+use chrono::DateTime;
 use keycard_core::ids::{DeliveryId, OrganizationId, WebhookId};
 use keycard_core::webhook::{Delivery, DeliveryFilter, Webhook};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::events::{invalid, parse_time, timestamp};
 use super::{PolyCaller, PolyError, PolyJson, data, path_id};
 use crate::state::AppState;
 
@@ -26,10 +26,6 @@ pub struct WebhookBody {
     secret: String,
     #[serde(default)]
     organization_id: Option<OrganizationId>,
-}
-
-fn timestamp(at: &DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// A webhook as the SDK reads it; the secret is never shown again.
@@ -151,16 +147,6 @@ pub async fn enable_webhook(
     Path(id): Path<String>,
 ) -> Result<Response, PolyError> {
     set_disabled(&state, &caller, &id, false).await
-}
-
-fn invalid(message: String) -> PolyError {
-    Error::invalid("query", message).into()
-}
-
-fn parse_time(name: &str, value: &str) -> Result<DateTime<Utc>, PolyError> {
-    DateTime::parse_from_rfc3339(value)
-        .map(|at| at.with_timezone(&Utc))
-        .map_err(|_| invalid(format!("`{name}` must be an RFC 3339 time, not `{value}`")))
 }
 
 /// `GET /api/webhooks/{id}/deliveries?success=&event_id=&start=&end=&page_token=`: attempts,

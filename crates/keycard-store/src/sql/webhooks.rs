@@ -120,7 +120,7 @@ impl WebhookStore for SqlStore {
         disabled: bool,
     ) -> Result<Webhook> {
         let now = millis(Utc::now());
-        let changed = if disabled {
+        if disabled {
             sqlx::query(
                 "UPDATE webhooks SET disabled = $1, disabled_at = $2, disabled_reason = $3, updated_at = $2 \
                  WHERE organization_id = $4 AND id = $5 AND disabled = $6",
@@ -151,11 +151,9 @@ impl WebhookStore for SqlStore {
             .execute(&self.pool)
             .await
         }
-        .map_err(unavailable)?
-        .rows_affected();
-        let webhook = self.webhook_row(org, id).await?;
-        let _ = changed;
-        Ok(webhook)
+        .map_err(unavailable)?;
+        // One already as asked was left as it is.
+        self.webhook_row(org, id).await
     }
 
     async fn list_deliveries(
@@ -206,10 +204,14 @@ impl WebhookStore for SqlStore {
         // Looked for with a read first: with no webhook due, a poll takes no write lock.
         let candidate: Option<String> = sqlx::query_scalar(
             "SELECT id FROM webhooks WHERE disabled = $1 AND next_attempt_at <= $2 \
-             AND (leased_by IS NULL OR lease_until <= $2) ORDER BY next_attempt_at, id LIMIT 1",
+             AND (leased_by IS NULL OR lease_until <= $2) \
+             AND (cursor_revision < (SELECT value FROM kc_revision) OR cursor_seq < $3) \
+             ORDER BY next_attempt_at, id LIMIT 1",
         )
         .bind(false)
         .bind(now)
+        // A place inside a revision: the rest of it may hold more of the organization's events.
+        .bind(i64::from(i32::MAX))
         .fetch_optional(&self.pool)
         .await
         .map_err(unavailable)?;

@@ -252,9 +252,17 @@ async fn two_nodes_deliver_each_event_once() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    for n in 0..10 {
+    for n in 0..7 {
         second.create_role(json!({"name": format!("r{n}")})).await;
     }
+    // Three events in one revision.
+    let (status, _) = second
+        .post(
+            "/v1/directory/batch",
+            json!({"entries": {"roles": [{"name": "b1"}, {"name": "b2"}, {"name": "b3"}]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
     let seen = receiver.received(10).await;
     // Time for a second delivery of any of them, were there one.
     tokio::time::sleep(Duration::from_secs(2)).await;
