@@ -34,7 +34,8 @@ class Keycard:
 def keycard():
     binary = os.environ.get("KEYCARD_BIN", str(ROOT / "target" / "debug" / "keycard"))
     with tempfile.TemporaryDirectory() as directory:
-        env = dict(os.environ, KEYCARD_ADMIN_PASSWORD=ADMIN_PASSWORD, KEYCARD_LOG="warn")
+        # Webhooks may reach this machine's loopback only: the suites' receivers listen there.
+        env = dict(os.environ, KEYCARD_ADMIN_PASSWORD=ADMIN_PASSWORD, KEYCARD_LOG="warn", KEYCARD_WEBHOOK_ALLOW_HOSTS="127.0.0.1")
         process = subprocess.Popen(
             [binary, "serve", "--listen", "127.0.0.1:0", "--database", f"sqlite://{directory}/keycard.db"],
             env=env,

@@ -81,3 +81,11 @@ typed_id!(
     /// A login session.
     SessionId, "session"
 );
+typed_id!(
+    /// An organization's webhook.
+    WebhookId, "webhook"
+);
+typed_id!(
+    /// One attempt to deliver an event to a webhook.
+    DeliveryId, "delivery"
+);

@@ -24,5 +24,6 @@ pub mod registry;
 pub mod secret;
 pub mod snapshot;
 pub mod store;
+pub mod webhook;
 
 pub use error::{Error, Result};

@@ -9,7 +9,9 @@ use crate::Result;
 use crate::attributes::Attributes;
 use crate::change::{Change, EntityKind, Revision};
 use crate::directory::{Applied, DirectoryBatch};
-use crate::ids::{AccountId, ApiKeyId, GroupId, OrganizationId, PolicyId, RoleId, SessionId};
+use crate::ids::{
+    AccountId, ApiKeyId, GroupId, OrganizationId, PolicyId, RoleId, SessionId, WebhookId,
+};
 use crate::model::{
     Account, AccountPatch, Actor, ApiKey, Group, GroupPatch, Link, Manifest, Method, NewAccount,
     NewApiKey, NewGroup, NewOrganization, NewPolicy, NewResource, NewRole, Organization,
@@ -18,6 +20,7 @@ use crate::model::{
 };
 use crate::names::{OrganizationName, Provenance, ResourceId, ResourceType, Username};
 use crate::page::{Page, PageRequest};
+use crate::webhook::{Delivery, DeliveryFilter, Due, Webhook, WebhookSpec};
 
 /// The value a write produced and the revision that made it visible.
 #[derive(Clone, Debug, PartialEq)]
@@ -532,9 +535,64 @@ pub trait DirectoryStore: Send + Sync {
     ) -> Result<Written<Applied>>;
 }
 
+/// Webhooks, their deliveries, and the lease that lets one node deliver each.
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    /// Makes the organization's webhook, which delivers what happens from now on; a conflict if
+    /// the organization has one.
+    async fn create_webhook(&self, org: OrganizationId, spec: WebhookSpec) -> Result<Webhook>;
+    async fn list_webhooks(&self, org: OrganizationId) -> Result<Vec<Webhook>>;
+    async fn get_webhook(&self, org: OrganizationId, id: WebhookId) -> Result<Webhook>;
+    async fn update_webhook(
+        &self,
+        org: OrganizationId,
+        id: WebhookId,
+        spec: WebhookSpec,
+    ) -> Result<Webhook>;
+    async fn delete_webhook(&self, org: OrganizationId, id: WebhookId) -> Result<()>;
+    /// Disables a webhook (nothing is kept for it meanwhile) or enables it again, from what
+    /// happens next.
+    async fn set_webhook_disabled(
+        &self,
+        org: OrganizationId,
+        id: WebhookId,
+        disabled: bool,
+    ) -> Result<Webhook>;
+    /// A webhook's delivery attempts, newest first, at most `limit`.
+    async fn list_deliveries(
+        &self,
+        org: OrganizationId,
+        id: WebhookId,
+        filter: &DeliveryFilter,
+        limit: u32,
+    ) -> Result<Vec<Delivery>>;
+    /// Leases to `node`, until `until`, an enabled webhook whose next attempt is due at `now` and
+    /// that no live lease holds.
+    async fn lease_due_webhook(
+        &self,
+        node: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<Due>>;
+    /// Ends `node`'s lease of a webhook: records the attempt, if one was made, and moves the
+    /// webhook on: to `cursor` (delivered, given up on, or nothing to deliver), with `failures`
+    /// failed attempts at its next event and that attempt due at `next_attempt_at`. A lease
+    /// another node took meanwhile is left alone, and the attempt is still recorded.
+    async fn release_webhook(
+        &self,
+        node: &str,
+        id: WebhookId,
+        attempt: Option<Delivery>,
+        cursor: (Revision, i32),
+        failures: u32,
+        next_attempt_at: DateTime<Utc>,
+    ) -> Result<()>;
+}
+
 pub trait Store:
     IdempotencyStore
     + DirectoryStore
+    + WebhookStore
     + OrganizationStore
     + AccountStore
     + GroupStore

@@ -19,11 +19,12 @@ mod layers;
 pub mod metrics;
 mod ops;
 mod origin;
-mod polytomic;
+pub(crate) mod polytomic;
 mod redact;
 pub mod revision;
 pub mod state;
 pub mod v1;
+pub mod webhook_delivery;
 
 pub use layers::MIN_REVISION_HEADER;
 pub use origin::PublicUrl;

@@ -33,6 +33,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// The decision log; off when `None`.
     pub decision_log: Option<crate::decision_log::DecisionLogSettings>,
+    /// The hosts webhooks may reach (`KEYCARD_WEBHOOK_ALLOW_HOSTS`); none by default.
+    pub webhook_allow_hosts: Vec<String>,
 }
 
 impl Default for Settings {
@@ -45,6 +47,7 @@ impl Default for Settings {
             public_url: None,
             trusted_proxies: Vec::new(),
             decision_log: None,
+            webhook_allow_hosts: Vec::new(),
         }
     }
 }
@@ -103,7 +106,8 @@ impl AppState {
             None => None,
         };
         Ok(Self(Arc::new(SharedState {
-            app: crate::app::App::new(store, snapshot, default_organization, settings.session_ttl),
+            app: crate::app::App::new(store, snapshot, default_organization, settings.session_ttl)
+                .with_webhook_hosts(settings.webhook_allow_hosts.clone()),
             settings: Arc::new(settings),
             metrics,
             decision_log,

@@ -116,6 +116,9 @@ pub struct ServeArgs {
     /// The decision log keeps only denials.
     #[arg(long, env = "KEYCARD_DECISION_LOG_ONLY_DENIED")]
     pub decision_log_only_denied: Option<bool>,
+    /// The hosts webhooks may reach (comma-separated names or addresses); none by default.
+    #[arg(long, env = "KEYCARD_WEBHOOK_ALLOW_HOSTS", value_delimiter = ',')]
+    pub webhook_allow_hosts: Option<Vec<String>>,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -145,6 +148,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             if let Some(only_denied) = args.decision_log_only_denied {
                 config.decision_log_only_denied = only_denied;
+            }
+            if let Some(hosts) = args.webhook_allow_hosts {
+                config.webhook_allow_hosts = hosts
+                    .into_iter()
+                    .map(|host| host.trim().to_owned())
+                    .filter(|host| !host.is_empty())
+                    .collect();
             }
             serve::run(config).await
         }

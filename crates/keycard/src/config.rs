@@ -32,6 +32,8 @@ pub struct Config {
     pub decision_log_sample: f64,
     /// The log keeps only denials.
     pub decision_log_only_denied: bool,
+    /// The hosts webhooks may reach; none by default.
+    pub webhook_allow_hosts: Vec<String>,
 }
 
 impl Default for Config {
@@ -49,6 +51,7 @@ impl Default for Config {
             decision_log: None,
             decision_log_sample: 1.0,
             decision_log_only_denied: false,
+            webhook_allow_hosts: Vec::new(),
         }
     }
 }
@@ -78,6 +81,7 @@ impl Config {
                     only_denied: self.decision_log_only_denied,
                 }
             }),
+            webhook_allow_hosts: self.webhook_allow_hosts.clone(),
             ..Settings::default()
         })
     }

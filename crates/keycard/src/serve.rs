@@ -36,6 +36,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let follower = state
         .app
         .follow(state.settings.follow_interval, notifications);
+    let deliveries = keycard_server::webhook_delivery::spawn(state.clone());
 
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
@@ -51,6 +52,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await?;
     follower.abort();
+    deliveries.abort();
     tracing::info!("keycard stopped");
     Ok(())
 }

@@ -94,6 +94,7 @@ pub enum Operation {
     LookupSubjects,
     QueryPdp,
     DescribeSelf,
+    ManageWebhooks,
 }
 
 impl Operation {
@@ -158,6 +159,7 @@ impl Operation {
         Operation::LookupSubjects,
         Operation::QueryPdp,
         Operation::DescribeSelf,
+        Operation::ManageWebhooks,
     ];
 
     /// The table.
@@ -222,6 +224,8 @@ impl Operation {
             LookupSubjects => Rule::Admin,
             QueryPdp => Rule::Admin,
             DescribeSelf => Rule::SignedIn,
+            // A webhook receives every event of the organization.
+            ManageWebhooks => Rule::Admin,
         }
     }
 }

@@ -35,6 +35,7 @@ mod organizations;
 mod policies;
 mod resources;
 mod roles;
+mod webhooks;
 
 pub use access::Operation;
 pub use authentication::{LoginLimiter, hash_password};
@@ -66,6 +67,8 @@ pub struct App {
     default_organization: OrganizationId,
     session_ttl: Duration,
     limiter: Arc<LoginLimiter>,
+    /// The hosts webhooks may reach.
+    webhook_hosts: Arc<[String]>,
 }
 
 impl App {
@@ -81,7 +84,24 @@ impl App {
             default_organization,
             session_ttl,
             limiter: Arc::default(),
+            webhook_hosts: Arc::from([]),
         }
+    }
+
+    /// The hosts webhooks may reach (none by default: no webhook can be made).
+    pub fn with_webhook_hosts(mut self, hosts: Vec<String>) -> Self {
+        self.webhook_hosts = hosts.into();
+        self
+    }
+
+    /// The hosts webhooks may reach.
+    pub fn webhook_hosts(&self) -> &[String] {
+        &self.webhook_hosts
+    }
+
+    /// The store, for the webhook delivery worker, which runs as no caller.
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.store
     }
 
     /// The snapshot decisions read now.

@@ -31,7 +31,12 @@ fn event_types() -> Vec<String> {
         .collect()
 }
 
-fn event_type(change: &Change) -> Option<String> {
+/// The kinds of entity whose changes are events.
+pub(crate) fn event_kinds() -> Vec<EntityKind> {
+    KINDS.iter().map(|(entity, _)| *entity).collect()
+}
+
+pub(crate) fn event_type(change: &Change) -> Option<String> {
     let kind = KINDS.iter().find(|(entity, _)| *entity == change.entity)?.1;
     let op = OPERATIONS
         .iter()
@@ -40,11 +45,11 @@ fn event_type(change: &Change) -> Option<String> {
     Some(format!("{kind}.{op}"))
 }
 
-fn timestamp(at: &DateTime<Utc>) -> String {
+pub(crate) fn timestamp(at: &DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn event(change: &Change, kind: String) -> Value {
+pub(crate) fn event(change: &Change, kind: String) -> Value {
     json!({
         "id": format!("{}.{}", change.revision, change.seq),
         "organization_id": change.organization_id,
@@ -65,11 +70,11 @@ pub async fn list_event_types(_caller: PolyCaller) -> Response {
     data(json!(event_types()))
 }
 
-fn invalid(message: String) -> PolyError {
+pub(crate) fn invalid(message: String) -> PolyError {
     Error::invalid("query", message).into()
 }
 
-fn parse_time(name: &str, value: &str) -> Result<DateTime<Utc>, PolyError> {
+pub(crate) fn parse_time(name: &str, value: &str) -> Result<DateTime<Utc>, PolyError> {
     DateTime::parse_from_rfc3339(value)
         .map(|at| at.with_timezone(&Utc))
         .map_err(|_| invalid(format!("`{name}` must be an RFC 3339 time, not `{value}`")))
@@ -122,7 +127,7 @@ pub async fn list_events(
             .filter(|(_, name)| kind.starts_with(&format!("{name}.")))
             .map(|(entity, _)| *entity)
             .collect(),
-        None => KINDS.iter().map(|(entity, _)| *entity).collect(),
+        None => event_kinds(),
     };
     // Read until one event more than the page holds (it proves another page exists) or the log ends;
     // several reads only when a `type` filter skips changes of the same entity kind.

@@ -20,10 +20,11 @@ use crate::auth::{self, Caller, Presented};
 use crate::error::{ApiError, Code, current_request_id};
 use crate::state::AppState;
 
-mod events;
+pub(crate) mod events;
 pub(crate) mod idempotency;
 mod permissions;
 mod users;
+mod webhooks;
 
 /// API versions this face serves, newest first. A request without the header gets the newest.
 pub const VERSIONS: &[&str] = &[
@@ -97,6 +98,25 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/api/organizations/{org}/users/{id}/keys",
             post(users::create_user_key),
+        )
+        .route(
+            "/api/webhooks",
+            get(webhooks::list_webhooks).post(webhooks::create_webhook),
+        )
+        .route(
+            "/api/webhooks/{id}",
+            get(webhooks::get_webhook)
+                .put(webhooks::update_webhook)
+                .delete(webhooks::delete_webhook),
+        )
+        .route(
+            "/api/webhooks/{id}/disable",
+            post(webhooks::disable_webhook),
+        )
+        .route("/api/webhooks/{id}/enable", post(webhooks::enable_webhook))
+        .route(
+            "/api/webhooks/{id}/deliveries",
+            get(webhooks::list_deliveries),
         )
         .route("/api/events", get(events::list_events))
         .route("/api/events_types", get(events::list_event_types))
@@ -257,6 +277,11 @@ impl PolyCaller {
             Some(org) => Ok(self.0.acting_in(org)?),
         }
     }
+}
+
+/// An id in a path; one that does not parse names nothing there is.
+pub fn path_id<T: std::str::FromStr>(what: &'static str, raw: &str) -> Result<T, PolyError> {
+    raw.parse().map_err(|_| Error::not_found(what, raw).into())
 }
 
 /// `{"data": ...}` with 200.

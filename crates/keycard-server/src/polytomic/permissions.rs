@@ -9,7 +9,7 @@ use keycard_core::names::{ActionName, PolicyName, RoleName};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{PolyCaller, PolyError, PolyJson, data, data_at};
+use super::{PolyCaller, PolyError, PolyJson, data, data_at, path_id};
 use crate::app::{Caller, Operation};
 use crate::state::{AppState, org_of};
 
@@ -36,10 +36,6 @@ fn policy_document(policy: &Policy, org_actions: &[ActionName]) -> Value {
         actions.push(json!({"action": extra.action, "role_ids": extra.role_ids}));
     }
     json!({"id": policy.id, "name": policy.name, "organization_id": policy.organization_id, "policy_actions": actions, "system": policy.system})
-}
-
-fn path_id<T: std::str::FromStr>(what: &'static str, raw: &str) -> Result<T, PolyError> {
-    raw.parse().map_err(|_| Error::not_found(what, raw).into())
 }
 
 /// The actions the caller's organization offers, in its order.

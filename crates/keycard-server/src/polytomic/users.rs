@@ -14,16 +14,12 @@ use keycard_core::snapshot::OrgSnapshot;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{PolyCaller, PolyError, PolyJson, data, data_at};
+use super::{PolyCaller, PolyError, PolyJson, data, data_at, path_id};
 use crate::app::{Caller, Operation};
 use crate::auth::Credential;
 use crate::error::Code;
 use crate::revision::with_revision;
 use crate::state::{AppState, org_of};
-
-fn path_id<T: std::str::FromStr>(what: &'static str, raw: &str) -> Result<T, PolyError> {
-    raw.parse().map_err(|_| Error::not_found(what, raw).into())
-}
 
 /// The legacy single role name: `admin` for holders of the system `Admin` role, else `user`.
 fn legacy_role(org: &OrgSnapshot, account: &Account) -> &'static str {

@@ -29,6 +29,8 @@ const TABLES: &[&str] = &[
     "resources",
     "changes",
     "idempotency_keys",
+    "webhooks",
+    "webhook_deliveries",
 ];
 
 /// How a column is stored in the target.

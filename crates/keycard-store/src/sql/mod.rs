@@ -36,6 +36,7 @@ mod policies;
 mod resources;
 mod roles;
 mod rows;
+mod webhooks;
 
 /// Which database a store talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +56,7 @@ impl Dialect {
                 include_str!("../../migrations/sqlite/0004_account_attributes.sql"),
                 include_str!("../../migrations/sqlite/0005_resources.sql"),
                 include_str!("../../migrations/sqlite/0006_decision_keys.sql"),
+                include_str!("../../migrations/sqlite/0007_webhooks.sql"),
             ],
             Dialect::Postgres => &[
                 include_str!("../../migrations/postgres/0001_init.sql"),
@@ -63,6 +65,7 @@ impl Dialect {
                 include_str!("../../migrations/postgres/0004_account_attributes.sql"),
                 include_str!("../../migrations/postgres/0005_resources.sql"),
                 include_str!("../../migrations/postgres/0006_decision_keys.sql"),
+                include_str!("../../migrations/postgres/0007_webhooks.sql"),
             ],
         }
     }

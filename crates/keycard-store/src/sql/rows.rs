@@ -489,3 +489,32 @@ pub(crate) async fn ensure_in_org<I: std::fmt::Display>(
 pub(crate) fn json_text<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|err| Error::Internal(err.to_string()))
 }
+
+pub(crate) fn webhook(row: &AnyRow) -> Result<keycard_core::webhook::Webhook> {
+    Ok(keycard_core::webhook::Webhook {
+        id: parsed(row, "id")?,
+        organization_id: parsed(row, "organization_id")?,
+        endpoint: get(row, "endpoint")?,
+        secret: get(row, "secret")?,
+        disabled: row.flag("disabled")?,
+        disabled_at: optional_time(row, "disabled_at")?,
+        disabled_reason: get(row, "disabled_reason")?,
+        created_at: time(row, "created_at")?,
+    })
+}
+
+pub(crate) fn delivery(row: &AnyRow) -> Result<keycard_core::webhook::Delivery> {
+    Ok(keycard_core::webhook::Delivery {
+        id: parsed(row, "id")?,
+        webhook_id: parsed(row, "webhook_id")?,
+        event_id: get(row, "event_id")?,
+        event_type: get(row, "event_type")?,
+        attempted_at: time(row, "attempted_at")?,
+        duration_ms: required("duration_ms", row.integer("duration_ms")?)?,
+        status_code: row.integer("status_code")?,
+        success: row.flag("success")?,
+        error: get(row, "error")?,
+        error_kind: get(row, "error_kind")?,
+        response: get(row, "response")?,
+    })
+}

@@ -435,6 +435,12 @@ const NOT_WRITES: &[(&str, &str)] = &[
     ("POST", "/v1/explain"),
     ("POST", "/v1/lookup/resources"),
     ("POST", "/v1/lookup/subjects"),
+    // A webhook is not authorization state: its writes make no revision.
+    ("POST", "/api/webhooks"),
+    ("PUT", "/api/webhooks/{id}"),
+    ("DELETE", "/api/webhooks/{id}"),
+    ("POST", "/api/webhooks/{id}/disable"),
+    ("POST", "/api/webhooks/{id}/enable"),
     ("POST", "/login"),
     ("POST", "/login/"),
     ("POST", "/oauth/token"),

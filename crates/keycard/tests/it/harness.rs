@@ -24,6 +24,7 @@ pub struct TestServer {
     pub store: std::sync::Arc<dyn Store>,
     server: JoinHandle<()>,
     follower: JoinHandle<()>,
+    deliveries: JoinHandle<()>,
     dir: Option<TempDir>,
 }
 
@@ -52,6 +53,11 @@ impl TestServer {
         Self::start_configured(database_url, Some(dir), settings).await
     }
 
+    /// A server, with `settings`, on a database another may share.
+    pub async fn start_configured_on(database_url: String, settings: Settings) -> Self {
+        Self::start_configured(database_url, None, settings).await
+    }
+
     pub async fn start_on(database_url: String, dir: Option<TempDir>) -> Self {
         Self::start_configured(database_url, dir, Settings::default()).await
     }
@@ -73,6 +79,7 @@ impl TestServer {
         let follower = state
             .app
             .follow(state.settings.follow_interval, notifications);
+        let deliveries = keycard_server::webhook_delivery::spawn(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let server = tokio::spawn(async move {
@@ -91,18 +98,27 @@ impl TestServer {
             store,
             server,
             follower,
+            deliveries,
             dir,
         }
     }
 
     /// Stops the server and starts a new one on the same database.
-    pub async fn restart(mut self) -> Self {
+    pub async fn restart(self) -> Self {
+        self.restart_with(Settings::default()).await
+    }
+
+    /// Stops the server (its follower and delivery worker with it) and starts a new one on the
+    /// same database, with `settings`.
+    pub async fn restart_with(mut self, settings: Settings) -> Self {
         self.server.abort();
+        self.deliveries.abort();
         let _ = (&mut self.server).await;
+        let _ = (&mut self.deliveries).await;
         let dir = self.dir.take();
         let url = self.database_url.clone();
         drop(self);
-        Self::start_on(url, dir).await
+        Self::start_configured(url, dir, settings).await
     }
 
     pub fn admin(&self) -> Auth {
@@ -247,6 +263,7 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         self.server.abort();
         self.follower.abort();
+        self.deliveries.abort();
     }
 }
 

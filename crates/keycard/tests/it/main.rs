@@ -32,3 +32,4 @@ mod scale_out;
 mod security;
 mod store_copy;
 mod watch;
+mod webhooks;
