@@ -30,28 +30,34 @@ class Keycard:
         return response.json()["data"]
 
 
+def start_keycard(database: str) -> Keycard:
+    """A `keycard serve` on a free loopback port over `database`, listening when this returns."""
+    binary = os.environ.get("KEYCARD_BIN", str(ROOT / "target" / "debug" / "keycard"))
+    # Webhooks may reach this machine's loopback only: the suites' receivers listen there.
+    env = dict(os.environ, KEYCARD_ADMIN_PASSWORD=ADMIN_PASSWORD, KEYCARD_LOG="warn", KEYCARD_WEBHOOK_ALLOW_HOSTS="127.0.0.1")
+    process = subprocess.Popen(
+        [binary, "serve", "--listen", "127.0.0.1:0", "--database", database],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = None
+    for line in process.stderr:
+        if line.startswith("keycard: listening on "):
+            base = line.removeprefix("keycard: listening on ").strip()
+            break
+    assert base, "keycard exited before listening"
+    # Keep draining stderr so the server never blocks on a full pipe.
+    threading.Thread(target=lambda: [None for _ in process.stderr], daemon=True).start()
+    return Keycard(base, process)
+
+
 @pytest.fixture(scope="module")
 def keycard():
-    binary = os.environ.get("KEYCARD_BIN", str(ROOT / "target" / "debug" / "keycard"))
     with tempfile.TemporaryDirectory() as directory:
-        # Webhooks may reach this machine's loopback only: the suites' receivers listen there.
-        env = dict(os.environ, KEYCARD_ADMIN_PASSWORD=ADMIN_PASSWORD, KEYCARD_LOG="warn", KEYCARD_WEBHOOK_ALLOW_HOSTS="127.0.0.1")
-        process = subprocess.Popen(
-            [binary, "serve", "--listen", "127.0.0.1:0", "--database", f"sqlite://{directory}/keycard.db"],
-            env=env,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        base = None
-        for line in process.stderr:
-            if line.startswith("keycard: listening on "):
-                base = line.removeprefix("keycard: listening on ").strip()
-                break
-        assert base, "keycard exited before listening"
-        # Keep draining stderr so the server never blocks on a full pipe.
-        threading.Thread(target=lambda: [None for _ in process.stderr], daemon=True).start()
+        node = start_keycard(f"sqlite://{directory}/keycard.db")
         try:
-            yield Keycard(base, process)
+            yield node
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            node.process.terminate()
+            node.process.wait(timeout=30)

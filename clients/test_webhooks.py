@@ -14,6 +14,7 @@ import pytest
 from polytomic import Polytomic
 from polytomic.core.api_error import ApiError
 
+from conftest import start_keycard
 from test_polytomic import api_key
 
 SECRET = "sdk-webhook-secret-0123456789"
@@ -91,3 +92,54 @@ def test_a_webhook_receives_signed_events_and_records_every_attempt(client, rece
     with pytest.raises(ApiError) as missing:
         client.webhooks.get(webhook.id)
     assert missing.value.status_code == 404
+
+
+class FailsOnce(Receiver):
+    """Answers 500 to its first delivery, then 200."""
+
+    failures = 1
+    received: list = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["content-length"]))
+        status = 500 if FailsOnce.failures > 0 else 200
+        FailsOnce.failures -= 1
+        FailsOnce.received.append((json.loads(body), status))
+        self.send_response(status)
+        self.end_headers()
+
+
+def wait_for(predicate, seconds=45):
+    deadline = time.time() + seconds
+    while not predicate() and time.time() < deadline:
+        time.sleep(0.2)
+    return predicate()
+
+
+def test_a_node_killed_with_a_delivery_pending_delivers_it_after_restart(tmp_path):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FailsOnce)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    database = f"sqlite://{tmp_path}/keycard.db"
+    node = start_keycard(database)
+    try:
+        client = Polytomic(base_url=node.base, token=api_key(node), version="2025-09-18")
+        client.webhooks.create(endpoint=endpoint, secret=SECRET)
+        client.permissions.roles.create(name="Pending delivery")
+        assert wait_for(lambda: len(FailsOnce.received) >= 1), "no first attempt"
+    finally:
+        # Killed, not stopped: no chance to finish anything.
+        node.process.kill()
+        node.process.wait(timeout=30)
+    assert FailsOnce.received[0][1] == 500
+    restarted = start_keycard(database)
+    try:
+        assert wait_for(lambda: len(FailsOnce.received) >= 2), "the pending delivery was lost"
+        event, status = FailsOnce.received[1]
+        assert status == 200
+        assert event["id"] == FailsOnce.received[0][0]["id"]
+        assert event["event"]["after"]["name"] == "Pending delivery"
+    finally:
+        restarted.process.terminate()
+        restarted.process.wait(timeout=30)
+        server.shutdown()
