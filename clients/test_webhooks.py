@@ -77,6 +77,8 @@ def test_a_webhook_receives_signed_events_and_records_every_attempt(client, rece
     assert event["type"] == "role.created"
     assert event["event"]["after"]["name"] == "Webhook watchers"
 
+    # Each attempt is recorded just after the endpoint answers.
+    assert wait_for(lambda: len(client.webhooks.list_deliveries(webhook.id).data) == 3)
     deliveries = client.webhooks.list_deliveries(webhook.id).data
     assert len(deliveries) == 3
     assert [d.success for d in deliveries] == [True, False, False], "newest first"
@@ -124,9 +126,11 @@ def test_a_node_killed_with_a_delivery_pending_delivers_it_after_restart(tmp_pat
     node = start_keycard(database)
     try:
         client = Polytomic(base_url=node.base, token=api_key(node), version="2025-09-18")
-        client.webhooks.create(endpoint=endpoint, secret=SECRET)
+        webhook = client.webhooks.create(endpoint=endpoint, secret=SECRET).data
         client.permissions.roles.create(name="Pending delivery")
         assert wait_for(lambda: len(FailsOnce.received) >= 1), "no first attempt"
+        # Killed between attempts: the first is recorded, the retry not yet due.
+        assert wait_for(lambda: len(client.webhooks.list_deliveries(webhook.id).data) == 1)
     finally:
         # Killed, not stopped: no chance to finish anything.
         node.process.kill()

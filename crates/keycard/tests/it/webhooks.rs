@@ -20,6 +20,8 @@ const SECRET: &str = "a-webhook-secret-of-some-length";
 struct Receiver {
     seen: Arc<Mutex<Vec<(Value, bool, u16)>>>,
     failures: Arc<Mutex<u32>>,
+    /// Told of each request, for whoever waits for one.
+    arrived: Arc<tokio::sync::Notify>,
 }
 
 impl Receiver {
@@ -52,6 +54,7 @@ impl Receiver {
                         signed,
                         status.as_u16(),
                     ));
+                    state.arrived.notify_waiters();
                     (status, "noted")
                 }
             }),
@@ -62,16 +65,31 @@ impl Receiver {
         (receiver, url)
     }
 
-    /// What it received, once it has `count` requests (at most 30 seconds).
+    /// What it received, once it has `count` requests (waiting at most 30 seconds).
     async fn received(&self, count: usize) -> Vec<(Value, bool, u16)> {
-        for _ in 0..300 {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            // Asked for before looking, so that a request arriving in between still wakes us.
+            let arrived = self.arrived.notified();
             let seen = self.seen.lock().unwrap().clone();
-            if seen.len() >= count {
+            if seen.len() >= count || tokio::time::timeout_at(deadline, arrived).await.is_err() {
                 return seen;
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// The webhook's deliveries once `count` attempts are recorded (each is recorded just after the
+/// endpoint answers), waiting at most ten seconds.
+async fn recorded(server: &TestServer, id: &str, count: usize) -> (StatusCode, Value) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, deliveries) = server.get(&format!("/api/webhooks/{id}/deliveries")).await;
+        let listed = deliveries["data"].as_array().map_or(0, Vec::len);
+        if listed >= count || tokio::time::Instant::now() > deadline {
+            return (status, deliveries);
+        }
+        tokio::task::yield_now().await;
     }
 }
 
@@ -184,7 +202,7 @@ async fn events_are_delivered_signed_and_retried_and_every_attempt_is_listed() {
     assert_eq!(event["type"], "role.created");
     assert_eq!(event["event"]["after"]["name"], "announced");
 
-    let (status, deliveries) = server.get(&format!("/api/webhooks/{id}/deliveries")).await;
+    let (status, deliveries) = recorded(&server, &id, 3).await;
     assert_eq!(status, StatusCode::OK, "{deliveries}");
     let attempts = deliveries["data"].as_array().unwrap();
     assert_eq!(attempts.len(), 3, "{deliveries}");
@@ -210,13 +228,16 @@ async fn events_are_delivered_signed_and_retried_and_every_attempt_is_listed() {
 async fn a_delivery_pending_when_a_node_stops_is_made_by_the_next() {
     let server = allowing_localhost().await;
     let (receiver, url) = Receiver::start(1).await;
-    let (status, _) = server
+    let (status, made) = server
         .post("/api/webhooks", json!({"endpoint": url, "secret": SECRET}))
         .await;
     assert_eq!(status, StatusCode::OK);
+    let id = made["data"]["id"].as_str().unwrap().to_owned();
     server.create_role(json!({"name": "in-flight"})).await;
-    // The first attempt fails; the node stops before its retry.
+    // The first attempt fails; the node stops before its retry, once the attempt is recorded.
     assert_eq!(receiver.received(1).await.len(), 1);
+    let (_, deliveries) = recorded(&server, &id, 1).await;
+    assert_eq!(deliveries["data"].as_array().unwrap().len(), 1);
     let server = server
         .restart_with(Settings {
             webhook_allow_hosts: vec!["127.0.0.1".into()],
@@ -264,15 +285,18 @@ async fn two_nodes_deliver_each_event_once() {
         .await;
     assert_eq!(status, StatusCode::OK);
     let seen = receiver.received(10).await;
-    // Time for a second delivery of any of them, were there one.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let seen_now = receiver.seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 10);
-    assert_eq!(seen_now.len(), 10, "an event was delivered twice");
+    // Events are delivered in order: once one made after them arrives, any second delivery of
+    // the first ten would have come before it.
+    second.create_role(json!({"name": "marker"})).await;
+    let seen_now = receiver.received(11).await;
+    assert_eq!(seen_now.len(), 11, "an event was delivered twice");
+    assert_eq!(seen_now[10].0["event"]["after"]["name"], "marker");
     let mut ids: Vec<String> = seen_now
         .iter()
         .map(|(event, _, _)| event["id"].as_str().unwrap().to_owned())
         .collect();
+    ids.sort();
     ids.dedup();
-    assert_eq!(ids.len(), 10);
+    assert_eq!(ids.len(), 11);
 }
